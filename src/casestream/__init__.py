@@ -1,0 +1,1 @@
+"""casestream: an event-sourced case history for probation case management."""

@@ -1,0 +1,346 @@
+"""CaseHistory: the only place that loads and saves aggregates, and answers point-in-time questions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import Any, ClassVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.utils import get_topic
+
+from casestream.domain.errors import (
+    CaseNotFound,
+    ConcurrencyConflict,
+    PartnerNotFound,
+)
+from casestream.domain.partner import Partner
+from casestream.domain.probationer import Probationer
+from casestream.domain.values import Actor
+from casestream.persistence import RecordedAtRecorder
+
+# Fields every stored event has; the rest of an event is its payload.
+ENVELOPE = frozenset(
+    {
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+        "actor_id",
+        "actor_role",
+        "effective_at",
+        "reason",
+    }
+)
+
+
+class DateAsISO(Transcoding):
+    """Dates (birth, term start and end, target dates) stored as ISO strings."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of a case, with who recorded it, when, and when it took effect."""
+
+    version: int
+    event_type: str
+    recorded_at: datetime | None
+    effective_at: datetime | None
+    actor_id: str
+    actor_role: str
+    reason: str | None
+    data: dict[str, Any]
+
+
+def event_payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:
+    """The fields of an event beyond the common envelope."""
+    return {
+        f.name: getattr(event, f.name)
+        for f in fields(cast(Any, event))
+        if f.name not in ENVELOPE
+    }
+
+
+def event_type(event: DomainEventProtocol[Any]) -> str:
+    return type(event).__name__
+
+
+class CaseHistory(Application[UUID]):
+    """Records every entry of a probation case as an event; answers 'what did it say, when'."""
+
+    snapshotting_intervals: ClassVar[dict[type, int]] = {Probationer: 50}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    @property
+    def store(self) -> RecordedAtRecorder:
+        """The recorder, with the recorded-at queries casestream's recorders add."""
+        return cast(RecordedAtRecorder, self.recorder)
+
+    # Commands: each loads the case, calls one aggregate command, saves, and returns
+    # the case's new version. A stale expected_version is refused before anything runs.
+
+    def open_case(self, *, actor: Actor, **fields: Any) -> UUID:
+        case = Probationer.open(actor=actor, **fields)
+        self.save(case)
+        return case.id
+
+    def modify_conditions(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.modify_conditions(**kw)
+        )
+
+    def assign_officer(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.assign_officer(**kw))
+
+    def complete_assessment(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.complete_assessment(**kw)
+        )
+
+    def override_supervision_level(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.override_supervision_level(**kw)
+        )
+
+    def revise_plan(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.revise_plan(**kw))
+
+    def record_goal_progress(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.record_goal_progress(**kw)
+        )
+
+    def make_referral(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        """Refer to a partner, which must be active and offer the service."""
+        partner_id = kw.get("partner_id")
+        try:
+            partner = self.get_partner(UUID(str(partner_id)))
+        except ValueError:
+            raise PartnerNotFound(f"no partner {partner_id!r}") from None
+        partner.check_offers(str(kw.get("service_type")))
+        return self._change(case_id, expected_version, lambda c: c.make_referral(**kw))
+
+    def change_referral_status(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.change_referral_status(**kw)
+        )
+
+    def log_contact(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.log_contact(**kw))
+
+    def record_drug_test(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.record_drug_test(**kw)
+        )
+
+    def record_violation(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.record_violation(**kw)
+        )
+
+    def respond_to_violation(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.respond_to_violation(**kw)
+        )
+
+    def record_court_action(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(
+            case_id, expected_version, lambda c: c.record_court_action(**kw)
+        )
+
+    def correct_entry(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.correct_entry(**kw))
+
+    def void_entry(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.void_entry(**kw))
+
+    def add_note(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.add_note(**kw))
+
+    def close_case(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.close(**kw))
+
+    def reopen_case(
+        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+    ) -> int:
+        return self._change(case_id, expected_version, lambda c: c.reopen(**kw))
+
+    # Partner directory.
+
+    def register_partner(self, *, actor: Actor, **fields: Any) -> UUID:
+        partner = Partner.register(actor=actor, **fields)
+        self.save(partner)
+        return partner.id
+
+    def update_partner_services(self, partner_id: UUID, **kw: Any) -> int:
+        partner = self.get_partner(partner_id)
+        partner.update_services(**kw)
+        self.save(partner)
+        return partner.version
+
+    def deactivate_partner(self, partner_id: UUID, **kw: Any) -> int:
+        partner = self.get_partner(partner_id)
+        partner.deactivate(**kw)
+        self.save(partner)
+        return partner.version
+
+    def get_partner(self, partner_id: UUID) -> Partner:
+        try:
+            partner = self.repository.get(partner_id)
+        except AggregateNotFoundError:
+            raise PartnerNotFound(f"no partner {partner_id}") from None
+        if not isinstance(partner, Partner):
+            raise PartnerNotFound(f"no partner {partner_id}")
+        return partner
+
+    def list_partners(self) -> list[Partner]:
+        """Every registered partner, in registration order (the directory is small)."""
+        topic = get_topic(Partner.Registered)
+        ids: list[UUID] = []
+        start = 0
+        while True:
+            page = self.recorder.select_notifications(
+                start, 500, topics=[topic], inclusive_of_start=False
+            )
+            ids.extend(cast(UUID, n.originator_id) for n in page)
+            if len(page) < 500:
+                break
+            start = page[-1].id
+        return [self.get_partner(i) for i in ids]
+
+    # Reads: current state, state at a version, as recorded at T, as effective at T.
+
+    def get_case(self, case_id: UUID, version: int | None = None) -> Probationer:
+        try:
+            case = self.repository.get(case_id, version=version)
+        except AggregateNotFoundError:
+            raise CaseNotFound(f"no probationer {case_id}") from None
+        if not isinstance(case, Probationer):
+            raise CaseNotFound(f"no probationer {case_id}")
+        return case
+
+    def case_as_recorded_at(self, case_id: UUID, at: datetime) -> Probationer:
+        """What the record said at ``at``: only events the store had recorded by then."""
+        version = self.store.max_version_recorded_at(case_id, at)
+        if version is None:
+            raise CaseNotFound(f"probationer {case_id} had no record at {at}")
+        return self.get_case(case_id, version=version)
+
+    def case_as_effective_at(self, case_id: UUID, at: datetime) -> Probationer:
+        """What we now know was true at ``at``: events that had taken effect by then.
+
+        Events are applied in effective-time order (ties by version), so a late entry
+        lands where it belongs in the story, and corrections (which take the effective
+        time of what they correct) amend it there.
+        """
+        events = [
+            e
+            for e in self._case_events(case_id)
+            if cast(Probationer.Event, e).effective_at <= at
+        ]
+        if not events or not isinstance(events[0], Probationer.CaseOpened):
+            raise CaseNotFound(f"probationer {case_id} had not been opened at {at}")
+        events.sort(
+            key=lambda e: (
+                cast(Probationer.Event, e).effective_at,
+                e.originator_version,
+            )
+        )
+        case = cast(Probationer, events[0].mutate(None))
+        for event in events[1:]:
+            cast(Probationer.Event, event).apply(case)
+            case.version = event.originator_version
+        return case
+
+    def history(self, case_id: UUID) -> list[HistoryEntry]:
+        """Every event of a case in order, with its recorded time from the store."""
+        events = list(self._case_events(case_id))
+        if not events:
+            raise CaseNotFound(f"no probationer {case_id}")
+        recorded = self.store.recorded_times(case_id)
+        return [
+            HistoryEntry(
+                version=e.originator_version,
+                event_type=event_type(e),
+                recorded_at=recorded.get(e.originator_version),
+                effective_at=getattr(e, "effective_at", None),
+                actor_id=getattr(e, "actor_id", ""),
+                actor_role=getattr(e, "actor_role", ""),
+                reason=getattr(e, "reason", None),
+                data=event_payload(e),
+            )
+            for e in events
+        ]
+
+    def _case_events(self, case_id: UUID) -> Iterator[DomainEventProtocol[UUID]]:
+        return iter(self.events.get(case_id))
+
+    def _change(
+        self,
+        case_id: UUID,
+        expected: int | None,
+        command: Callable[[Probationer], Any],
+    ) -> int:
+        case = self.get_case(case_id)
+        if expected is not None and case.version != expected:
+            raise ConcurrencyConflict(
+                f"case {case_id} is at version {case.version}, not {expected}"
+            )
+        command(case)
+        try:
+            self.save(case)
+        except IntegrityError:
+            raise ConcurrencyConflict(
+                f"case {case_id} was changed by someone else; reload and retry"
+            ) from None
+        return case.version

@@ -1,0 +1,1 @@
+"""The case-history domain: aggregates, values, policies and errors. No I/O here."""

@@ -1,0 +1,83 @@
+"""Domain errors: what the case history refuses, and why. None carries an HTTP code."""
+
+from __future__ import annotations
+
+
+class CaseError(Exception):
+    """Base of every refusal by the domain or the application."""
+
+
+class InvalidInput(CaseError, ValueError):
+    """Raised when a value is malformed or outside its enumeration."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class ReasonRequired(InvalidInput):
+    """Raised when a correction, void, override, transfer, closure or reopening has no reason."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__("reason", f"a reason is required for {what}")
+
+
+class InvalidEffectiveTime(InvalidInput):
+    """Raised when an entry's effective time is in the future or before the case opened."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("effective_at", message)
+
+
+class NotFound(CaseError):
+    """Base of errors for something that does not exist."""
+
+
+class CaseNotFound(NotFound):
+    """Raised when no probationer has the given id."""
+
+
+class PartnerNotFound(NotFound):
+    """Raised when no community partner has the given id."""
+
+
+class UnknownEntry(InvalidInput):
+    """Raised when a command names an entry (referral, violation, goal…) the case lacks."""
+
+    def __init__(self, kind: str, entry_id: str) -> None:
+        super().__init__(f"{kind}_id", f"no {kind} {entry_id!r} on this case")
+        self.kind = kind
+        self.entry_id = entry_id
+
+
+class StateConflict(CaseError):
+    """Base of refusals that depend on the current state (mapped to 409)."""
+
+
+class CaseClosed(StateConflict):
+    """Raised when an entry is added to a closed case (only a reopening is allowed)."""
+
+
+class CaseAlreadyOpen(StateConflict):
+    """Raised when an open case is reopened."""
+
+
+class InvalidTransition(StateConflict):
+    """Raised when a referral or goal is moved along a path its lifecycle forbids."""
+
+
+class EntryAlreadyVoided(StateConflict):
+    """Raised when a voided entry is corrected or voided again."""
+
+
+class StaleEntryVersion(StateConflict):
+    """Raised when a correction targets a version of an entry that is not its latest."""
+
+
+class PartnerInactive(StateConflict):
+    """Raised when a referral names a deactivated partner or one without the service."""
+
+
+class ConcurrencyConflict(StateConflict):
+    """Raised when a command was based on a version of the case that is no longer current."""

@@ -1,0 +1,1242 @@
+"""The Probationer aggregate: one person's supervision case, rebuilt from its events.
+
+State is kept as plain dicts, lists, strings and dates so that snapshots and the API can
+transcode it without custom classes. Entries (assessments, contacts, violations…) are
+keyed by their id and remember the version that wrote them, so a correction can point at
+exactly what it corrects while the original stays in the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from casestream.domain import policies
+from casestream.domain.errors import (
+    CaseAlreadyOpen,
+    CaseClosed,
+    EntryAlreadyVoided,
+    InvalidEffectiveTime,
+    InvalidInput,
+    InvalidTransition,
+    ReasonRequired,
+    StaleEntryVersion,
+    UnknownEntry,
+)
+from casestream.domain.values import (
+    Actor,
+    Agreement,
+    AssessmentPurpose,
+    Attendance,
+    CaseStatus,
+    ClosureOutcome,
+    ContactType,
+    CourtOutcome,
+    DrugTestMethod,
+    DrugTestResult,
+    EntryKind,
+    GoalStatus,
+    Instrument,
+    NeedArea,
+    NeedSeverity,
+    NoteCategory,
+    PlanPrompt,
+    PlanType,
+    ReferralStatus,
+    Response,
+    RiskLevel,
+    ServiceType,
+    SupervisionLevel,
+    SupervisionLevelBasis,
+    SupervisionType,
+    ViolationKind,
+    ViolationSeverity,
+)
+
+E = TypeVar("E", bound=str)
+Entry = dict[str, Any]
+
+
+def parse(enum: type[E], value: object, field: str) -> E:
+    """Turn a plain value into a member of ``enum``, or refuse it naming the field."""
+    try:
+        return enum(value)  # type: ignore[call-arg]
+    except ValueError:
+        allowed = ", ".join(str(m) for m in enum)  # type: ignore[attr-defined]
+        raise InvalidInput(field, f"{value!r} is not one of: {allowed}") from None
+
+
+def require_text(value: object, field: str, *, max_length: int = 10_000) -> str:
+    """Refuse blank or oversized free text."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(field, "must be non-empty text")
+    if len(value) > max_length:
+        raise InvalidInput(field, f"must be at most {max_length} characters")
+    return value
+
+
+def require_reason(reason: str | None, what: str) -> str:
+    if reason is None or not reason.strip():
+        raise ReasonRequired(what)
+    return require_text(reason, "reason")
+
+
+# Fields a correction may change, per entry kind, each with the check its new value passes.
+def _text(field: str) -> Callable[[object], object]:
+    return lambda v: require_text(v, field)
+
+
+def _enum(enum: type[E], field: str) -> Callable[[object], object]:
+    return lambda v: parse(enum, v, field)
+
+
+def _bool(field: str) -> Callable[[object], object]:
+    def check(v: object) -> object:
+        if not isinstance(v, bool):
+            raise InvalidInput(field, "must be true or false")
+        return v
+
+    return check
+
+
+def _int(field: str) -> Callable[[object], object]:
+    def check(v: object) -> object:
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise InvalidInput(field, "must be an integer")
+        return v
+
+    return check
+
+
+def _scores(v: object) -> object:
+    return check_scores(v)
+
+
+def _results(v: object) -> object:
+    return check_results(v)
+
+
+CORRECTABLE: dict[EntryKind, dict[str, Callable[[object], object]]] = {
+    EntryKind.ASSESSMENT: {
+        "scores": _scores,
+        "total": _int("total"),
+        "risk_level": _enum(RiskLevel, "risk_level"),
+        "instrument_version": _text("instrument_version"),
+    },
+    EntryKind.REFERRAL: {
+        "service_type": _enum(ServiceType, "service_type"),
+        "need_addressed": _enum(NeedArea, "need_addressed"),
+    },
+    EntryKind.CONTACT: {
+        "contact_type": _enum(ContactType, "contact_type"),
+        "attendance": _enum(Attendance, "attendance"),
+        "location": _text("location"),
+        "summary": _text("summary"),
+        "sensitive": _bool("sensitive"),
+    },
+    EntryKind.DRUG_TEST: {
+        "method": _enum(DrugTestMethod, "method"),
+        "results": _results,
+    },
+    EntryKind.VIOLATION: {
+        "kind": _enum(ViolationKind, "kind"),
+        "severity": _enum(ViolationSeverity, "severity"),
+        "description": _text("description"),
+    },
+    EntryKind.RESPONSE: {
+        "response": _enum(Response, "response"),
+        "authorised_by": _text("authorised_by"),
+    },
+    EntryKind.COURT_ACTION: {
+        "outcome": _enum(CourtOutcome, "outcome"),
+        "hearing": _text("hearing"),
+    },
+    EntryKind.NOTE: {
+        "text": _text("text"),
+        "category": _enum(NoteCategory, "category"),
+    },
+}
+
+
+def check_scores(scores: object) -> dict[str, int]:
+    if not isinstance(scores, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, int) and not isinstance(v, bool)
+        for k, v in scores.items()
+    ):
+        raise InvalidInput("scores", "must map domain or item names to integer scores")
+    return dict(scores)
+
+
+def check_results(results: object) -> dict[str, str]:
+    if not isinstance(results, Mapping) or not results:
+        raise InvalidInput("results", "must map each substance tested to a result")
+    return {
+        require_text(k, "results"): parse(DrugTestResult, v, f"results.{k}")
+        for k, v in results.items()
+    }
+
+
+def overall_result(results: Mapping[str, str]) -> DrugTestResult:
+    """The most serious per-substance result stands for the whole test."""
+    order = list(DrugTestResult)
+    return max((DrugTestResult(r) for r in results.values()), key=order.index)
+
+
+class Probationer(Aggregate):
+    """A person's supervision case: every entry an immutable event, state derived."""
+
+    # Events are the stored contract: add fields with defaults or upcast, never rename.
+
+    class Event(Aggregate.Event):
+        """Every case event says who recorded it, when it took effect, and why."""
+
+        actor_id: str
+        actor_role: str
+        effective_at: datetime
+        reason: str | None
+
+    class CaseOpened(Event, Aggregate.Created):
+        person: dict[str, Any]
+        offences: list[dict[str, Any]]
+        court_order: dict[str, Any]
+        supervision_type: str
+        term_start: date
+        term_end: date | None
+        conditions: list[dict[str, Any]]
+        officer_id: str
+        unit_id: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            a = aggregate
+            a.person = dict(self.person)
+            a.offences = [dict(o) for o in self.offences]
+            a.court_order = dict(self.court_order)
+            a.supervision_type = self.supervision_type
+            a.term_start = self.term_start
+            a.term_end = self.term_end
+            a.conditions = {c["condition_id"]: dict(c) for c in self.conditions}
+            a.officer_id = self.officer_id
+            a.unit_id = self.unit_id
+            a.opened_at = self.effective_at
+            a.status = CaseStatus.ACTIVE
+            a.closure = None
+            a.risk_level = None
+            a.supervision_level = SupervisionLevel.PENDING_ASSESSMENT
+            a.supervision_basis = SupervisionLevelBasis.POLICY
+            a.plan = None
+            a.plan_versions = []
+            a.entries = {}
+            a.entry_kinds = {}
+
+    class ConditionsModified(Event):
+        added: list[dict[str, Any]]
+        removed: list[str]
+        court_order_ref: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            for condition_id in self.removed:
+                aggregate.conditions.pop(condition_id, None)
+            for c in self.added:
+                aggregate.conditions[c["condition_id"]] = dict(c)
+
+    class OfficerAssigned(Event):
+        officer_id: str
+        unit_id: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.officer_id = self.officer_id
+            aggregate.unit_id = self.unit_id
+
+    class AssessmentCompleted(Event):
+        assessment_id: str
+        instrument: str
+        instrument_version: str
+        purpose: str
+        scores: dict[str, int]
+        total: int
+        risk_level: str
+        needs: list[dict[str, Any]]
+        strengths: list[str]
+        override_level: str | None
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.ASSESSMENT,
+                self.assessment_id,
+                instrument=self.instrument,
+                instrument_version=self.instrument_version,
+                purpose=self.purpose,
+                scores=dict(self.scores),
+                total=self.total,
+                risk_level=self.risk_level,
+                needs=[dict(n) for n in self.needs],
+                strengths=list(self.strengths),
+                override_level=self.override_level,
+            )
+            aggregate.refresh_risk()
+
+    class SupervisionLevelSet(Event):
+        level: str
+        basis: str
+        inputs: dict[str, Any]
+        policy: str | None
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.supervision_level = SupervisionLevel(self.level)
+            aggregate.supervision_basis = SupervisionLevelBasis(self.basis)
+
+    class PlanRevised(Event):
+        plan_version: int
+        plan_type: str
+        prompted_by: str
+        goals: list[dict[str, Any]]
+        agreement: str
+        countersigned_by: str | None
+
+        def apply(self, aggregate: Probationer) -> None:
+            plan = {
+                "plan_version": self.plan_version,
+                "plan_type": self.plan_type,
+                "prompted_by": self.prompted_by,
+                "goals": {g["goal_id"]: dict(g) for g in self.goals},
+                "agreement": self.agreement,
+                "countersigned_by": self.countersigned_by,
+                "effective_at": self.effective_at,
+                "recorded_by": self.actor_id,
+                "version": self.originator_version,
+            }
+            aggregate.plan = plan
+            aggregate.plan_versions.append(self.originator_version)
+
+    class GoalProgressRecorded(Event):
+        goal_id: str
+        status: str
+        note: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            assert aggregate.plan is not None
+            goal = aggregate.plan["goals"][self.goal_id]
+            goal["status"] = self.status
+            goal.setdefault("progress", []).append(
+                {
+                    "status": self.status,
+                    "note": self.note,
+                    "effective_at": self.effective_at,
+                    "version": self.originator_version,
+                }
+            )
+
+    class ReferralMade(Event):
+        referral_id: str
+        partner_id: str
+        service_type: str
+        need_addressed: str
+        court_ordered: bool
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.REFERRAL,
+                self.referral_id,
+                partner_id=self.partner_id,
+                service_type=self.service_type,
+                need_addressed=self.need_addressed,
+                court_ordered=self.court_ordered,
+                status=ReferralStatus.MADE,
+                status_since=self.effective_at,
+            )
+
+    class ReferralStatusChanged(Event):
+        referral_id: str
+        status: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            referral = aggregate.entries[self.referral_id]
+            referral["status"] = self.status
+            referral["status_since"] = self.effective_at
+
+    class ContactLogged(Event):
+        contact_id: str
+        contact_type: str
+        attendance: str
+        location: str
+        summary: str
+        sensitive: bool
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.CONTACT,
+                self.contact_id,
+                contact_type=self.contact_type,
+                attendance=self.attendance,
+                location=self.location,
+                summary=self.summary,
+                sensitive=self.sensitive,
+            )
+
+    class DrugTestRecorded(Event):
+        test_id: str
+        method: str
+        results: dict[str, str]
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.DRUG_TEST,
+                self.test_id,
+                method=self.method,
+                results=dict(self.results),
+                overall=overall_result(self.results),
+            )
+
+    class ViolationRecorded(Event):
+        violation_id: str
+        kind: str
+        severity: str
+        description: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.VIOLATION,
+                self.violation_id,
+                kind=self.kind,
+                severity=self.severity,
+                description=self.description,
+                responses=[],
+                court_actions=[],
+            )
+
+    class ViolationResponded(Event):
+        violation_id: str
+        response_id: str
+        response: str
+        authorised_by: str
+        within_policy: bool
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.RESPONSE,
+                self.response_id,
+                violation_id=self.violation_id,
+                response=self.response,
+                authorised_by=self.authorised_by,
+                within_policy=self.within_policy,
+            )
+            aggregate.entries[self.violation_id]["responses"].append(self.response_id)
+
+    class CourtActionRecorded(Event):
+        violation_id: str
+        court_action_id: str
+        hearing: str
+        outcome: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.COURT_ACTION,
+                self.court_action_id,
+                violation_id=self.violation_id,
+                hearing=self.hearing,
+                outcome=self.outcome,
+            )
+            violation = aggregate.entries[self.violation_id]
+            violation["court_actions"].append(self.court_action_id)
+
+    class EntryCorrected(Event):
+        entry_id: str
+        target_version: int
+        changes: dict[str, Any]
+        previous: dict[str, Any]
+
+        def apply(self, aggregate: Probationer) -> None:
+            entry = aggregate.entries[self.entry_id]
+            entry.update(self.changes)
+            entry["last_version"] = self.originator_version
+            entry["corrections"].append(self.originator_version)
+            if entry["kind"] == EntryKind.DRUG_TEST:
+                entry["overall"] = overall_result(entry["results"])
+            if entry["kind"] == EntryKind.ASSESSMENT:
+                aggregate.refresh_risk()
+
+    class EntryVoided(Event):
+        entry_id: str
+        target_version: int
+
+        def apply(self, aggregate: Probationer) -> None:
+            entry = aggregate.entries[self.entry_id]
+            entry["voided"] = True
+            entry["last_version"] = self.originator_version
+            entry["corrections"].append(self.originator_version)
+            if entry["kind"] == EntryKind.ASSESSMENT:
+                aggregate.refresh_risk()
+
+    class CaseNoteAdded(Event):
+        note_id: str
+        text: str
+        category: str
+        sensitive: bool
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.NOTE,
+                self.note_id,
+                text=self.text,
+                category=self.category,
+                sensitive=self.sensitive,
+            )
+
+    class CaseClosed(Event):
+        outcome: str
+        disposition: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.status = CaseStatus.CLOSED
+            aggregate.closure = {
+                "outcome": self.outcome,
+                "disposition": self.disposition,
+                "effective_at": self.effective_at,
+                "reason": self.reason,
+            }
+
+    class CaseReopened(Event):
+        court_order_ref: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.status = CaseStatus.ACTIVE
+            aggregate.closure = None
+
+    def __init__(self) -> None:
+        """Empty shell: CaseOpened.apply sets the state (typed here for readers)."""
+        self.person: dict[str, Any] = {}
+        self.offences: list[dict[str, Any]] = []
+        self.court_order: dict[str, Any] = {}
+        self.supervision_type = ""
+        self.term_start = date.min
+        self.term_end: date | None = None
+        self.conditions: dict[str, dict[str, Any]] = {}
+        self.officer_id = ""
+        self.unit_id = ""
+        self.opened_at = datetime.min
+        self.status = CaseStatus.ACTIVE
+        self.closure: dict[str, Any] | None = None
+        self.risk_level: RiskLevel | None = None
+        self.supervision_level = SupervisionLevel.PENDING_ASSESSMENT
+        self.supervision_basis = SupervisionLevelBasis.POLICY
+        self.plan: dict[str, Any] | None = None
+        self.plan_versions: list[int] = []
+        self.entries: dict[str, Entry] = {}
+        self.entry_kinds: dict[str, str] = {}
+
+    # Commands check the rules, then trigger an event; event apply methods only change
+    # state, because they run again on every replay (a rule tightened later must not
+    # make yesterday's valid history unreadable).
+
+    @classmethod
+    def open(
+        cls,
+        *,
+        actor: Actor,
+        person: Mapping[str, Any],
+        offences: Sequence[Mapping[str, Any]],
+        court_order: Mapping[str, Any],
+        supervision_type: str,
+        term_start: date,
+        term_end: date | None,
+        conditions: Sequence[Mapping[str, Any]],
+        officer_id: str,
+        unit_id: str,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+        probationer_id: UUID | None = None,
+    ) -> Probationer:
+        now = cls.Event.create_timestamp()
+        effective = _effective_time(effective_at, now, not_before=None)
+        require_text(person.get("name"), "person.name", max_length=200)
+        if term_end is not None and term_end < term_start:
+            raise InvalidInput("term_end", "must not be before term_start")
+        return cls._create(
+            cls.CaseOpened,
+            id=probationer_id or uuid4(),
+            timestamp=now,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            effective_at=effective,
+            reason=reason,
+            person=dict(person),
+            offences=[dict(o) for o in offences],
+            court_order=dict(court_order),
+            supervision_type=parse(
+                SupervisionType, supervision_type, "supervision_type"
+            ),
+            term_start=term_start,
+            term_end=term_end,
+            conditions=_check_conditions(conditions, "conditions"),
+            officer_id=require_text(officer_id, "officer_id", max_length=100),
+            unit_id=require_text(unit_id, "unit_id", max_length=100),
+        )
+
+    def modify_conditions(
+        self,
+        *,
+        actor: Actor,
+        added: Sequence[Mapping[str, Any]],
+        removed: Sequence[str],
+        court_order_ref: str,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        for condition_id in removed:
+            if condition_id not in self.conditions:
+                raise UnknownEntry("condition", condition_id)
+        checked = _check_conditions(added, "added")
+        if not checked and not removed:
+            raise InvalidInput("added", "nothing to add or remove")
+        self._record(
+            self.ConditionsModified,
+            actor,
+            effective_at,
+            reason,
+            added=checked,
+            removed=list(removed),
+            court_order_ref=require_text(court_order_ref, "court_order_ref"),
+        )
+
+    def assign_officer(
+        self,
+        *,
+        actor: Actor,
+        officer_id: str,
+        unit_id: str,
+        reason: str | None,
+        effective_at: datetime | None = None,
+    ) -> None:
+        require_reason(reason, "a transfer")
+        if officer_id == self.officer_id and unit_id == self.unit_id:
+            raise InvalidInput("officer_id", "the case is already assigned there")
+        self._record(
+            self.OfficerAssigned,
+            actor,
+            effective_at,
+            reason,
+            officer_id=require_text(officer_id, "officer_id", max_length=100),
+            unit_id=require_text(unit_id, "unit_id", max_length=100),
+        )
+
+    def complete_assessment(
+        self,
+        *,
+        actor: Actor,
+        assessment_id: str,
+        instrument: str,
+        instrument_version: str,
+        purpose: str,
+        scores: Mapping[str, int],
+        total: int,
+        risk_level: str,
+        needs: Sequence[Mapping[str, Any]],
+        strengths: Sequence[str],
+        override_level: str | None = None,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Record an assessment; the supervision level then follows policy."""
+        self._check_new_id(assessment_id)
+        raw = parse(RiskLevel, risk_level, "risk_level")
+        override = None
+        if override_level is not None:
+            override = parse(RiskLevel, override_level, "override_level")
+            require_reason(reason, "a risk level override")
+        checked_needs = [
+            {
+                "need_area": parse(NeedArea, n.get("need_area"), "needs.need_area"),
+                "severity": parse(NeedSeverity, n.get("severity"), "needs.severity"),
+            }
+            for n in needs
+        ]
+        self._record(
+            self.AssessmentCompleted,
+            actor,
+            effective_at,
+            reason,
+            assessment_id=assessment_id,
+            instrument=parse(Instrument, instrument, "instrument"),
+            instrument_version=require_text(instrument_version, "instrument_version"),
+            purpose=parse(AssessmentPurpose, purpose, "purpose"),
+            scores=check_scores(scores),
+            total=_int("total")(total),
+            risk_level=raw,
+            needs=checked_needs,
+            strengths=[require_text(s, "strengths") for s in strengths],
+            override_level=override,
+        )
+        effective = override or raw
+        level = policies.supervision_level_for(effective)
+        if (
+            level != self.supervision_level
+            or self.supervision_basis != SupervisionLevelBasis.POLICY
+        ):
+            self._record(
+                self.SupervisionLevelSet,
+                actor,
+                effective_at,
+                None,
+                level=level,
+                basis=SupervisionLevelBasis.POLICY,
+                inputs={"assessment_id": assessment_id, "risk_level": effective},
+                policy=policies.POLICY_ID,
+            )
+
+    def override_supervision_level(
+        self,
+        *,
+        actor: Actor,
+        level: str,
+        reason: str | None,
+        effective_at: datetime | None = None,
+    ) -> None:
+        """A human decision that departs from policy: always with a reason."""
+        require_reason(reason, "a supervision level override")
+        self._record(
+            self.SupervisionLevelSet,
+            actor,
+            effective_at,
+            reason,
+            level=parse(SupervisionLevel, level, "level"),
+            basis=SupervisionLevelBasis.OVERRIDE,
+            inputs={"previous_level": self.supervision_level},
+            policy=None,
+        )
+
+    def revise_plan(
+        self,
+        *,
+        actor: Actor,
+        plan_type: str,
+        prompted_by: str,
+        goals: Sequence[Mapping[str, Any]],
+        agreement: str,
+        countersigned_by: str | None = None,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Publish a new plan version (goals → objectives → interventions)."""
+        if not goals:
+            raise InvalidInput("goals", "a plan needs at least one goal")
+        checked_goals = [_check_goal(g) for g in goals]
+        goal_ids = [g["goal_id"] for g in checked_goals]
+        if len(set(goal_ids)) != len(goal_ids):
+            raise InvalidInput("goals", "goal ids must be unique within a plan")
+        plan_version = len(self.plan_versions) + 1
+        self._record(
+            self.PlanRevised,
+            actor,
+            effective_at,
+            reason,
+            plan_version=plan_version,
+            plan_type=parse(PlanType, plan_type, "plan_type"),
+            prompted_by=parse(PlanPrompt, prompted_by, "prompted_by"),
+            goals=checked_goals,
+            agreement=parse(Agreement, agreement, "agreement"),
+            countersigned_by=countersigned_by,
+        )
+        return plan_version
+
+    def record_goal_progress(
+        self,
+        *,
+        actor: Actor,
+        goal_id: str,
+        status: str,
+        note: str,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        if self.plan is None or goal_id not in self.plan["goals"]:
+            raise UnknownEntry("goal", goal_id)
+        new = parse(GoalStatus, status, "status")
+        current = self.plan["goals"][goal_id]["status"]
+        if current in (GoalStatus.ACHIEVED, GoalStatus.REMOVED):
+            raise InvalidTransition(
+                f"goal {goal_id} is {current}; re-add it in a plan revision"
+            )
+        self._record(
+            self.GoalProgressRecorded,
+            actor,
+            effective_at,
+            reason,
+            about={"kind": "plan", "effective_at": self.plan["effective_at"]},
+            goal_id=goal_id,
+            status=new,
+            note=require_text(note, "note"),
+        )
+
+    def make_referral(
+        self,
+        *,
+        actor: Actor,
+        referral_id: str,
+        partner_id: str,
+        service_type: str,
+        need_addressed: str,
+        court_ordered: bool = False,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Refer to a partner; the application checks the partner offers the service."""
+        self._check_new_id(referral_id)
+        self._record(
+            self.ReferralMade,
+            actor,
+            effective_at,
+            reason,
+            referral_id=referral_id,
+            partner_id=require_text(partner_id, "partner_id"),
+            service_type=parse(ServiceType, service_type, "service_type"),
+            need_addressed=parse(NeedArea, need_addressed, "need_addressed"),
+            court_ordered=_bool("court_ordered")(court_ordered),
+        )
+
+    def change_referral_status(
+        self,
+        *,
+        actor: Actor,
+        referral_id: str,
+        status: str,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        referral = self._live_entry(EntryKind.REFERRAL, referral_id)
+        new = parse(ReferralStatus, status, "status")
+        current = ReferralStatus(referral["status"])
+        if new not in policies.REFERRAL_TRANSITIONS[current]:
+            raise InvalidTransition(
+                f"referral {referral_id} cannot move from {current} to {new}"
+            )
+        if new in (ReferralStatus.WITHDRAWN, ReferralStatus.UNSUCCESSFUL):
+            require_reason(reason, f"a referral ending {new}")
+        self._record(
+            self.ReferralStatusChanged,
+            actor,
+            effective_at,
+            reason,
+            about=referral,
+            referral_id=referral_id,
+            status=new,
+        )
+
+    def log_contact(
+        self,
+        *,
+        actor: Actor,
+        contact_id: str,
+        contact_type: str,
+        attendance: str,
+        location: str,
+        summary: str,
+        sensitive: bool = False,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self._check_new_id(contact_id)
+        self._record(
+            self.ContactLogged,
+            actor,
+            effective_at,
+            reason,
+            contact_id=contact_id,
+            contact_type=parse(ContactType, contact_type, "contact_type"),
+            attendance=parse(Attendance, attendance, "attendance"),
+            location=require_text(location, "location", max_length=500),
+            summary=require_text(summary, "summary"),
+            sensitive=_bool("sensitive")(sensitive),
+        )
+
+    def record_drug_test(
+        self,
+        *,
+        actor: Actor,
+        test_id: str,
+        method: str,
+        results: Mapping[str, str],
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self._check_new_id(test_id)
+        self._record(
+            self.DrugTestRecorded,
+            actor,
+            effective_at,
+            reason,
+            test_id=test_id,
+            method=parse(DrugTestMethod, method, "method"),
+            results=check_results(results),
+        )
+
+    def record_violation(
+        self,
+        *,
+        actor: Actor,
+        violation_id: str,
+        kind: str,
+        severity: str,
+        description: str,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self._check_new_id(violation_id)
+        self._record(
+            self.ViolationRecorded,
+            actor,
+            effective_at,
+            reason,
+            violation_id=violation_id,
+            kind=parse(ViolationKind, kind, "kind"),
+            severity=parse(ViolationSeverity, severity, "severity"),
+            description=require_text(description, "description"),
+        )
+
+    def respond_to_violation(
+        self,
+        *,
+        actor: Actor,
+        violation_id: str,
+        response_id: str,
+        response: str,
+        authorised_by: str,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """A graduated response; one outside the policy matrix needs a reason."""
+        violation = self._live_entry(EntryKind.VIOLATION, violation_id)
+        self._check_new_id(response_id)
+        chosen = parse(Response, response, "response")
+        severity = ViolationSeverity(violation["severity"])
+        within = chosen in policies.allowed_responses(severity, self.risk_level)
+        if not within:
+            require_reason(reason, "a response outside the graduated-response matrix")
+        self._record(
+            self.ViolationResponded,
+            actor,
+            effective_at,
+            reason,
+            about=violation,
+            violation_id=violation_id,
+            response_id=response_id,
+            response=chosen,
+            authorised_by=require_text(authorised_by, "authorised_by"),
+            within_policy=within,
+        )
+
+    def record_court_action(
+        self,
+        *,
+        actor: Actor,
+        violation_id: str,
+        court_action_id: str,
+        hearing: str,
+        outcome: str,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        violation = self._live_entry(EntryKind.VIOLATION, violation_id)
+        self._check_new_id(court_action_id)
+        self._record(
+            self.CourtActionRecorded,
+            actor,
+            effective_at,
+            reason,
+            about=violation,
+            violation_id=violation_id,
+            court_action_id=court_action_id,
+            hearing=require_text(hearing, "hearing"),
+            outcome=parse(CourtOutcome, outcome, "outcome"),
+        )
+
+    def correct_entry(
+        self,
+        *,
+        actor: Actor,
+        entry_id: str,
+        target_version: int,
+        changes: Mapping[str, Any],
+        reason: str | None,
+        effective_at: datetime | None = None,
+    ) -> None:
+        """Correct fields of an entry; the original event stays in the history."""
+        require_reason(reason, "a correction")
+        entry = self._targeted_entry(entry_id, target_version)
+        allowed = CORRECTABLE.get(EntryKind(entry["kind"]), {})
+        if not changes:
+            raise InvalidInput("changes", "nothing to correct")
+        checked: dict[str, Any] = {}
+        for field, value in changes.items():
+            if field not in allowed:
+                names = ", ".join(allowed) or "none"
+                raise InvalidInput(
+                    "changes",
+                    f"{entry['kind']} field {field!r} is not correctable "
+                    f"(correctable: {names})",
+                )
+            checked[field] = allowed[field](value)
+        self._record(
+            self.EntryCorrected,
+            actor,
+            effective_at or entry["effective_at"],
+            reason,
+            about=entry,
+            entry_id=entry_id,
+            target_version=target_version,
+            changes=checked,
+            previous={f: entry[f] for f in checked},
+        )
+
+    def void_entry(
+        self,
+        *,
+        actor: Actor,
+        entry_id: str,
+        target_version: int,
+        reason: str | None,
+        effective_at: datetime | None = None,
+    ) -> None:
+        """Mark an entry as entered in error; it stays in the history, marked void."""
+        require_reason(reason, "voiding an entry")
+        entry = self._targeted_entry(entry_id, target_version)
+        self._record(
+            self.EntryVoided,
+            actor,
+            effective_at or entry["effective_at"],
+            reason,
+            about=entry,
+            entry_id=entry_id,
+            target_version=target_version,
+        )
+
+    def add_note(
+        self,
+        *,
+        actor: Actor,
+        note_id: str,
+        text: str,
+        category: str = NoteCategory.GENERAL,
+        sensitive: bool = False,
+        effective_at: datetime | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self._check_new_id(note_id)
+        self._record(
+            self.CaseNoteAdded,
+            actor,
+            effective_at,
+            reason,
+            note_id=note_id,
+            text=require_text(text, "text"),
+            category=parse(NoteCategory, category, "category"),
+            sensitive=_bool("sensitive")(sensitive),
+        )
+
+    def close(
+        self,
+        *,
+        actor: Actor,
+        outcome: str,
+        reason: str | None,
+        effective_at: datetime | None = None,
+    ) -> None:
+        require_reason(reason, "closing a case")
+        chosen = parse(ClosureOutcome, outcome, "outcome")
+        self._record(
+            self.CaseClosed,
+            actor,
+            effective_at,
+            reason,
+            outcome=chosen,
+            disposition=policies.DISPOSITION_FOR_CLOSURE[chosen],
+        )
+
+    def reopen(
+        self,
+        *,
+        actor: Actor,
+        reason: str | None,
+        court_order_ref: str,
+        effective_at: datetime | None = None,
+    ) -> None:
+        if self.status != CaseStatus.CLOSED:
+            raise CaseAlreadyOpen(f"case {self.id} is not closed")
+        require_reason(reason, "reopening a case")
+        self._record(
+            self.CaseReopened,
+            actor,
+            effective_at,
+            reason,
+            allow_closed=True,
+            court_order_ref=require_text(court_order_ref, "court_order_ref"),
+        )
+
+    # Queries on current state.
+
+    def live_entries(self, kind: EntryKind) -> list[Entry]:
+        """Entries of one kind that have not been voided, in recording order."""
+        return [
+            e for e in self.entries.values() if e["kind"] == kind and not e["voided"]
+        ]
+
+    def open_violations(self) -> list[Entry]:
+        """Violations still waiting for a response."""
+        return [v for v in self.live_entries(EntryKind.VIOLATION) if not v["responses"]]
+
+    # Helpers used by the event apply methods (they must not check rules).
+
+    def add_entry(
+        self, event: Probationer.Event, kind: EntryKind, entry_id: str, **data: Any
+    ) -> None:
+        self.entries[entry_id] = {
+            "id": entry_id,
+            "kind": kind,
+            **data,
+            "effective_at": event.effective_at,
+            "recorded_by": event.actor_id,
+            "version": event.originator_version,
+            "last_version": event.originator_version,
+            "voided": False,
+            "corrections": [],
+        }
+        self.entry_kinds[entry_id] = kind
+
+    def refresh_risk(self) -> None:
+        """Current risk is the (overridden) level of the latest live assessment."""
+        assessments = self.live_entries(EntryKind.ASSESSMENT)
+        if not assessments:
+            self.risk_level = None
+            return
+        latest = max(assessments, key=lambda a: (a["effective_at"], a["version"]))
+        self.risk_level = RiskLevel(latest["override_level"] or latest["risk_level"])
+
+    # Rule helpers used by the commands.
+
+    def _record(
+        self,
+        event_class: type[Probationer.Event],
+        actor: Actor,
+        effective_at: datetime | None,
+        reason: str | None,
+        *,
+        allow_closed: bool = False,
+        about: Entry | None = None,
+        **fields: Any,
+    ) -> None:
+        """Trigger an event after the rules every entry shares.
+
+        ``about`` is the entry the event concerns: it cannot take effect before it.
+        """
+        if self.status == CaseStatus.CLOSED and not allow_closed:
+            raise CaseClosed(f"case {self.id} is closed; reopen it first")
+        now = self.Event.create_timestamp()
+        effective = _effective_time(effective_at, now, not_before=self.opened_at)
+        if about is not None and effective < about["effective_at"]:
+            raise InvalidEffectiveTime(
+                f"must not be before the {about['kind']} it concerns took effect"
+            )
+        self.trigger_event(
+            event_class,
+            timestamp=now,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            effective_at=effective,
+            reason=reason if reason is None else require_text(reason, "reason"),
+            **fields,
+        )
+
+    def _check_new_id(self, entry_id: str) -> None:
+        require_text(entry_id, "id", max_length=100)
+        if entry_id in self.entries:
+            raise InvalidInput("id", f"an entry with id {entry_id!r} already exists")
+
+    def _live_entry(self, kind: EntryKind, entry_id: str) -> Entry:
+        entry = self.entries.get(entry_id)
+        if entry is None or entry["kind"] != kind:
+            raise UnknownEntry(kind, entry_id)
+        if entry["voided"]:
+            raise EntryAlreadyVoided(f"{kind} {entry_id} was voided")
+        return entry
+
+    def _targeted_entry(self, entry_id: str, target_version: int) -> Entry:
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            raise UnknownEntry("entry", entry_id)
+        if entry["voided"]:
+            raise EntryAlreadyVoided(f"entry {entry_id} was voided")
+        if target_version != entry["last_version"]:
+            raise StaleEntryVersion(
+                f"entry {entry_id} was last written at version {entry['last_version']},"
+                f" not {target_version}"
+            )
+        return entry
+
+
+def _effective_time(
+    effective_at: datetime | None, now: datetime, *, not_before: datetime | None
+) -> datetime:
+    if effective_at is None:
+        return now
+    if effective_at.tzinfo is None:
+        raise InvalidEffectiveTime("must include a timezone")
+    if effective_at > now:
+        raise InvalidEffectiveTime("must not be in the future")
+    if not_before is not None and effective_at < not_before:
+        raise InvalidEffectiveTime("must not be before the case was opened")
+    return effective_at
+
+
+def _check_conditions(
+    conditions: Sequence[Mapping[str, Any]], field: str
+) -> list[dict[str, Any]]:
+    checked = []
+    for c in conditions:
+        checked.append(
+            {
+                "condition_id": require_text(c.get("condition_id"), f"{field}.id"),
+                "category": require_text(c.get("category", "standard"), field),
+                "text": require_text(c.get("text"), f"{field}.text"),
+            }
+        )
+    return checked
+
+
+def _check_goal(goal: Mapping[str, Any]) -> dict[str, Any]:
+    objectives = []
+    for o in goal.get("objectives", []):
+        objectives.append(
+            {
+                "objective_id": require_text(o.get("objective_id"), "objective_id"),
+                "description": require_text(o.get("description"), "description"),
+                "measure": require_text(o.get("measure"), "measure"),
+                "target_date": _optional_date(o.get("target_date"), "target_date"),
+                "interventions": [
+                    require_text(i, "interventions") for i in o.get("interventions", [])
+                ],
+            }
+        )
+    return {
+        "goal_id": require_text(goal.get("goal_id"), "goal_id", max_length=100),
+        "need_area": parse(NeedArea, goal.get("need_area"), "need_area"),
+        "statement": require_text(goal.get("statement"), "statement"),
+        "status": parse(GoalStatus, goal.get("status", GoalStatus.ACTIVE), "status"),
+        "objectives": objectives,
+    }
+
+
+def _optional_date(value: object, field: str) -> date | None:
+    if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+        return value
+    raise InvalidInput(field, "must be a date")
