@@ -20,6 +20,7 @@ from casestream.domain.errors import (
 )
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
+from casestream.domain.summaries import summarize
 from casestream.domain.values import Actor
 from casestream.persistence import RecordedAtRecorder
 
@@ -63,6 +64,10 @@ class HistoryEntry:
     actor_role: str
     reason: str | None
     data: dict[str, Any]
+
+    @property
+    def summary(self) -> str:
+        return summarize(self.event_type, self.data)
 
 
 def event_payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:
@@ -236,7 +241,7 @@ class CaseHistory(Application[UUID]):
 
     def get_partner(self, partner_id: UUID) -> Partner:
         try:
-            partner = self.repository.get(partner_id)
+            partner: object = self.repository.get(partner_id)
         except AggregateNotFoundError:
             raise PartnerNotFound(f"no partner {partner_id}") from None
         if not isinstance(partner, Partner):
@@ -262,7 +267,7 @@ class CaseHistory(Application[UUID]):
 
     def get_case(self, case_id: UUID, version: int | None = None) -> Probationer:
         try:
-            case = self.repository.get(case_id, version=version)
+            case: object = self.repository.get(case_id, version=version)
         except AggregateNotFoundError:
             raise CaseNotFound(f"no probationer {case_id}") from None
         if not isinstance(case, Probationer):

@@ -64,7 +64,7 @@ Entry = dict[str, Any]
 def parse(enum: type[E], value: object, field: str) -> E:
     """Turn a plain value into a member of ``enum``, or refuse it naming the field."""
     try:
-        return enum(value)  # type: ignore[call-arg]
+        return enum(value)
     except ValueError:
         allowed = ", ".join(str(m) for m in enum)  # type: ignore[attr-defined]
         raise InvalidInput(field, f"{value!r} is not one of: {allowed}") from None
@@ -461,9 +461,9 @@ class Probationer(Aggregate):
             entry.update(self.changes)
             entry["last_version"] = self.originator_version
             entry["corrections"].append(self.originator_version)
-            if entry["kind"] == EntryKind.DRUG_TEST:
+            if entry["entry_kind"] == EntryKind.DRUG_TEST:
                 entry["overall"] = overall_result(entry["results"])
-            if entry["kind"] == EntryKind.ASSESSMENT:
+            if entry["entry_kind"] == EntryKind.ASSESSMENT:
                 aggregate.refresh_risk()
 
     class EntryVoided(Event):
@@ -475,7 +475,7 @@ class Probationer(Aggregate):
             entry["voided"] = True
             entry["last_version"] = self.originator_version
             entry["corrections"].append(self.originator_version)
-            if entry["kind"] == EntryKind.ASSESSMENT:
+            if entry["entry_kind"] == EntryKind.ASSESSMENT:
                 aggregate.refresh_risk()
 
     class CaseNoteAdded(Event):
@@ -773,7 +773,7 @@ class Probationer(Aggregate):
             actor,
             effective_at,
             reason,
-            about={"kind": "plan", "effective_at": self.plan["effective_at"]},
+            about={"entry_kind": "plan", "effective_at": self.plan["effective_at"]},
             goal_id=goal_id,
             status=new,
             note=require_text(note, "note"),
@@ -974,7 +974,7 @@ class Probationer(Aggregate):
         """Correct fields of an entry; the original event stays in the history."""
         require_reason(reason, "a correction")
         entry = self._targeted_entry(entry_id, target_version)
-        allowed = CORRECTABLE.get(EntryKind(entry["kind"]), {})
+        allowed = CORRECTABLE.get(EntryKind(entry["entry_kind"]), {})
         if not changes:
             raise InvalidInput("changes", "nothing to correct")
         checked: dict[str, Any] = {}
@@ -983,7 +983,7 @@ class Probationer(Aggregate):
                 names = ", ".join(allowed) or "none"
                 raise InvalidInput(
                     "changes",
-                    f"{entry['kind']} field {field!r} is not correctable "
+                    f"{entry['entry_kind']} field {field!r} is not correctable "
                     f"(correctable: {names})",
                 )
             checked[field] = allowed[field](value)
@@ -1088,7 +1088,9 @@ class Probationer(Aggregate):
     def live_entries(self, kind: EntryKind) -> list[Entry]:
         """Entries of one kind that have not been voided, in recording order."""
         return [
-            e for e in self.entries.values() if e["kind"] == kind and not e["voided"]
+            e
+            for e in self.entries.values()
+            if e["entry_kind"] == kind and not e["voided"]
         ]
 
     def open_violations(self) -> list[Entry]:
@@ -1098,11 +1100,15 @@ class Probationer(Aggregate):
     # Helpers used by the event apply methods (they must not check rules).
 
     def add_entry(
-        self, event: Probationer.Event, kind: EntryKind, entry_id: str, **data: Any
+        self,
+        event: Probationer.Event,
+        entry_kind: EntryKind,
+        entry_id: str,
+        **data: Any,
     ) -> None:
         self.entries[entry_id] = {
             "id": entry_id,
-            "kind": kind,
+            "entry_kind": entry_kind,
             **data,
             "effective_at": event.effective_at,
             "recorded_by": event.actor_id,
@@ -1111,7 +1117,7 @@ class Probationer(Aggregate):
             "voided": False,
             "corrections": [],
         }
-        self.entry_kinds[entry_id] = kind
+        self.entry_kinds[entry_id] = entry_kind
 
     def refresh_risk(self) -> None:
         """Current risk is the (overridden) level of the latest live assessment."""
@@ -1145,7 +1151,7 @@ class Probationer(Aggregate):
         effective = _effective_time(effective_at, now, not_before=self.opened_at)
         if about is not None and effective < about["effective_at"]:
             raise InvalidEffectiveTime(
-                f"must not be before the {about['kind']} it concerns took effect"
+                f"must not be before the {about['entry_kind']} it concerns took effect"
             )
         self.trigger_event(
             event_class,
@@ -1164,7 +1170,7 @@ class Probationer(Aggregate):
 
     def _live_entry(self, kind: EntryKind, entry_id: str) -> Entry:
         entry = self.entries.get(entry_id)
-        if entry is None or entry["kind"] != kind:
+        if entry is None or entry["entry_kind"] != kind:
             raise UnknownEntry(kind, entry_id)
         if entry["voided"]:
             raise EntryAlreadyVoided(f"{kind} {entry_id} was voided")

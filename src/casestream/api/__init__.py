@@ -1,0 +1,1 @@
+"""HTTP API: FastAPI routers over the CaseHistory application and the read models."""

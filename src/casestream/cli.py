@@ -1,0 +1,129 @@
+"""The ``casestream`` command: serve the API, load demo data, print a case history."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from uuid import UUID
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from casestream.application import CaseHistory
+from casestream.settings import get_settings
+
+console = Console()
+
+
+def open_app() -> CaseHistory:
+    return CaseHistory(env=get_settings().eventsourcing_env())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "casestream.api.app:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level="info",
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from casestream.demo import load_demo
+
+    with open_app() as app:
+        if args.if_empty and app.recorder.max_notification_id():
+            console.print(
+                "[dim]The store already holds events; no demo data loaded.[/]"
+            )
+            return 0
+        with Progress(console=console) as progress:
+            task = progress.add_task("Writing demo caseload", total=args.people)
+            ids = load_demo(
+                app,
+                args.people,
+                seed=args.seed,
+                progress=lambda n: progress.advance(task, n),
+            )
+        head = app.recorder.max_notification_id()
+    console.print(f"Wrote {len(ids)} cases ({head} events in the store).")
+    if ids:
+        console.print(f"Try: casestream history {ids[0]}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    try:
+        case_id = UUID(args.case_id)
+    except ValueError:
+        console.print(f"[red]Not a case id:[/] {args.case_id}")
+        return 2
+    from casestream.domain.errors import CaseNotFound
+
+    with open_app() as app:
+        try:
+            case = app.get_case(case_id)
+            history = app.history(case_id)
+        except CaseNotFound:
+            console.print(f"[red]No case {case_id}[/]")
+            return 1
+    table = Table(
+        title=f"{case.person.get('name')} — {case.status}, officer {case.officer_id}, "
+        f"{case.unit_id}, risk {case.risk_level or 'unassessed'}",
+    )
+    for column in ("v", "event", "effective", "recorded", "by", "details", "reason"):
+        table.add_column(column)
+    for h in history:
+        table.add_row(
+            str(h.version),
+            h.event_type,
+            f"{h.effective_at:%Y-%m-%d}" if h.effective_at else "",
+            f"{h.recorded_at:%Y-%m-%d %H:%M:%S}" if h.recorded_at else "",
+            f"{h.actor_id} ({h.actor_role})",
+            h.summary,
+            h.reason or "",
+        )
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="casestream", description="Event-sourced probation case history."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API (uvicorn)")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=cmd_serve)
+
+    demo = sub.add_parser("demo", help="write a realistic demo caseload")
+    demo.add_argument("--people", type=int, default=200)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--if-empty", action="store_true", help="only if the store has no events yet"
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    history = sub.add_parser("history", help="print a case's history as a table")
+    history.add_argument("case_id")
+    history.set_defaults(func=cmd_history)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

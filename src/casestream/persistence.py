@@ -1,0 +1,269 @@
+"""Recorders that stamp every stored event with the store's own recorded-at time.
+
+The library keeps an event's ``timestamp`` inside its payload, where the caller can set it;
+an audit trail must not trust that. So each casestream store adds a ``recorded_at``
+column filled by the database itself (PostgreSQL ``clock_timestamp()`` taken after the
+table lock, SQLite ``strftime('now')`` inside the write transaction), and answers the
+questions "as recorded at T" needs. The factories below are named by
+``PERSISTENCE_MODULE`` (see ``settings.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from psycopg.sql import SQL, Identifier
+
+# SQLite keeps times as text in this sortable UTC form (millisecond precision).
+SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%f"
+_SQLITE_PY_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def to_sqlite_time(at: datetime) -> str:
+    """A query time in the sortable text form SQLite stores (UTC, milliseconds)."""
+    if at.tzinfo is None:
+        raise ValueError("time must include a timezone")
+    return at.astimezone(UTC).strftime(_SQLITE_PY_FORMAT)[:-3]
+
+
+def from_sqlite_time(text: str) -> datetime:
+    return datetime.strptime(text, _SQLITE_PY_FORMAT).replace(tzinfo=UTC)
+
+
+class RecordedAtRecorder(ApplicationRecorder, ABC):
+    """An application recorder that knows when the store recorded each event."""
+
+    @abstractmethod
+    def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
+        """The highest version of an aggregate the store had recorded by ``at``."""
+
+    @abstractmethod
+    def recorded_times(self, originator_id: UUID) -> dict[int, datetime]:
+        """Recorded-at time of each version of an aggregate."""
+
+    @abstractmethod
+    def recorded_at_of(self, notification_ids: Sequence[int]) -> dict[int, datetime]:
+        """Recorded-at time of each of the given notifications (global positions)."""
+
+    @abstractmethod
+    def max_notification_id_recorded_at(self, at: datetime) -> int | None:
+        """The last global position the store had recorded by ``at``."""
+
+
+class POPORecordedAtRecorder(POPOApplicationRecorder, RecordedAtRecorder):
+    """In-memory store for unit tests; the process clock stands in for the database's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._recorded: list[datetime] = []
+        self._lock = threading.Lock()
+
+    def _update_table(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        now = datetime.now(UTC)
+        ids = super()._update_table(stored_events, **kwargs)
+        self._recorded.extend(now for _ in stored_events)
+        return ids
+
+    def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
+        with self._database_lock:
+            index = self._stored_events_index[str(originator_id)]
+            versions = [v for v, i in index.items() if self._recorded[i] <= at]
+        return max(versions, default=None)
+
+    def recorded_times(self, originator_id: UUID) -> dict[int, datetime]:
+        with self._database_lock:
+            index = self._stored_events_index[str(originator_id)]
+            return {v: self._recorded[i] for v, i in index.items()}
+
+    def recorded_at_of(self, notification_ids: Sequence[int]) -> dict[int, datetime]:
+        with self._database_lock:
+            return {
+                n: self._recorded[n - 1]
+                for n in notification_ids
+                if 0 < n <= len(self._recorded)
+            }
+
+    def max_notification_id_recorded_at(self, at: datetime) -> int | None:
+        with self._database_lock:
+            last = None
+            for i, recorded in enumerate(self._recorded, start=1):
+                if recorded > at:
+                    break
+                last = i
+            return last
+
+
+class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
+    """The embedded store: events table with a ``recorded_at`` column set by SQLite."""
+
+    def __init__(
+        self, datastore: Any, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
+        table = self.events_table_name
+        self.insert_events_statement = (
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "VALUES (?,?,?,?)"
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        table = self.events_table_name
+        return [
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            "originator_id TEXT, "
+            "originator_version INTEGER, "
+            "topic TEXT, "
+            "state BLOB, "
+            "recorded_at TEXT NOT NULL "
+            f"DEFAULT (strftime('{SQLITE_TIME_FORMAT}', 'now')), "
+            "PRIMARY KEY (originator_id, originator_version))",
+            f"CREATE INDEX IF NOT EXISTS {table}_recorded_at_idx "
+            f"ON {table} (recorded_at)",
+        ]
+
+    def _query(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(statement, params)
+            return list(c.fetchall())
+
+    def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
+        [row] = self._query(
+            f"SELECT MAX(originator_version) FROM {self.events_table_name} "
+            "WHERE originator_id = ? AND recorded_at <= ?",
+            (originator_id.hex, to_sqlite_time(at)),
+        )
+        return row[0]  # type: ignore[no-any-return]
+
+    def recorded_times(self, originator_id: UUID) -> dict[int, datetime]:
+        rows = self._query(
+            f"SELECT originator_version, recorded_at FROM {self.events_table_name} "
+            "WHERE originator_id = ?",
+            (originator_id.hex,),
+        )
+        return {r[0]: from_sqlite_time(r[1]) for r in rows}
+
+    def recorded_at_of(self, notification_ids: Sequence[int]) -> dict[int, datetime]:
+        result: dict[int, datetime] = {}
+        ids = list(notification_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = self._query(
+                f"SELECT rowid, recorded_at FROM {self.events_table_name} "
+                f"WHERE rowid IN ({','.join('?' * len(chunk))})",
+                chunk,
+            )
+            result.update({r[0]: from_sqlite_time(r[1]) for r in rows})
+        return result
+
+    def max_notification_id_recorded_at(self, at: datetime) -> int | None:
+        [row] = self._query(
+            f"SELECT MAX(rowid) FROM {self.events_table_name} WHERE recorded_at <= ?",
+            (to_sqlite_time(at),),
+        )
+        return row[0]  # type: ignore[no-any-return]
+
+
+class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder):
+    """The production store: ``recorded_at`` defaults to the time of the insert.
+
+    ``clock_timestamp()`` is read after the table lock is taken, so recorded times
+    rise with the notification id (insert order is commit order under the lock).
+    """
+
+    def __init__(
+        self, datastore: Any, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        table = Identifier(self.events_table_name)
+        self.sql_create_statements.append(
+            SQL(
+                "ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS "
+                "recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()"
+            ).format(schema=schema, table=table)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} (recorded_at)"
+            ).format(
+                index=Identifier(self.events_table_name + "_recorded_at_idx"),
+                schema=schema,
+                table=table,
+            )
+        )
+        self._sql_max_version_at = SQL(
+            "SELECT MAX(originator_version) AS v FROM {schema}.{table} "
+            "WHERE originator_id = %s AND recorded_at <= %s"
+        ).format(schema=schema, table=table)
+        self._sql_recorded_times = SQL(
+            "SELECT originator_version AS v, recorded_at AS t FROM {schema}.{table} "
+            "WHERE originator_id = %s"
+        ).format(schema=schema, table=table)
+        self._sql_recorded_at_of = SQL(
+            "SELECT notification_id AS n, recorded_at AS t FROM {schema}.{table} "
+            "WHERE notification_id = ANY(%s)"
+        ).format(schema=schema, table=table)
+        self._sql_max_notification_at = SQL(
+            "SELECT MAX(notification_id) AS n FROM {schema}.{table} "
+            "WHERE recorded_at <= %s"
+        ).format(schema=schema, table=table)
+
+    def _query(self, statement: Any, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(statement, params, prepare=True)
+            return list(curs.fetchall())
+
+    def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
+        [row] = self._query(self._sql_max_version_at, (originator_id, at))
+        return row["v"]  # type: ignore[no-any-return]
+
+    def recorded_times(self, originator_id: UUID) -> dict[int, datetime]:
+        rows = self._query(self._sql_recorded_times, (originator_id,))
+        return {r["v"]: r["t"] for r in rows}
+
+    def recorded_at_of(self, notification_ids: Sequence[int]) -> dict[int, datetime]:
+        rows = self._query(self._sql_recorded_at_of, (list(notification_ids),))
+        return {r["n"]: r["t"] for r in rows}
+
+    def max_notification_id_recorded_at(self, at: datetime) -> int | None:
+        [row] = self._query(self._sql_max_notification_at, (at,))
+        return row["n"]  # type: ignore[no-any-return]
+
+
+class MemoryFactory(POPOFactory):
+    """In-memory persistence with recorded-at times (tests, throwaway runs)."""
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return POPORecordedAtRecorder()
+
+
+class SQLiteRecordedAtFactory(SQLiteFactory):
+    """SQLite persistence with recorded-at times (the embedded default)."""
+
+    application_recorder_class = SQLiteRecordedAtRecorder
+
+
+class PostgresRecordedAtFactory(PostgresFactory):
+    """PostgreSQL persistence with recorded-at times (production)."""
+
+    application_recorder_class = PostgresRecordedAtRecorder
+
+
+__all__ = [
+    "MemoryFactory",
+    "Notification",
+    "PostgresRecordedAtFactory",
+    "RecordedAtRecorder",
+    "SQLiteRecordedAtFactory",
+]

@@ -1,0 +1,114 @@
+"""Settings from ``CASESTREAM_*`` environment variables, and the store they select.
+
+The store is one URL, ``CASESTREAM_DB``:
+
+- ``sqlite:///./casestream.db`` (default): an embedded file, no server needed;
+- ``postgresql://user:password@host:5432/dbname``: the production store;
+- ``memory://``: in-process only, gone when the process ends (tests).
+
+``eventsourcing_env()`` translates it into the library's own variables
+(``PERSISTENCE_MODULE``, ``POSTGRES_*``, ``SQLITE_DBNAME``) so that those names live here
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+from eventsourcing.utils import get_topic
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from casestream.persistence import (
+    MemoryFactory,
+    PostgresRecordedAtFactory,
+    SQLiteRecordedAtFactory,
+)
+
+Backend = Literal["memory", "sqlite", "postgres"]
+
+
+class Settings(BaseSettings):
+    """Every knob of casestream; each one an environment variable ``CASESTREAM_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="CASESTREAM_", env_file=".env")
+
+    db: SecretStr = SecretStr("sqlite:///./casestream.db")
+    pool_size: int = Field(default=5, ge=1, le=100)
+    pool_max_overflow: int = Field(default=10, ge=0, le=100)
+    lock_timeout_seconds: int = Field(default=5, ge=0, le=600)
+    create_tables: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    demo_people: int = Field(default=200, ge=0)
+    run_projections: bool = True
+
+    @field_validator("db")
+    @classmethod
+    def _known_scheme(cls, value: SecretStr) -> SecretStr:
+        backend_of(value.get_secret_value())
+        return value
+
+    @property
+    def backend(self) -> Backend:
+        return backend_of(self.db.get_secret_value())
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment the eventsourcing library reads for this store."""
+        url = self.db.get_secret_value()
+        common = {
+            "CREATE_TABLE": "y" if self.create_tables else "n",
+        }
+        backend = self.backend
+        if backend == "memory":
+            return {**common, "PERSISTENCE_MODULE": get_topic(MemoryFactory)}
+        if backend == "sqlite":
+            path = url.split("://", 1)[1]
+            path = (
+                path[1:] if path.startswith("/") else path
+            )  # sqlite:///rel or ////abs
+            return {
+                **common,
+                "PERSISTENCE_MODULE": get_topic(SQLiteRecordedAtFactory),
+                "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": str(max(self.lock_timeout_seconds, 1) * 6),
+            }
+        parts = urlsplit(url)
+        return {
+            **common,
+            "PERSISTENCE_MODULE": get_topic(PostgresRecordedAtFactory),
+            "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parts.port or 5432),
+            "POSTGRES_USER": unquote(parts.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            "POSTGRES_POOL_SIZE": str(self.pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(self.pool_max_overflow),
+            # A stuck writer must not block every writer forever (EVENTSOURCING.md §9).
+            "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_PRE_PING": "y",
+            # Never POSTGRES_ENABLE_DB_FUNCTIONS: that path skips the table lock and
+            # lets a subscriber miss events (EVENTSOURCING.md §2.5).
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+        }
+
+
+def backend_of(url: str) -> Backend:
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "memory":
+        return "memory"
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return "postgres"
+    raise ValueError(
+        "CASESTREAM_DB must start with sqlite://, postgresql:// or memory://"
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,76 @@
+"""Fixtures: the same tests run on the in-memory store, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from casestream.application import CaseHistory
+from casestream.settings import Settings
+
+STORES = ["memory", "sqlite", "postgres"]
+DEFAULT_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/casestream_test"
+
+
+def postgres_dsn() -> str:
+    return os.environ.get("CASESTREAM_TEST_POSTGRES_DSN", DEFAULT_TEST_DSN)
+
+
+@pytest.fixture
+def pg_schema() -> Iterator[str]:
+    """A fresh PostgreSQL schema per test, dropped afterwards, so tests never share rows."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = psycopg.connect(postgres_dsn(), autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as e:  # a red test, never a silent skip
+        pytest.fail(
+            f"PostgreSQL is not reachable at {postgres_dsn()} ({e}); "
+            "set CASESTREAM_TEST_POSTGRES_DSN or run `make test`, which starts it"
+        )
+    with conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        yield schema
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def store_settings(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Settings:
+    if store == "memory":
+        return Settings(db="memory://")  # type: ignore[arg-type]
+    if store == "sqlite":
+        return Settings(db=f"sqlite:///{tmp_path}/casestream.db")  # type: ignore[arg-type]
+    request.getfixturevalue("pg_schema")
+    return Settings(db=postgres_dsn())  # type: ignore[arg-type]
+
+
+def store_env(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> dict[str, str]:
+    env = store_settings(store, tmp_path, request).eventsourcing_env()
+    if store == "postgres":
+        env["POSTGRES_SCHEMA"] = request.getfixturevalue("pg_schema")
+    return env
+
+
+@pytest.fixture(params=STORES, ids=STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def env(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The eventsourcing environment of a fresh, empty store of the given kind."""
+    return store_env(store, tmp_path, request)
+
+
+@pytest.fixture
+def app(env: dict[str, str]) -> Iterator[CaseHistory]:
+    application = CaseHistory(env=env)
+    yield application
+    application.close()

@@ -1,0 +1,230 @@
+"""Test builders that speak the domain's language: a case, a partner, a full lifecycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from casestream.application import CaseHistory
+from casestream.domain.values import Actor
+
+OFFICER = Actor("officer-ana", "officer")
+SUPERVISOR = Actor("supervisor-bo", "supervisor")
+
+
+def days_ago(n: float) -> datetime:
+    return datetime.now(UTC) - timedelta(days=n)
+
+
+def case_fields(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "person": {
+            "name": "Dana Reyes",
+            "date_of_birth": date(1990, 4, 2),
+            "identifiers": {"crn": "X123456"},
+        },
+        "offences": [{"code": "THEFT-1", "description": "Theft from a shop"}],
+        "court_order": {
+            "court": "Springfield Municipal",
+            "case_number": "CR-2026-0042",
+            "order_date": date(2026, 1, 12),
+        },
+        "supervision_type": "probation",
+        "term_start": date(2026, 1, 12),
+        "term_end": date(2027, 1, 11),
+        "conditions": [
+            {
+                "condition_id": "c1",
+                "category": "standard",
+                "text": "Report as directed",
+            },
+            {"condition_id": "c2", "category": "special", "text": "No alcohol"},
+        ],
+        "officer_id": "officer-ana",
+        "unit_id": "unit-north",
+        "effective_at": days_ago(120),
+    }
+    fields.update(overrides)
+    return fields
+
+
+def open_case(app: CaseHistory, **overrides: Any) -> UUID:
+    return app.open_case(actor=OFFICER, **case_fields(**overrides))
+
+
+def register_partner(app: CaseHistory, *services: str) -> UUID:
+    return app.register_partner(
+        actor=SUPERVISOR,
+        name="Harbor Recovery Services",
+        services=list(services) or ["substance_use_treatment", "counseling"],
+        contact="intake@harbor.example",
+    )
+
+
+def assess(app: CaseHistory, case_id: UUID, risk: str = "high", **kw: Any) -> int:
+    fields: dict[str, Any] = {
+        "actor": OFFICER,
+        "assessment_id": "a1",
+        "instrument": "lsi_r",
+        "instrument_version": "2.0",
+        "purpose": "intake",
+        "scores": {"criminal_history": 6, "substance_abuse": 5},
+        "total": 31,
+        "risk_level": risk,
+        "needs": [{"need_area": "drug_use", "severity": "high"}],
+        "strengths": ["family support"],
+        "effective_at": days_ago(110),
+    }
+    fields.update(kw)
+    return app.complete_assessment(case_id, **fields)
+
+
+def full_lifecycle(app: CaseHistory) -> UUID:
+    """Every command the case history knows, in a believable order."""
+    partner = register_partner(app)
+    case = open_case(app)
+    app.modify_conditions(
+        case,
+        actor=OFFICER,
+        added=[{"condition_id": "c3", "category": "special", "text": "Curfew 22:00"}],
+        removed=["c2"],
+        court_order_ref="CR-2026-0042/M1",
+        effective_at=days_ago(115),
+    )
+    assess(app, case)
+    app.override_supervision_level(
+        case,
+        actor=SUPERVISOR,
+        level="intensive",
+        reason="Victim safety concerns",
+        effective_at=days_ago(109),
+    )
+    app.revise_plan(
+        case,
+        actor=OFFICER,
+        plan_type="initial",
+        prompted_by="intake",
+        agreement="agreed",
+        goals=[
+            {
+                "goal_id": "g1",
+                "need_area": "drug_use",
+                "statement": "Stay drug free",
+                "objectives": [
+                    {
+                        "objective_id": "o1",
+                        "description": "Complete outpatient treatment",
+                        "measure": "Attendance record",
+                        "target_date": date(2026, 9, 1),
+                        "interventions": ["Outpatient programme"],
+                    }
+                ],
+            }
+        ],
+        effective_at=days_ago(105),
+    )
+    app.make_referral(
+        case,
+        actor=OFFICER,
+        referral_id="r1",
+        partner_id=str(partner),
+        service_type="substance_use_treatment",
+        need_addressed="drug_use",
+        effective_at=days_ago(104),
+    )
+    app.change_referral_status(
+        case,
+        actor=OFFICER,
+        referral_id="r1",
+        status="accepted",
+        effective_at=days_ago(100),
+    )
+    app.log_contact(
+        case,
+        actor=OFFICER,
+        contact_id="k1",
+        contact_type="home",
+        attendance="attended",
+        location="Home address",
+        summary="Home visit; living conditions stable",
+        effective_at=days_ago(90),
+    )
+    app.record_drug_test(
+        case,
+        actor=OFFICER,
+        test_id="t1",
+        method="urine_instant",
+        results={"opiates": "positive", "cocaine": "negative"},
+        effective_at=days_ago(80),
+    )
+    app.record_violation(
+        case,
+        actor=OFFICER,
+        violation_id="v1",
+        kind="failed_test",
+        severity="moderate",
+        description="Positive for opiates",
+        effective_at=days_ago(80),
+    )
+    app.respond_to_violation(
+        case,
+        actor=SUPERVISOR,
+        violation_id="v1",
+        response_id="rsp1",
+        response="increased_testing",
+        authorised_by="supervisor-bo",
+        effective_at=days_ago(78),
+    )
+    app.record_court_action(
+        case,
+        actor=OFFICER,
+        violation_id="v1",
+        court_action_id="ca1",
+        hearing="Review hearing, courtroom 3",
+        outcome="continued",
+        effective_at=days_ago(60),
+    )
+    app.record_goal_progress(
+        case,
+        actor=OFFICER,
+        goal_id="g1",
+        status="active",
+        note="Attending sessions",
+        effective_at=days_ago(50),
+    )
+    app.correct_entry(
+        case,
+        actor=OFFICER,
+        entry_id="k1",
+        target_version=app.get_case(case).entries["k1"]["version"],
+        changes={"contact_type": "field"},
+        reason="Met at the workplace, not at home",
+    )
+    app.add_note(
+        case,
+        actor=OFFICER,
+        note_id="n1",
+        text="Asked about housing support",
+        effective_at=days_ago(40),
+    )
+    app.void_entry(
+        case,
+        actor=OFFICER,
+        entry_id="n1",
+        target_version=app.get_case(case).entries["n1"]["version"],
+        reason="Entered on the wrong case",
+    )
+    app.assign_officer(
+        case,
+        actor=SUPERVISOR,
+        officer_id="officer-cy",
+        unit_id="unit-south",
+        reason="Moved to the south district",
+        effective_at=days_ago(30),
+    )
+    app.close_case(case, actor=SUPERVISOR, outcome="completed", reason="Term served")
+    app.reopen_case(
+        case, actor=SUPERVISOR, reason="Closed in error", court_order_ref="CR-2026-0042"
+    )
+    return case
