@@ -14,15 +14,17 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcodin
 from eventsourcing.utils import get_topic
 
 from casestream.domain.errors import (
+    CaseError,
     CaseNotFound,
     ConcurrencyConflict,
+    IdempotencyKeyReused,
     PartnerNotFound,
 )
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.summaries import summarize
 from casestream.domain.values import Actor
-from casestream.persistence import RecordedAtRecorder
+from casestream.persistence import IdempotentResult, RecordedAtRecorder
 
 # Fields every stored event has; the rest of an event is its payload.
 ENVELOPE = frozenset(
@@ -83,6 +85,12 @@ def event_type(event: DomainEventProtocol[Any]) -> str:
     return type(event).__name__
 
 
+def _idempotency(key: str | None, fingerprint: str | None) -> tuple[str, str] | None:
+    if key is None:
+        return None
+    return key, fingerprint or ""
+
+
 class CaseHistory(Application[UUID]):
     """Records every entry of a probation case as an event; answers 'what did it say, when'."""
 
@@ -100,51 +108,132 @@ class CaseHistory(Application[UUID]):
     # Commands: each loads the case, calls one aggregate command, saves, and returns
     # the case's new version. A stale expected_version is refused before anything runs.
 
-    def open_case(self, *, actor: Actor, **fields: Any) -> UUID:
+    def open_case(
+        self,
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **fields: Any,
+    ) -> UUID:
+        idem = _idempotency(idempotency_key, fingerprint)
+        replayed = self._replayed(idem)
+        if replayed is not None:
+            return replayed.originator_id
         case = Probationer.open(actor=actor, **fields)
-        self.save(case)
+        try:
+            self.save(case, idempotency=idem)
+        except IntegrityError:
+            replayed = self._replayed(idem)
+            if replayed is None:
+                raise
+            return replayed.originator_id
         return case.id
 
     def modify_conditions(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.modify_conditions(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.modify_conditions(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def assign_officer(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
-    ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.assign_officer(**kw))
-
-    def complete_assessment(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.complete_assessment(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.assign_officer(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
+
+    def complete_assessment(
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
+    ) -> int:
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.complete_assessment(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def override_supervision_level(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.override_supervision_level(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.override_supervision_level(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def revise_plan(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
-    ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.revise_plan(**kw))
-
-    def record_goal_progress(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.record_goal_progress(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.revise_plan(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
+
+    def record_goal_progress(
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
+    ) -> int:
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.record_goal_progress(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def make_referral(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         """Refer to a partner, which must be active and offer the service."""
         partner_id = kw.get("partner_id")
@@ -153,72 +242,188 @@ class CaseHistory(Application[UUID]):
         except ValueError:
             raise PartnerNotFound(f"no partner {partner_id!r}") from None
         partner.check_offers(str(kw.get("service_type")))
-        return self._change(case_id, expected_version, lambda c: c.make_referral(**kw))
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.make_referral(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
 
     def change_referral_status(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.change_referral_status(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.change_referral_status(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def log_contact(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
-    ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.log_contact(**kw))
-
-    def record_drug_test(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.record_drug_test(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.log_contact(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
+
+    def record_drug_test(
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
+    ) -> int:
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.record_drug_test(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def record_violation(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.record_violation(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.record_violation(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def respond_to_violation(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.respond_to_violation(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.respond_to_violation(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def record_court_action(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
         return self._change(
-            case_id, expected_version, lambda c: c.record_court_action(**kw)
+            case_id,
+            expected_version,
+            lambda c: c.record_court_action(**kw),
+            _idempotency(idempotency_key, fingerprint),
         )
 
     def correct_entry(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.correct_entry(**kw))
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.correct_entry(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
 
     def void_entry(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.void_entry(**kw))
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.void_entry(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
 
     def add_note(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.add_note(**kw))
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.add_note(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
 
     def close_case(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.close(**kw))
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.close(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
 
     def reopen_case(
-        self, case_id: UUID, expected_version: int | None = None, **kw: Any
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
     ) -> int:
-        return self._change(case_id, expected_version, lambda c: c.reopen(**kw))
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.reopen(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
 
     # Partner directory.
 
@@ -330,21 +535,50 @@ class CaseHistory(Application[UUID]):
     def _case_events(self, case_id: UUID) -> Iterator[DomainEventProtocol[UUID]]:
         return iter(self.events.get(case_id))
 
+    def _replayed(self, idem: tuple[str, str] | None) -> IdempotentResult | None:
+        """The first result of a repeated idempotency key (same request), if any."""
+        if idem is None:
+            return None
+        found = self.store.lookup_idempotency(idem[0])
+        if found is not None and found.fingerprint != idem[1]:
+            raise IdempotencyKeyReused(idem[0])
+        return found
+
     def _change(
         self,
         case_id: UUID,
         expected: int | None,
         command: Callable[[Probationer], Any],
+        idem: tuple[str, str] | None = None,
     ) -> int:
-        case = self.get_case(case_id)
-        if expected is not None and case.version != expected:
-            raise ConcurrencyConflict(
-                f"case {case_id} is at version {case.version}, not {expected}"
-            )
-        command(case)
+        """Load, check the expected version, run one command, save atomically.
+
+        With an idempotency key, a repeat of the same request returns the first
+        result and writes nothing; the key is stored in the events' transaction.
+        """
+        replayed = self._replayed(idem)
+        if replayed is not None:
+            return replayed.originator_version
         try:
-            self.save(case)
+            case = self.get_case(case_id)
+            if expected is not None and case.version != expected:
+                raise ConcurrencyConflict(
+                    f"case {case_id} is at version {case.version}, not {expected}"
+                )
+            command(case)
+        except CaseError:
+            # A twin request with the same key may have committed since we looked:
+            # then its result stands, and this refusal is not news to the caller.
+            replayed = self._replayed(idem)
+            if replayed is not None:
+                return replayed.originator_version
+            raise
+        try:
+            self.save(case, idempotency=idem)
         except IntegrityError:
+            replayed = self._replayed(idem)
+            if replayed is not None:
+                return replayed.originator_version
             raise ConcurrencyConflict(
                 f"case {case_id} was changed by someone else; reload and retry"
             ) from None

@@ -10,17 +10,22 @@ questions "as recorded at T" needs. The factories below are named by
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+)
 from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteFactory
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
 from psycopg.sql import SQL, Identifier
 
 # SQLite keeps times as text in this sortable UTC form (millisecond precision).
@@ -58,6 +63,30 @@ class RecordedAtRecorder(ApplicationRecorder, ABC):
     def max_notification_id_recorded_at(self, at: datetime) -> int | None:
         """The last global position the store had recorded by ``at``."""
 
+    @abstractmethod
+    def lookup_idempotency(self, key: str) -> IdempotentResult | None:
+        """What the command that first used this idempotency key wrote, if any."""
+
+
+@dataclass(frozen=True)
+class IdempotentResult:
+    """The first outcome of an idempotency key, stored with that command's events."""
+
+    fingerprint: str
+    originator_id: UUID
+    originator_version: int
+
+
+def idempotency_row(
+    stored_events: Sequence[StoredEvent], idempotency: tuple[str, str] | None
+) -> tuple[str, str, UUID, int] | None:
+    """The row to store beside a command's events: key, fingerprint, id, last version."""
+    if idempotency is None or not stored_events:
+        return None
+    key, fingerprint = idempotency
+    last = stored_events[-1]
+    return key, fingerprint, UUID(str(last.originator_id)), last.originator_version
+
 
 class POPORecordedAtRecorder(POPOApplicationRecorder, RecordedAtRecorder):
     """In-memory store for unit tests; the process clock stands in for the database's."""
@@ -65,7 +94,15 @@ class POPORecordedAtRecorder(POPOApplicationRecorder, RecordedAtRecorder):
     def __init__(self) -> None:
         super().__init__()
         self._recorded: list[datetime] = []
-        self._lock = threading.Lock()
+        self._idempotency: dict[str, IdempotentResult] = {}
+
+    def _assert_uniqueness(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        row = idempotency_row(stored_events, kwargs.get("idempotency"))
+        if row is not None and row[0] in self._idempotency:
+            raise IntegrityError(f"idempotency key {row[0]!r} already used")
 
     def _update_table(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -73,7 +110,14 @@ class POPORecordedAtRecorder(POPOApplicationRecorder, RecordedAtRecorder):
         now = datetime.now(UTC)
         ids = super()._update_table(stored_events, **kwargs)
         self._recorded.extend(now for _ in stored_events)
+        row = idempotency_row(stored_events, kwargs.get("idempotency"))
+        if row is not None:
+            self._idempotency[row[0]] = IdempotentResult(*row[1:])
         return ids
+
+    def lookup_idempotency(self, key: str) -> IdempotentResult | None:
+        with self._database_lock:
+            return self._idempotency.get(key)
 
     def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
         with self._database_lock:
@@ -130,7 +174,31 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
             "PRIMARY KEY (originator_id, originator_version))",
             f"CREATE INDEX IF NOT EXISTS {table}_recorded_at_idx "
             f"ON {table} (recorded_at)",
+            f"CREATE TABLE IF NOT EXISTS {table}_idempotency ("
+            "key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+            "originator_id TEXT NOT NULL, originator_version INTEGER NOT NULL)",
         ]
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        row = idempotency_row(stored_events, kwargs.get("idempotency"))
+        if row is not None:
+            c.execute(
+                f"INSERT INTO {self.events_table_name}_idempotency VALUES (?,?,?,?)",
+                (row[0], row[1], row[2].hex, row[3]),
+            )
+        return super()._insert_events(c, stored_events, **kwargs)
+
+    def lookup_idempotency(self, key: str) -> IdempotentResult | None:
+        rows = self._query(
+            "SELECT fingerprint, originator_id, originator_version "
+            f"FROM {self.events_table_name}_idempotency WHERE key = ?",
+            (key,),
+        )
+        if not rows:
+            return None
+        return IdempotentResult(rows[0][0], UUID(rows[0][1]), rows[0][2])
 
     def _query(self, statement: str, params: Sequence[Any]) -> list[Any]:
         with self.datastore.transaction(commit=False) as c:
@@ -214,6 +282,21 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             "SELECT notification_id AS n, recorded_at AS t FROM {schema}.{table} "
             "WHERE notification_id = ANY(%s)"
         ).format(schema=schema, table=table)
+        idempotency = Identifier(self.events_table_name + "_idempotency")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{idempotency} ("
+                "key text PRIMARY KEY, fingerprint text NOT NULL, "
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL)"
+            ).format(schema=schema, idempotency=idempotency)
+        )
+        self._sql_insert_idempotency = SQL(
+            "INSERT INTO {schema}.{idempotency} VALUES (%s, %s, %s, %s)"
+        ).format(schema=schema, idempotency=idempotency)
+        self._sql_lookup_idempotency = SQL(
+            "SELECT fingerprint, originator_id, originator_version "
+            "FROM {schema}.{idempotency} WHERE key = %s"
+        ).format(schema=schema, idempotency=idempotency)
         self._sql_max_notification_at = SQL(
             "SELECT MAX(notification_id) AS n FROM {schema}.{table} "
             "WHERE recorded_at <= %s"
@@ -239,6 +322,23 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
     def max_notification_id_recorded_at(self, at: datetime) -> int | None:
         [row] = self._query(self._sql_max_notification_at, (at,))
         return row["n"]  # type: ignore[no-any-return]
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """Runs inside the events' transaction: the key commits with them or not at all."""
+        row = idempotency_row(stored_events, kwargs.get("idempotency"))
+        if row is not None:
+            curs.execute(self._sql_insert_idempotency, row, prepare=True)
+
+    def lookup_idempotency(self, key: str) -> IdempotentResult | None:
+        rows = self._query(self._sql_lookup_idempotency, (key,))
+        if not rows:
+            return None
+        r = rows[0]
+        return IdempotentResult(
+            r["fingerprint"], r["originator_id"], r["originator_version"]
+        )
 
 
 class MemoryFactory(POPOFactory):

@@ -13,6 +13,7 @@ from tests.factories import (
     OFFICER,
     SUPERVISOR,
     assess,
+    case_fields,
     days_ago,
     full_lifecycle,
     open_case,
@@ -25,6 +26,7 @@ from casestream.domain.errors import (
     CaseError,
     CaseNotFound,
     ConcurrencyConflict,
+    IdempotencyKeyReused,
     InvalidEffectiveTime,
     InvalidTransition,
     PartnerInactive,
@@ -415,3 +417,51 @@ def test_assessment_and_policy_level_are_recorded_with_provenance(app: CaseHisto
     assert level_set.event_type == "SupervisionLevelSet"
     assert level_set.data["policy"] == "casestream-default/1"
     assert level_set.data["inputs"] == {"assessment_id": "a1", "risk_level": "moderate"}
+
+
+def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing(
+    app: CaseHistory,
+):
+    case_id = app.open_case(
+        actor=OFFICER, idempotency_key="open-1", fingerprint="f", **case_fields()
+    )
+    again = app.open_case(
+        actor=OFFICER, idempotency_key="open-1", fingerprint="f", **case_fields()
+    )
+    first = contact(app, case_id, "k1", idempotency_key="c-1", fingerprint="f")
+    head = app.recorder.max_notification_id()
+
+    replayed = contact(app, case_id, "k1", idempotency_key="c-1", fingerprint="f")
+
+    assert again == case_id
+    assert replayed == first == 2
+    assert app.recorder.max_notification_id() == head
+    with pytest.raises(IdempotencyKeyReused):
+        contact(app, case_id, "k2", idempotency_key="c-1", fingerprint="other")
+    assert app.recorder.max_notification_id() == head
+
+
+def test_twenty_concurrent_retries_of_one_key_write_exactly_one_event(
+    app: CaseHistory,
+):
+    case_id = open_case(app)
+    start = threading.Barrier(20, timeout=10)
+    results: list[object] = []
+
+    def retry() -> None:
+        start.wait()
+        try:
+            results.append(
+                contact(app, case_id, "k1", idempotency_key="storm", fingerprint="f")
+            )
+        except CaseError as e:  # must not happen: every retry gets the first result
+            results.append(e)
+
+    threads = [threading.Thread(target=retry) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert results == [2] * 20
+    assert app.get_case(case_id).version == 2

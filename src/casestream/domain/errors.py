@@ -81,3 +81,12 @@ class PartnerInactive(StateConflict):
 
 class ConcurrencyConflict(StateConflict):
     """Raised when a command was based on a version of the case that is no longer current."""
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """Raised when an idempotency key comes back with a different request."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(
+            "Idempotency-Key", f"key {key!r} was already used for a different request"
+        )
