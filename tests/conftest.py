@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from casestream.application import CaseHistory
+from casestream.persistence import MEMORY_STORE, forget_memory_store
 from casestream.settings import Settings
 
 STORES = ["memory", "sqlite", "postgres"]
@@ -42,20 +43,17 @@ def store_settings(
     store: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Settings:
     if store == "memory":
-        return Settings(db="memory://")  # type: ignore[arg-type]
+        return Settings(db=f"memory://{uuid.uuid4().hex}")  # type: ignore[arg-type]
     if store == "sqlite":
         return Settings(db=f"sqlite:///{tmp_path}/casestream.db")  # type: ignore[arg-type]
-    request.getfixturevalue("pg_schema")
-    return Settings(db=postgres_dsn())  # type: ignore[arg-type]
+    schema = request.getfixturevalue("pg_schema")
+    return Settings(db=postgres_dsn(), db_schema=schema)  # type: ignore[arg-type]
 
 
 def store_env(
     store: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> dict[str, str]:
-    env = store_settings(store, tmp_path, request).eventsourcing_env()
-    if store == "postgres":
-        env["POSTGRES_SCHEMA"] = request.getfixturevalue("pg_schema")
-    return env
+    return store_settings(store, tmp_path, request).eventsourcing_env()
 
 
 @pytest.fixture(params=STORES, ids=STORES)
@@ -64,9 +62,20 @@ def store(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def env(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> dict[str, str]:
-    """The eventsourcing environment of a fresh, empty store of the given kind."""
-    return store_env(store, tmp_path, request)
+def settings(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
+    """Settings of a fresh, empty store of the given kind."""
+    chosen = store_settings(store, tmp_path, request)
+    yield chosen
+    if store == "memory":
+        forget_memory_store(chosen.eventsourcing_env()[MEMORY_STORE])
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    """The eventsourcing environment of that store."""
+    return settings.eventsourcing_env()
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ questions "as recorded at T" needs. The factories below are named by
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,12 +22,24 @@ from uuid import UUID
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
+    ListenNotifySubscription,
     Notification,
     StoredEvent,
+    Subscription,
 )
-from eventsourcing.popo import POPOApplicationRecorder, POPOFactory
+from eventsourcing.popo import (
+    POPOApplicationRecorder,
+    POPOFactory,
+    POPOTrackingRecorder,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteFactory
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+    SQLiteTrackingRecorder,
+)
 from psycopg.sql import SQL, Identifier
 
 # SQLite keeps times as text in this sortable UTC form (millisecond precision).
@@ -155,6 +169,7 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
         self, datastore: Any, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name)
+        self.listeners: set[threading.Event] = set()
         table = self.events_table_name
         self.insert_events_statement = (
             f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
@@ -189,6 +204,19 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
                 (row[0], row[1], row[2].hex, row[3]),
             )
         return super()._insert_events(c, stored_events, **kwargs)
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super().insert_events(stored_events, **kwargs)
+        for listener in list(self.listeners):
+            listener.set()
+        return ids
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return SQLitePollingSubscription(self, gt=gt, topics=topics)
 
     def lookup_idempotency(self, key: str) -> IdempotentResult | None:
         rows = self._query(
@@ -240,6 +268,36 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
             (to_sqlite_time(at),),
         )
         return row[0]  # type: ignore[no-any-return]
+
+
+class SQLitePollingSubscription(ListenNotifySubscription["SQLiteRecordedAtRecorder"]):
+    """The library's SQLite recorder cannot be subscribed to; this polls it instead.
+
+    Polling in position order cannot skip an event: SQLite has one writer at a time and
+    assigns rowids in commit order. Writers in this process wake it at once.
+    """
+
+    def __init__(
+        self,
+        recorder: SQLiteRecordedAtRecorder,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+        interval: float = 0.2,
+    ) -> None:
+        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        self._interval = interval
+        recorder.listeners.add(self._has_been_notified)
+        self._poll_thread = threading.Thread(target=self._poll, daemon=True)
+        self._poll_thread.start()
+
+    def _poll(self) -> None:
+        while not self._has_been_stopped:
+            self._has_been_notified.set()
+            time.sleep(self._interval)
+
+    def stop(self) -> None:
+        self._recorder.listeners.discard(self._has_been_notified)
+        super().stop()
 
 
 class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder):
@@ -341,17 +399,89 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
         )
 
 
+class NamedSQLiteTrackingRecorder(SQLiteTrackingRecorder):
+    """The library's SQLite tracking recorder writes every projection's position to one
+    table called ``tracking``; this one gives each projection its own, as PostgreSQL does,
+    so that a projection can be rebuilt into new tables and swapped in."""
+
+    def __init__(
+        self, datastore: SQLiteDatastore, *, tracking_table_name: str = "tracking"
+    ) -> None:
+        self.tracking_table_name = t = tracking_table_name  # read by the base __init__
+        super().__init__(datastore)
+        self.insert_tracking_statement = self.insert_tracking_statement.replace(
+            "INSERT INTO tracking", f"INSERT INTO {t}"
+        ).replace("WHERE tracking.", f"WHERE {t}.")
+        self.select_max_tracking_id_statement = (
+            self.select_max_tracking_id_statement.replace("FROM tracking", f"FROM {t}")
+        )
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            s.replace(
+                "CREATE TABLE IF NOT EXISTS tracking (",
+                f"CREATE TABLE IF NOT EXISTS {self.tracking_table_name} (",
+            )
+            for s in super().construct_create_table_statements()
+        ]
+
+
+_MEMORY_STORES: dict[str, POPORecordedAtRecorder] = {}
+_MEMORY_VIEWS: dict[tuple[str, str], POPOTrackingRecorder] = {}
+MEMORY_STORE = "CASESTREAM_MEMORY_STORE"
+
+
 class MemoryFactory(POPOFactory):
-    """In-memory persistence with recorded-at times (tests, throwaway runs)."""
+    """In-memory persistence with recorded-at times (tests, throwaway runs).
+
+    Applications built with the same ``CASESTREAM_MEMORY_STORE`` name share one store,
+    as they would share a database, so projection runners see the API's writes.
+    """
 
     def application_recorder(self) -> ApplicationRecorder:
-        return POPORecordedAtRecorder()
+        name = self.env.get(MEMORY_STORE) or "default"
+        return _MEMORY_STORES.setdefault(name, POPORecordedAtRecorder())
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[POPOTrackingRecorder] | None = None
+    ) -> POPOTrackingRecorder:
+        """One view per store and name, kept like tables are kept in a database."""
+        key = (self.env.get(MEMORY_STORE) or "default", self.env.name)
+        view = _MEMORY_VIEWS.get(key)
+        if view is None or (
+            tracking_recorder_class is not None
+            and not isinstance(view, tracking_recorder_class)
+        ):
+            view = super().tracking_recorder(tracking_recorder_class)
+            if hasattr(view, "events"):
+                view.events = self.application_recorder()
+            _MEMORY_VIEWS[key] = view
+        return view
+
+
+def forget_memory_store(name: str) -> None:
+    """Drop a named in-memory store (tests)."""
+    _MEMORY_STORES.pop(name, None)
+    for key in [k for k in _MEMORY_VIEWS if k[0] == name]:
+        del _MEMORY_VIEWS[key]
 
 
 class SQLiteRecordedAtFactory(SQLiteFactory):
     """SQLite persistence with recorded-at times (the embedded default)."""
 
     application_recorder_class = SQLiteRecordedAtRecorder
+
+    def tracking_recorder(
+        self, tracking_recorder_class: type[SQLiteTrackingRecorder] | None = None
+    ) -> SQLiteTrackingRecorder:
+        cls = tracking_recorder_class or NamedSQLiteTrackingRecorder
+        if not issubclass(cls, NamedSQLiteTrackingRecorder):
+            return super().tracking_recorder(cls)
+        name = (self.env.name.lower() or "notification") + "_tracking"
+        recorder = cls(datastore=self.datastore, tracking_table_name=name)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
 
 
 class PostgresRecordedAtFactory(PostgresFactory):

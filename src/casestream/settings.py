@@ -22,12 +22,18 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casestream.persistence import (
+    MEMORY_STORE,
     MemoryFactory,
     PostgresRecordedAtFactory,
     SQLiteRecordedAtFactory,
 )
 
 Backend = Literal["memory", "sqlite", "postgres"]
+
+# Published in the source on purpose: anyone can mint tokens with it. Set
+# CASESTREAM_JWT_SECRET (32 bytes or more, e.g. `openssl rand -hex 32`) anywhere real.
+DEV_JWT_SECRET = "casestream-dev-only-insecure-jwt-secret-change-me"
+MIN_JWT_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -44,12 +50,34 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     demo_people: int = Field(default=200, ge=0)
     run_projections: bool = True
+    # PostgreSQL schema for every table (events, read models, access log); empty
+    # means the server's default, ``public``.
+    db_schema: str = Field(default="", pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,62})?$")
+    # HS256 key for API bearer tokens. The default only suits a laptop: `serve`
+    # and the API's startup log warn while it is in use.
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    feed_poll_seconds: float = Field(default=0.5, gt=0, le=30)
 
     @field_validator("db")
     @classmethod
     def _known_scheme(cls, value: SecretStr) -> SecretStr:
         backend_of(value.get_secret_value())
         return value
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+            raise ValueError(
+                f"CASESTREAM_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
+            )
+        return value
+
+    @property
+    def uses_dev_jwt_secret(self) -> bool:
+        """True while tokens are signed with the published development key."""
+        return self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
 
     @property
     def backend(self) -> Backend:
@@ -63,7 +91,11 @@ class Settings(BaseSettings):
         }
         backend = self.backend
         if backend == "memory":
-            return {**common, "PERSISTENCE_MODULE": get_topic(MemoryFactory)}
+            return {
+                **common,
+                "PERSISTENCE_MODULE": get_topic(MemoryFactory),
+                MEMORY_STORE: url.split("://", 1)[1] or "default",
+            }
         if backend == "sqlite":
             path = url.split("://", 1)[1]
             path = (
@@ -93,6 +125,7 @@ class Settings(BaseSettings):
             # Never POSTGRES_ENABLE_DB_FUNCTIONS: that path skips the table lock and
             # lets a subscriber miss events (EVENTSOURCING.md §2.5).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            **({"POSTGRES_SCHEMA": self.db_schema} if self.db_schema else {}),
         }
 
 

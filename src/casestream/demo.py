@@ -1,0 +1,1694 @@
+"""A realistic demo caseload, written through CaseHistory's commands only.
+
+The demo never touches storage: every entry it writes passed the same rules a real
+officer's entry would, so the demo doubles as a smoke test of those rules. Each case is
+first planned as a script of commands (streams of contacts, referrals, tests… generated
+independently), then run in effective-time order, so the recorded history reads as
+months of ordinary work. Times are offsets from today's midnight (UTC): the demo always
+looks current, and one seed gives the same story whichever day it is loaded.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+from uuid import UUID
+
+from casestream.application import CaseHistory
+from casestream.domain import policies
+from casestream.domain.values import (
+    Actor,
+    AssessmentPurpose,
+    Attendance,
+    ClosureOutcome,
+    ContactType,
+    CourtOutcome,
+    GoalStatus,
+    Instrument,
+    NeedArea,
+    NeedSeverity,
+    NoteCategory,
+    ReferralStatus,
+    Response,
+    RiskLevel,
+    ServiceType,
+    SupervisionLevel,
+    SupervisionType,
+    ViolationKind,
+    ViolationSeverity,
+)
+
+Milestone = TypeVar("Milestone", bound=tuple[Any, ...])
+
+# --- Reference data: who works here, who we refer to, what people are on probation for.
+
+OFFICERS: tuple[tuple[str, str], ...] = (
+    ("officer-ana", "unit-north"),
+    ("officer-ben", "unit-north"),
+    ("officer-chloe", "unit-south"),
+    ("officer-dev", "unit-south"),
+    ("officer-emma", "unit-east"),
+    ("officer-farid", "unit-east"),
+)
+SUPERVISORS: dict[str, str] = {
+    "unit-north": "supervisor-mara",
+    "unit-south": "supervisor-omar",
+    "unit-east": "supervisor-lena",
+}
+
+
+@dataclass(frozen=True)
+class PartnerSpec:
+    name: str
+    services: tuple[ServiceType, ...]
+    contact: str
+
+
+PARTNERS: tuple[PartnerSpec, ...] = (
+    PartnerSpec(
+        "Harbor Recovery Services",
+        (
+            ServiceType.SUBSTANCE_USE_TREATMENT,
+            ServiceType.COUNSELING,
+            ServiceType.MENTORING_PEER_SUPPORT,
+        ),
+        "intake@harbor-recovery.example",
+    ),
+    PartnerSpec(
+        "Northside Counseling Collective",
+        (
+            ServiceType.COUNSELING,
+            ServiceType.COGNITIVE_BEHAVIOURAL_PROGRAM,
+            ServiceType.FAMILY_RELATIONSHIPS,
+        ),
+        "referrals@northside-counseling.example",
+    ),
+    PartnerSpec(
+        "Bridgeway Mental Health Center",
+        (ServiceType.MENTAL_HEALTH, ServiceType.COUNSELING),
+        "(555) 014-2290",
+    ),
+    PartnerSpec(
+        "Workforce Forward",
+        (ServiceType.JOB_TRAINING, ServiceType.EMPLOYMENT_SERVICES),
+        "partners@workforceforward.example",
+    ),
+    PartnerSpec(
+        "Keystone Housing Alliance",
+        (ServiceType.HOUSING, ServiceType.FINANCE_BENEFITS_DEBT),
+        "housing@keystone.example",
+    ),
+    PartnerSpec(
+        "Lakeside Adult Learning Center",
+        (ServiceType.EDUCATION, ServiceType.JOB_TRAINING),
+        "(555) 017-4410",
+    ),
+    PartnerSpec(
+        "Eastside Community Legal Aid",
+        (ServiceType.LEGAL_AID, ServiceType.FINANCE_BENEFITS_DEBT),
+        "help@eastside-legal.example",
+    ),
+)
+
+# Which services address which need, best first.
+NEED_SERVICES: dict[NeedArea, tuple[ServiceType, ...]] = {
+    NeedArea.DRUG_USE: (ServiceType.SUBSTANCE_USE_TREATMENT,),
+    NeedArea.ALCOHOL_USE: (ServiceType.SUBSTANCE_USE_TREATMENT, ServiceType.COUNSELING),
+    NeedArea.EDUCATION_EMPLOYMENT: (
+        ServiceType.JOB_TRAINING,
+        ServiceType.EMPLOYMENT_SERVICES,
+        ServiceType.EDUCATION,
+    ),
+    NeedArea.ACCOMMODATION: (ServiceType.HOUSING,),
+    NeedArea.FINANCES: (ServiceType.FINANCE_BENEFITS_DEBT, ServiceType.LEGAL_AID),
+    NeedArea.HEALTH_WELLBEING: (ServiceType.MENTAL_HEALTH, ServiceType.COUNSELING),
+    NeedArea.RELATIONSHIPS_FAMILY: (
+        ServiceType.FAMILY_RELATIONSHIPS,
+        ServiceType.COUNSELING,
+    ),
+    NeedArea.LIFESTYLE_ASSOCIATES_PEERS: (ServiceType.MENTORING_PEER_SUPPORT,),
+    NeedArea.THINKING_BEHAVIOUR_ATTITUDES: (
+        ServiceType.COGNITIVE_BEHAVIOURAL_PROGRAM,
+        ServiceType.COUNSELING,
+    ),
+    NeedArea.LEISURE_RECREATION: (ServiceType.MENTORING_PEER_SUPPORT,),
+    NeedArea.NEIGHBORHOOD: (ServiceType.HOUSING,),
+}
+
+FIRST_NAMES = (
+    "Dana", "Marcus", "Aisha", "Tyler", "Rosa", "Kevin", "Mei", "Jamal", "Sofia",
+    "Derek", "Priya", "Luis", "Hannah", "Andre", "Carmen", "Brandon", "Keisha",
+    "Nikolai", "Tanya", "Omar",
+)  # fmt: skip
+LAST_NAMES = (
+    "Reyes", "Johnson", "Nguyen", "Williams", "Okafor", "Martinez", "Kowalski",
+    "Brown", "Patel", "Garcia", "Murphy", "Chen", "Davis", "Haddad", "Lopez",
+    "Foster", "Jackson", "Novak",
+)  # fmt: skip
+COURTS = (
+    "Springfield Municipal Court",
+    "Riverside County Superior Court",
+    "Lakeview District Court",
+)
+DRUGS = ("opiates", "cocaine", "amphetamines", "thc")
+
+
+@dataclass(frozen=True)
+class Offence:
+    """An offence, with the needs it usually signals and the conditions it brings."""
+
+    code: str
+    description: str
+    needs: tuple[NeedArea, ...]
+    conditions: tuple[str, ...] = ()
+    substance: str | None = None
+    ordered: tuple[NeedArea, ...] = ()  # needs the court ordered a programme for
+
+
+OFFENCES: tuple[Offence, ...] = (
+    Offence(
+        "THEFT-1",
+        "Theft from a shop",
+        (NeedArea.FINANCES, NeedArea.EDUCATION_EMPLOYMENT),
+        ("Pay restitution of $640 at no less than $40 a month",),
+    ),
+    Offence(
+        "POSS-CS",
+        "Possession of a controlled substance",
+        (NeedArea.DRUG_USE,),
+        (
+            "Submit to drug testing as directed",
+            "Complete a substance use assessment and any treatment recommended",
+        ),
+        substance="drugs",
+        ordered=(NeedArea.DRUG_USE,),
+    ),
+    Offence(
+        "DUI-1",
+        "Driving under the influence of alcohol",
+        (NeedArea.ALCOHOL_USE,),
+        ("Do not consume alcohol", "Complete an alcohol treatment programme"),
+        substance="alcohol",
+        ordered=(NeedArea.ALCOHOL_USE,),
+    ),
+    Offence(
+        "BURG-2",
+        "Burglary of a non-dwelling",
+        (NeedArea.LIFESTYLE_ASSOCIATES_PEERS, NeedArea.EDUCATION_EMPLOYMENT),
+        ("No contact with co-defendants",),
+    ),
+    Offence(
+        "ASLT-3",
+        "Simple assault",
+        (NeedArea.THINKING_BEHAVIOUR_ATTITUDES, NeedArea.ALCOHOL_USE),
+        ("Complete an anger management programme",),
+        ordered=(NeedArea.THINKING_BEHAVIOUR_ATTITUDES,),
+    ),
+    Offence(
+        "DV-ASLT",
+        "Assault on a household member",
+        (NeedArea.RELATIONSHIPS_FAMILY, NeedArea.THINKING_BEHAVIOUR_ATTITUDES),
+        ("No contact with the victim", "Complete a domestic violence programme"),
+        ordered=(NeedArea.RELATIONSHIPS_FAMILY, NeedArea.THINKING_BEHAVIOUR_ATTITUDES),
+    ),
+    Offence(
+        "FRAUD-1",
+        "Benefit fraud",
+        (NeedArea.FINANCES,),
+        ("Repay the overpaid benefit as ordered",),
+    ),
+    Offence(
+        "CRIM-MIS",
+        "Criminal mischief",
+        (NeedArea.LIFESTYLE_ASSOCIATES_PEERS, NeedArea.LEISURE_RECREATION),
+        ("Complete 80 hours of community service",),
+    ),
+    Offence(
+        "TRESP-2",
+        "Criminal trespass",
+        (NeedArea.ACCOMMODATION, NeedArea.HEALTH_WELLBEING),
+    ),
+)
+STANDARD_CONDITIONS = (
+    "Report to the supervising officer as directed",
+    "Notify the officer of any change of address or employment",
+    "Do not commit any new offence",
+)
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    """A risk instrument: scored domains (cap, need signalled) and total-score bands."""
+
+    instrument: Instrument
+    version: str
+    domains: dict[str, tuple[int, NeedArea | None]]
+    bands: dict[RiskLevel, tuple[int, int]]
+
+
+INSTRUMENTS: tuple[InstrumentSpec, ...] = (
+    InstrumentSpec(
+        Instrument.LSI_R,
+        "1995",
+        {
+            "criminal_history": (10, None),
+            "education_employment": (10, NeedArea.EDUCATION_EMPLOYMENT),
+            "financial": (2, NeedArea.FINANCES),
+            "family_marital": (4, NeedArea.RELATIONSHIPS_FAMILY),
+            "accommodation": (3, NeedArea.ACCOMMODATION),
+            "leisure_recreation": (2, NeedArea.LEISURE_RECREATION),
+            "companions": (5, NeedArea.LIFESTYLE_ASSOCIATES_PEERS),
+            "alcohol_drug": (9, NeedArea.DRUG_USE),
+            "emotional_personal": (5, NeedArea.HEALTH_WELLBEING),
+            "attitudes_orientation": (4, NeedArea.THINKING_BEHAVIOUR_ATTITUDES),
+        },
+        {
+            RiskLevel.LOW: (0, 13),
+            RiskLevel.LOW_MODERATE: (14, 23),
+            RiskLevel.MODERATE: (24, 33),
+            RiskLevel.MODERATE_HIGH: (34, 40),
+            RiskLevel.HIGH: (41, 47),
+        },
+    ),
+    InstrumentSpec(
+        Instrument.ORAS_CST,
+        "2.0",
+        {
+            "criminal_history": (8, None),
+            "education_employment_finances": (6, NeedArea.EDUCATION_EMPLOYMENT),
+            "family_social_support": (5, NeedArea.RELATIONSHIPS_FAMILY),
+            "neighborhood_problems": (3, NeedArea.NEIGHBORHOOD),
+            "substance_use": (6, NeedArea.DRUG_USE),
+            "peer_associations": (8, NeedArea.LIFESTYLE_ASSOCIATES_PEERS),
+            "criminal_attitudes": (7, NeedArea.THINKING_BEHAVIOUR_ATTITUDES),
+        },
+        {
+            RiskLevel.LOW: (0, 14),
+            RiskLevel.MODERATE: (15, 23),
+            RiskLevel.HIGH: (24, 33),
+            RiskLevel.VERY_HIGH: (34, 43),
+        },
+    ),
+    InstrumentSpec(
+        Instrument.LS_CMI,
+        "2004",
+        {
+            "criminal_history": (8, None),
+            "education_employment": (9, NeedArea.EDUCATION_EMPLOYMENT),
+            "family_marital": (4, NeedArea.RELATIONSHIPS_FAMILY),
+            "leisure_recreation": (2, NeedArea.LEISURE_RECREATION),
+            "companions": (4, NeedArea.LIFESTYLE_ASSOCIATES_PEERS),
+            "alcohol_drug": (8, NeedArea.DRUG_USE),
+            "procriminal_attitude": (4, NeedArea.THINKING_BEHAVIOUR_ATTITUDES),
+            "antisocial_pattern": (4, NeedArea.THINKING_BEHAVIOUR_ATTITUDES),
+        },
+        {
+            RiskLevel.MINIMUM: (0, 4),
+            RiskLevel.LOW: (5, 10),
+            RiskLevel.MODERATE: (11, 19),
+            RiskLevel.HIGH: (20, 29),
+            RiskLevel.VERY_HIGH: (30, 43),
+        },
+    ),
+)
+INSTRUMENT_WEIGHTS = (4, 4, 2)
+# A caseload is mostly low and moderate risk, with a high-risk minority.
+RISK_WEIGHTS: dict[RiskLevel, int] = {
+    RiskLevel.MINIMUM: 3,
+    RiskLevel.LOW: 28,
+    RiskLevel.LOW_MODERATE: 10,
+    RiskLevel.MODERATE: 28,
+    RiskLevel.MODERATE_HIGH: 10,
+    RiskLevel.HIGH: 18,
+    RiskLevel.VERY_HIGH: 3,
+}
+STRENGTHS = (
+    "family support",
+    "stable housing",
+    "motivated to change",
+    "employed part-time",
+    "prosocial friends",
+    "active in a faith community",
+    "completed high school",
+)
+LEVEL_ORDER = (
+    SupervisionLevel.ADMINISTRATIVE,
+    SupervisionLevel.MINIMUM,
+    SupervisionLevel.MEDIUM,
+    SupervisionLevel.HIGH,
+    SupervisionLevel.INTENSIVE,
+)
+OVERRIDE_UP_REASONS = (
+    "Victim safety concerns raised in the police report",
+    "Pattern of escalating incidents not captured by the instrument",
+    "Recent release from custody; needs closer contact while resettling",
+)
+OVERRIDE_DOWN_REASONS = (
+    "Stable full-time employment and strong family support",
+    "Older offence history; no police contact in five years",
+)
+
+# Goal templates: statement, objective, measure, interventions.
+GOALS: dict[NeedArea, tuple[str, str, str, tuple[str, ...]]] = {
+    NeedArea.DRUG_USE: (
+        "Stay drug free",
+        "Complete outpatient substance use treatment",
+        "Attendance record and negative tests",
+        ("Outpatient treatment programme", "Random drug testing"),
+    ),
+    NeedArea.ALCOHOL_USE: (
+        "Stop drinking and stay sober",
+        "Complete an alcohol treatment programme",
+        "Programme completion certificate",
+        ("Alcohol treatment group", "Breath testing"),
+    ),
+    NeedArea.EDUCATION_EMPLOYMENT: (
+        "Find and keep steady work",
+        "Attend job readiness training and apply for jobs every week",
+        "Applications log and pay slips",
+        ("Job training course", "Weekly job search review"),
+    ),
+    NeedArea.ACCOMMODATION: (
+        "Secure stable housing",
+        "Move into a stable tenancy",
+        "Signed tenancy agreement",
+        ("Housing support referral",),
+    ),
+    NeedArea.FINANCES: (
+        "Get finances under control",
+        "Set up a budget and keep to the restitution payment plan",
+        "Payment record",
+        ("Benefits and debt advice",),
+    ),
+    NeedArea.HEALTH_WELLBEING: (
+        "Look after mental health",
+        "Attend a mental health assessment and follow-up appointments",
+        "Provider confirmation of attendance",
+        ("Mental health assessment", "Counseling"),
+    ),
+    NeedArea.RELATIONSHIPS_FAMILY: (
+        "Build healthier family relationships",
+        "Attend family counseling sessions",
+        "Attendance record",
+        ("Family counseling",),
+    ),
+    NeedArea.LIFESTYLE_ASSOCIATES_PEERS: (
+        "Spend time with people who support change",
+        "Join a peer mentoring group and meet the mentor weekly",
+        "Mentor's attendance notes",
+        ("Peer mentoring",),
+    ),
+    NeedArea.THINKING_BEHAVIOUR_ATTITUDES: (
+        "Manage anger and think before acting",
+        "Complete a cognitive-behavioural programme",
+        "Programme completion certificate",
+        ("Cognitive-behavioural programme",),
+    ),
+    NeedArea.LEISURE_RECREATION: (
+        "Find positive ways to spend free time",
+        "Take up a structured weekly activity",
+        "Activity log",
+        ("Community sports league",),
+    ),
+    NeedArea.NEIGHBORHOOD: (
+        "Move away from the old neighbourhood",
+        "Find housing outside the area of the offence",
+        "New address verified",
+        ("Housing support referral",),
+    ),
+}
+
+# Contact summaries by (type, attendance); {first}, {topic} and {place} are filled in.
+SUMMARIES: dict[tuple[ContactType, Attendance], tuple[str, ...]] = {
+    (ContactType.OFFICE, Attendance.ATTENDED): (
+        "Reported as directed. Discussed {topic}.",
+        "Office visit; reviewed conditions and {topic}.",
+        "Reported on time. {first} says things are going well; discussed {topic}.",
+        "Office visit; reviewed progress on the supervision plan and {topic}.",
+    ),
+    (ContactType.OFFICE, Attendance.MISSED): (
+        "Did not report for the scheduled office appointment; letter sent.",
+        "Failed to attend the office appointment and did not call. Voicemail left.",
+    ),
+    (ContactType.OFFICE, Attendance.EXCUSED): (
+        "Appointment excused: {first} called ahead about a medical appointment.",
+        "Excused: work shift confirmed by the employer.",
+    ),
+    (ContactType.HOME, Attendance.ATTENDED): (
+        "Home visit; address verified, living conditions stable.",
+        "Home visit; met {first} and partner, no concerns noted.",
+        "Unannounced home visit; {first} present, home tidy, nothing of concern seen.",
+    ),
+    (ContactType.HOME, Attendance.ATTEMPTED): (
+        "Home visit attempted; no answer. Card left asking {first} to call.",
+        "Home visit attempted; neighbour says {first} was at work.",
+    ),
+    (ContactType.FIELD, Attendance.ATTENDED): (
+        "Met in the community at {place}; discussed {topic}.",
+        "Field contact at {place}; {first} in good spirits.",
+    ),
+    (ContactType.FIELD, Attendance.ATTEMPTED): (
+        "Went to {place} as arranged; {first} did not show. Rearranged by text.",
+    ),
+    (ContactType.EMPLOYMENT, Attendance.ATTENDED): (
+        "Workplace visit; supervisor confirms regular attendance.",
+        "Employment verification visit; {first} working full shifts.",
+    ),
+    (ContactType.PHONE, Attendance.ATTENDED): (
+        "Phone check-in; confirmed the next appointment.",
+        "Phone check-in; {first} reports {topic} going well.",
+    ),
+    (ContactType.VIDEO, Attendance.ATTENDED): (
+        "Video check-in; discussed {topic}.",
+    ),
+}  # fmt: skip
+TOPICS = (
+    "the job search",
+    "housing",
+    "treatment attendance",
+    "restitution payments",
+    "contact with family",
+    "court fees",
+    "staying sober",
+    "stress at work",
+    "the bus pass application",
+    "weekend plans",
+)
+PLACES = (
+    "the public library",
+    "a coffee shop near the bus station",
+    "the community center",
+    "the treatment provider's office",
+    "the job center",
+)
+# Face-to-face contact mix by supervision intensity: more home visits as risk rises.
+CONTACT_MIX: dict[SupervisionLevel, tuple[int, int, int, int]] = {
+    SupervisionLevel.PENDING_ASSESSMENT: (85, 10, 0, 5),
+    SupervisionLevel.MINIMUM: (80, 10, 5, 5),
+    SupervisionLevel.MEDIUM: (65, 20, 10, 5),
+    SupervisionLevel.HIGH: (50, 30, 15, 5),
+    SupervisionLevel.INTENSIVE: (45, 35, 15, 5),
+}
+FACE_TO_FACE = (
+    ContactType.OFFICE,
+    ContactType.HOME,
+    ContactType.FIELD,
+    ContactType.EMPLOYMENT,
+)
+NOTES: dict[NoteCategory, tuple[str, ...]] = {
+    NoteCategory.GENERAL: (
+        "Went through the supervision plan; {first} agreed the reporting schedule.",
+        "Updated emergency contact details.",
+    ),
+    NoteCategory.EMPLOYMENT: (
+        "{first} started work at a warehouse, about 30 hours a week.",
+        "Lost the job when the site closed; discussed job search support.",
+    ),
+    NoteCategory.TREATMENT: (
+        "Provider reports good engagement in group sessions.",
+        "Provider reports two late arrivals this month; discussed with {first}.",
+    ),
+    NoteCategory.RISK: (
+        "Police report a stop with known associates; no arrest. Discussed with {first}.",
+    ),
+    NoteCategory.COURT: ("Restitution balance confirmed with the court clerk.",),
+}
+DECLINE_REASONS = (
+    "No capacity on the current waiting list",
+    "Outside the service's catchment area",
+    "Programme eligibility criteria not met",
+)
+UNSUCCESSFUL_REASONS = (
+    "Stopped attending after three sessions",
+    "Discharged by the provider for non-attendance",
+    "Did not complete the required intake sessions",
+)
+# Referral journeys: (status, days after the previous step, reasons to pick from).
+Move = tuple[ReferralStatus, int, int, tuple[str, ...]]
+_ACCEPTED: Move = (ReferralStatus.ACCEPTED, 3, 14, ())
+_ENROLLED: Move = (ReferralStatus.ENROLLED, 7, 21, ())
+REFERRAL_PATHS: tuple[tuple[Move, ...], ...] = (
+    ((ReferralStatus.DECLINED, 5, 15, DECLINE_REASONS),),
+    (_ACCEPTED, _ENROLLED),  # still attending
+    (_ACCEPTED, _ENROLLED, (ReferralStatus.COMPLETED, 56, 112, ())),
+    (_ACCEPTED, _ENROLLED, (ReferralStatus.UNSUCCESSFUL, 21, 70, UNSUCCESSFUL_REASONS)),
+    (),  # stalled at "made": the provider never answered
+)
+REFERRAL_PATH_WEIGHTS = (10, 12, 50, 18, 10)
+AGREEMENTS = ("agreed", "do_not_agree", "could_not_answer")
+COURT_CONDITIONS = (
+    "Curfew 21:00 to 06:00 for 90 days",
+    "Attend weekly treatment sessions until discharged by the provider",
+    "Report twice a week for 60 days",
+)
+
+# --- What one case is: a script of commands, decided up front, run in time order.
+
+
+@dataclass(frozen=True)
+class Features:
+    """The rarer things that happen to a case, spread so even a small demo shows each."""
+
+    fate: ClosureOutcome | None = None
+    transfer: bool = False
+    override: bool = False
+    correction: bool = False
+    void: bool = False
+
+
+@dataclass(frozen=True)
+class PartnerRef:
+    id: str
+    name: str
+    services: tuple[ServiceType, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of a case, placed on the case's timeline.
+
+    ``creates`` names the entry a one-event command writes and ``targets`` the entry
+    whose current version a correction or void needs: only known while running.
+    """
+
+    at: datetime
+    seq: int
+    command: Callable[..., int]
+    fields: dict[str, Any]
+    creates: str | None = None
+    targets: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferralOutcome:
+    """How far a referral got, so goal progress can follow it."""
+
+    goal_id: str
+    label: str
+    enrolled_at: datetime | None
+    ended: tuple[ReferralStatus, datetime] | None
+
+
+@dataclass
+class CaseScript:
+    """Everything that happens to one person, decided before anything is written.
+
+    Streams (contacts, tests, referrals…) are generated one after another but interleave
+    in time; the milestones below let each stream know the officer, supervision level
+    and risk in force at any moment, exactly as the aggregate will when it runs.
+    """
+
+    rng: random.Random
+    opening: dict[str, Any]
+    first_name: str
+    offence: Offence
+    case_number: str
+    court: str
+    opened_at: datetime
+    limit: datetime  # nothing else takes effect at or after this: closure, or today
+    routine_until: datetime  # ordinary work stops here: the limit, or a revoking breach
+    instrument: InstrumentSpec
+    assessments: list[tuple[datetime, RiskLevel, AssessmentPurpose]]
+    override: tuple[datetime, SupervisionLevel, str] | None
+    officers: list[tuple[datetime, str, str]]
+    closure: tuple[ClosureOutcome, str] | None = None
+    revocation: tuple[datetime, datetime, datetime] | None = None
+    substance: str | None = None
+    needs: list[tuple[NeedArea, NeedSeverity]] = field(default_factory=list)
+    goals: list[dict[str, Any]] = field(default_factory=list)
+    plan_at: datetime | None = None
+    goal_log: list[tuple[datetime, str, GoalStatus]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def add(
+        self,
+        at: datetime,
+        command: Callable[..., int],
+        *,
+        creates: str | None = None,
+        targets: str | None = None,
+        **fields: Any,
+    ) -> bool:
+        """Schedule a command; refuse (False) one that would fall after routine work."""
+        if at >= self.routine_until:
+            return False
+        step = Step(at, len(self.steps), command, fields, creates, targets)
+        self.steps.append(step)
+        return True
+
+    def new_id(self, prefix: str) -> str:
+        self.counters[prefix] = self.counters.get(prefix, 0) + 1
+        return f"{prefix}{self.counters[prefix]}"
+
+    def officer(self, at: datetime) -> Actor:
+        return Actor(_latest(self.officers, at)[1], "officer")
+
+    def supervisor(self, at: datetime) -> Actor:
+        return Actor(SUPERVISORS[_latest(self.officers, at)[2]], "supervisor")
+
+    def unit(self, at: datetime) -> str:
+        return _latest(self.officers, at)[2]
+
+    def risk_at(self, at: datetime) -> RiskLevel | None:
+        """The risk the aggregate will hold at ``at``: the latest assessment's."""
+        earlier = [(a, risk) for a, risk, _ in self.assessments if a <= at]
+        return earlier[-1][1] if earlier else None
+
+    def level_at(self, at: datetime) -> SupervisionLevel:
+        """The supervision level in force at ``at`` (policy, or a later override)."""
+        changes = [(self.opened_at, SupervisionLevel.PENDING_ASSESSMENT)]
+        changes += [
+            (a, policies.supervision_level_for(r)) for a, r, _ in self.assessments
+        ]
+        if self.override is not None:
+            changes.append(self.override[:2])
+        return _latest(sorted(changes, key=lambda c: c[0]), at)[1]
+
+
+def load_demo(
+    app: CaseHistory,
+    people: int,
+    *,
+    seed: int = 7,
+    progress: Callable[[int], None] | None = None,
+) -> list[UUID]:
+    """Write ~6 partners and ``people`` cases of months of ordinary work; return the ids.
+
+    ``progress(1)`` is called after each person so a CLI can show a progress bar.
+    """
+    rng = random.Random(seed)
+    today = datetime.now(UTC).date()
+    partners = _register_partners(app)
+    features = _spread_features(rng, people)
+    ids: list[UUID] = []
+    for person_features in features:
+        script = _plan_case(rng, today, person_features)
+        _write_streams(script, partners, person_features)
+        ids.append(_run(app, script))
+        if progress is not None:
+            progress(1)
+    return ids
+
+
+def _register_partners(app: CaseHistory) -> list[PartnerRef]:
+    """The directory referrals draw on, registered by a supervisor as in real use."""
+    actor = Actor("supervisor-mara", "supervisor")
+    refs: list[PartnerRef] = []
+    for p in PARTNERS:
+        services = [str(s) for s in p.services]
+        partner_id = app.register_partner(
+            actor=actor, name=p.name, services=services, contact=p.contact
+        )
+        refs.append(PartnerRef(str(partner_id), p.name, p.services))
+    return refs
+
+
+def _spread_features(rng: random.Random, people: int) -> list[Features]:
+    """Give ~10% of cases a closure and a few others the rare events, at least one each."""
+    chosen = rng.sample(range(people), people)
+    completed = max(1, round(people * 0.07))
+    revoked = max(1, round(people * 0.03))
+    fates: dict[int, ClosureOutcome] = {}
+    for rank, i in enumerate(chosen[: completed + revoked]):
+        fates[i] = (
+            ClosureOutcome.COMPLETED if rank < completed else ClosureOutcome.REVOKED
+        )
+
+    def some(share: float) -> set[int]:
+        return set(
+            rng.sample(range(people), min(people, max(1, round(people * share))))
+        )
+
+    transfers, overrides = some(0.08), some(0.10)
+    corrections, voids = some(0.15), some(0.08)
+    return [
+        Features(
+            fate=fates.get(i),
+            transfer=i in transfers,
+            override=i in overrides,
+            correction=i in corrections,
+            void=i in voids,
+        )
+        for i in range(people)
+    ]
+
+
+def _run(app: CaseHistory, script: CaseScript) -> UUID:
+    """Open the case, then run its steps in effective-time order; close it last."""
+    case_id = app.open_case(**script.opening)
+    versions: dict[str, int] = {}
+    for step in sorted(script.steps, key=lambda s: (s.at, s.seq)):
+        fields = dict(step.fields)
+        if step.targets is not None:
+            fields["target_version"] = versions[step.targets]
+        version = step.command(app, case_id, effective_at=step.at, **fields)
+        for entry_id in (step.creates, step.targets):
+            if entry_id is not None:
+                versions[entry_id] = version
+    if script.closure is not None:
+        outcome, reason = script.closure
+        app.close_case(
+            case_id,
+            actor=script.supervisor(script.limit),
+            outcome=outcome,
+            reason=reason,
+            effective_at=script.limit,
+        )
+    return case_id
+
+
+# --- Planning a case: the person, the order, and the milestones every stream obeys.
+
+
+def _plan_case(rng: random.Random, today: date, features: Features) -> CaseScript:
+    fate = features.fate
+    if fate == ClosureOutcome.COMPLETED:
+        ago = rng.randint(372, 425)  # a 12-month term, served and closed
+    elif fate == ClosureOutcome.REVOKED:
+        ago = rng.randint(180, 425)
+    else:
+        ago = rng.randint(61, 425)
+    opened_on = today - timedelta(days=ago)
+    opened_at = _on(rng, opened_on, 10, 15)
+    officer, unit = rng.choice(OFFICERS)
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    offence = rng.choice(OFFENCES)
+    court = rng.choice(COURTS)
+    case_number = f"CR-{opened_on.year}-{rng.randint(100, 9999):04d}"
+    supervision = _supervision_type(rng, fate)
+    term_end = _term_end(rng, opened_on, today, supervision, fate)
+    opening: dict[str, Any] = {
+        "actor": Actor(officer, "officer"),
+        "person": _person(rng, first, last, today),
+        "offences": _offences(rng, offence),
+        "court_order": {
+            "court": "State Parole Board"
+            if supervision == SupervisionType.PAROLE
+            else court,
+            "case_number": case_number,
+            "order_date": opened_on - timedelta(days=rng.randint(1, 14)),
+        },
+        "supervision_type": str(supervision),
+        "term_start": opened_on,
+        "term_end": term_end,
+        "conditions": _conditions(offence),
+        "officer_id": officer,
+        "unit_id": unit,
+        "effective_at": opened_at,
+    }
+    limit = datetime.combine(today, time(), UTC)
+    closure: tuple[ClosureOutcome, str] | None = None
+    revocation: tuple[datetime, datetime, datetime] | None = None
+    if fate == ClosureOutcome.COMPLETED and term_end is not None:
+        limit = _on(rng, term_end + timedelta(days=rng.randint(0, 3)), 10, 16)
+        closure = (fate, "Term of supervision served; all conditions met")
+    elif fate == ClosureOutcome.REVOKED:
+        revocation = _revocation_times(rng, opened_at, ago)
+        limit = revocation[2] + timedelta(hours=rng.randint(1, 3))
+        closure = (fate, "Probation revoked at the violation hearing")
+    intake_at = _later(rng, opened_at, 3, 20)
+    instrument = rng.choices(INSTRUMENTS, INSTRUMENT_WEIGHTS)[0]
+    bands = list(instrument.bands)
+    risk = rng.choices(bands, [RISK_WEIGHTS[b] for b in bands])[0]
+    script = CaseScript(
+        rng=rng,
+        opening=opening,
+        first_name=first,
+        offence=offence,
+        case_number=case_number,
+        court=court,
+        opened_at=opened_at,
+        limit=limit,
+        routine_until=revocation[0] if revocation else limit,
+        instrument=instrument,
+        assessments=[(intake_at, risk, AssessmentPurpose.INTAKE)],
+        override=None,
+        officers=[(opened_at, officer, unit)],
+        closure=closure,
+        revocation=revocation,
+        substance={"drugs": rng.choice(DRUGS), "alcohol": "alcohol"}.get(
+            offence.substance or ""
+        ),
+    )
+    if features.override:
+        script.override = _override(rng, intake_at, risk)
+    _schedule_reassessments(script)
+    if features.transfer:
+        _schedule_transfer(script)
+    return script
+
+
+def _supervision_type(
+    rng: random.Random, fate: ClosureOutcome | None
+) -> SupervisionType:
+    if fate is not None:  # completions and revocations need a fixed term
+        return rng.choices([SupervisionType.PROBATION, SupervisionType.PAROLE], [4, 1])[
+            0
+        ]
+    return rng.choices(
+        [
+            SupervisionType.PROBATION,
+            SupervisionType.PAROLE,
+            SupervisionType.DUAL,
+            SupervisionType.DIVERSION,
+            SupervisionType.PRETRIAL,
+        ],
+        [70, 15, 4, 6, 5],
+    )[0]
+
+
+def _term_end(
+    rng: random.Random,
+    start: date,
+    today: date,
+    supervision: SupervisionType,
+    fate: ClosureOutcome | None,
+) -> date | None:
+    """Terms run 12-36 months; an open case's term has not yet ended."""
+    if supervision == SupervisionType.PRETRIAL:
+        return None  # supervised until trial, date unknown
+    if fate == ClosureOutcome.COMPLETED:
+        return start + timedelta(days=364)
+    lengths = [d for d in (365, 548, 730, 1095) if start + timedelta(days=d) > today]
+    return start + timedelta(days=rng.choice(lengths) - 1)
+
+
+def _person(rng: random.Random, first: str, last: str, today: date) -> dict[str, Any]:
+    age_days = rng.randint(19 * 365, 58 * 365)
+    letter = rng.choice("ABCDEFGHJKLMNPRSTUVWXYZ")
+    return {
+        "name": f"{first} {last}",
+        "date_of_birth": today - timedelta(days=age_days),
+        "identifiers": {"crn": f"{letter}{rng.randint(100000, 999999)}"},
+    }
+
+
+def _offences(rng: random.Random, main: Offence) -> list[dict[str, Any]]:
+    offences = [{"code": main.code, "description": main.description}]
+    if rng.random() < 0.2:
+        offences.append(
+            {"code": "PARA-1", "description": "Possession of paraphernalia"}
+        )
+    return offences
+
+
+def _conditions(offence: Offence) -> list[dict[str, Any]]:
+    texts = [("standard", t) for t in STANDARD_CONDITIONS]
+    texts += [("special", t) for t in offence.conditions]
+    return [
+        {"condition_id": f"c{n}", "category": category, "text": text}
+        for n, (category, text) in enumerate(texts, start=1)
+    ]
+
+
+def _revocation_times(
+    rng: random.Random, opened_at: datetime, ago: int
+) -> tuple[datetime, datetime, datetime]:
+    """Serious violation, petition to revoke, and the hearing that revokes."""
+    violation = _on(rng, opened_at.date() + timedelta(days=rng.randint(100, ago - 45)))
+    petition = _later(rng, violation, 1, 3)
+    hearing = _later(rng, petition, 14, 35)
+    return violation, petition, hearing
+
+
+def _override(
+    rng: random.Random, intake_at: datetime, risk: RiskLevel
+) -> tuple[datetime, SupervisionLevel, str]:
+    """A supervisor moves the level one step from policy, usually up."""
+    index = LEVEL_ORDER.index(policies.supervision_level_for(risk))
+    up = index + 1 < len(LEVEL_ORDER) and (index <= 1 or rng.random() < 0.6)
+    if up:
+        return (
+            _later(rng, intake_at, 1, 4),
+            LEVEL_ORDER[index + 1],
+            rng.choice(OVERRIDE_UP_REASONS),
+        )
+    return (
+        _later(rng, intake_at, 1, 4),
+        LEVEL_ORDER[index - 1],
+        rng.choice(OVERRIDE_DOWN_REASONS),
+    )
+
+
+def _schedule_reassessments(script: CaseScript) -> None:
+    """Reassess when policy says it is due (6 or 12 months); risk usually eases."""
+    rng = script.rng
+    at, risk, _ = script.assessments[0]
+    bands = list(script.instrument.bands)
+    while True:
+        due = at + policies.REASSESSMENT_INTERVAL[risk]
+        at = _later(rng, due - timedelta(days=14), 0, 21)
+        if at >= script.routine_until - timedelta(days=1):
+            return
+        step = rng.choices([-1, 0, 1], [40, 45, 15])[0]
+        risk = bands[min(max(bands.index(risk) + step, 0), len(bands) - 1)]
+        script.assessments.append((at, risk, AssessmentPurpose.REASSESSMENT_SCHEDULED))
+
+
+def _schedule_transfer(script: CaseScript) -> None:
+    rng = script.rng
+    start = script.assessments[0][0] + timedelta(days=30)
+    at = _between(rng, start, script.routine_until - timedelta(days=7))
+    if at is None:
+        return
+    officer = script.officers[0][1]
+    new_officer, new_unit = rng.choice([o for o in OFFICERS if o[0] != officer])
+    script.officers.append((at, new_officer, new_unit))
+
+
+# --- Streams: each writes one strand of the case's story into the script.
+
+
+def _write_streams(
+    script: CaseScript, partners: Sequence[PartnerRef], features: Features
+) -> None:
+    """The order here is generation order only; time order is restored when run."""
+    rng = script.rng
+    void_contact = features.void and rng.random() < 0.6
+    void_note = features.void and not void_contact
+    _assessments(script)
+    _initial_plan(script)
+    outcomes = _referrals(script, partners)
+    _goal_progress(script, outcomes)
+    _plan_reviews(script)
+    _contacts(script, correct=features.correction, duplicate=void_contact)
+    _drug_tests(script)
+    _incidents(script)
+    _notes(script, void=void_note)
+    _transfer(script)
+    _revocation(script)
+
+
+def _assessments(script: CaseScript) -> None:
+    """Intake and scheduled reassessments; intake needs feed the plan."""
+    for n, (at, risk, purpose) in enumerate(script.assessments):
+        scores, total = _scores(script, risk)
+        needs = _needs(script, scores)
+        if n == 0:
+            script.needs = needs
+            _note_substance(script, needs)
+        strengths = script.rng.sample(STRENGTHS, script.rng.randint(1, 2))
+        script.add(
+            at,
+            CaseHistory.complete_assessment,
+            actor=script.officer(at),
+            assessment_id=script.new_id("a"),
+            instrument=str(script.instrument.instrument),
+            instrument_version=script.instrument.version,
+            purpose=str(purpose),
+            scores=scores,
+            total=total,
+            risk_level=str(risk),
+            needs=[{"need_area": str(a), "severity": str(s)} for a, s in needs],
+            strengths=strengths,
+        )
+    if script.override is not None:
+        at, level, reason = script.override
+        script.add(
+            at,
+            CaseHistory.override_supervision_level,
+            actor=script.supervisor(at),
+            level=str(level),
+            reason=reason,
+        )
+
+
+def _note_substance(
+    script: CaseScript, needs: Sequence[tuple[NeedArea, NeedSeverity]]
+) -> None:
+    """An assessed substance need brings testing even when the offence did not."""
+    areas = {need for need, _ in needs}
+    if script.substance is None and NeedArea.DRUG_USE in areas:
+        script.substance = script.rng.choice(DRUGS)
+    elif script.substance is None and NeedArea.ALCOHOL_USE in areas:
+        script.substance = "alcohol"
+
+
+def _domain_need(script: CaseScript, domain: str) -> NeedArea | None:
+    """The need a domain signals; substance domains read as alcohol for drinkers."""
+    need = script.instrument.domains[domain][1]
+    if need == NeedArea.DRUG_USE and script.substance == "alcohol":
+        return NeedArea.ALCOHOL_USE
+    return need
+
+
+def _scores(script: CaseScript, risk: RiskLevel) -> tuple[dict[str, int], int]:
+    """A total inside the risk band, spread over domains, weighted to the offence."""
+    rng = script.rng
+    domains = script.instrument.domains
+    lo, hi = script.instrument.bands[risk]
+    total = rng.randint(lo, min(hi, sum(cap for cap, _ in domains.values())))
+    scores = dict.fromkeys(domains, 0)
+    for _ in range(total):
+        open_ = [d for d, (cap, _) in domains.items() if scores[d] < cap]
+        weights = [
+            4 if _domain_need(script, d) in script.offence.needs else 1 for d in open_
+        ]
+        scores[rng.choices(open_, weights)[0]] += 1
+    return scores, total
+
+
+def _needs(
+    script: CaseScript, scores: dict[str, int]
+) -> list[tuple[NeedArea, NeedSeverity]]:
+    """Domains scoring half or more of their maximum are needs; worst first."""
+    ranked: dict[NeedArea, float] = {}
+    for domain, (cap, _) in script.instrument.domains.items():
+        need = _domain_need(script, domain)
+        if need is None:
+            continue
+        ranked[need] = max(ranked.get(need, 0.0), scores[domain] / cap)
+    order = sorted(ranked.items(), key=lambda kv: -kv[1])
+    needs = [
+        (need, NeedSeverity.HIGH if ratio >= 0.75 else NeedSeverity.MODERATE)
+        for need, ratio in order
+        if ratio >= 0.5
+    ]
+    return needs or [(order[0][0], NeedSeverity.LOW)]
+
+
+def _initial_plan(script: CaseScript) -> None:
+    """One to three goals for the worst needs, agreed a few days after intake."""
+    rng = script.rng
+    after = script.override[0] if script.override else script.assessments[0][0]
+    at = _later(rng, after, 2, 10)
+    needs = script.needs[: rng.randint(1, min(3, len(script.needs)))]
+    script.goals = [
+        _goal(rng, f"g{n}", need, at.date()) for n, (need, _) in enumerate(needs, 1)
+    ]
+    risk = script.assessments[0][1]
+    countersign = risk in (RiskLevel.HIGH, RiskLevel.VERY_HIGH) or rng.random() < 0.2
+    script.plan_at = at
+    script.add(
+        at,
+        CaseHistory.revise_plan,
+        actor=script.officer(at),
+        plan_type="initial",
+        prompted_by="intake",
+        goals=script.goals,
+        agreement=rng.choices(AGREEMENTS, [17, 1, 2])[0],
+        countersigned_by=script.supervisor(at).id if countersign else None,
+    )
+
+
+def _goal(rng: random.Random, goal_id: str, need: NeedArea, on: date) -> dict[str, Any]:
+    statement, objective, measure, interventions = GOALS[need]
+    return {
+        "goal_id": goal_id,
+        "need_area": str(need),
+        "statement": statement,
+        "status": str(GoalStatus.ACTIVE),
+        "objectives": [
+            {
+                "objective_id": f"{goal_id}-o1",
+                "description": objective,
+                "measure": measure,
+                "target_date": on + timedelta(days=rng.randint(90, 180)),
+                "interventions": list(interventions),
+            }
+        ],
+    }
+
+
+def _referrals(
+    script: CaseScript, partners: Sequence[PartnerRef]
+) -> list[ReferralOutcome]:
+    """One referral per goal, to a partner offering a fitting service."""
+    rng = script.rng
+    assert script.plan_at is not None
+    made_at = script.plan_at
+    outcomes: list[ReferralOutcome] = []
+    for goal in script.goals:
+        need = NeedArea(goal["need_area"])
+        offered = [
+            (s, p) for s in NEED_SERVICES[need] for p in partners if s in p.services
+        ]
+        service, partner = rng.choice(offered)
+        made_at = _later(rng, made_at, 1, 14)
+        referral_id = script.new_id("r")
+        court_ordered = need in script.offence.ordered
+        if not script.add(
+            made_at,
+            CaseHistory.make_referral,
+            actor=script.officer(made_at),
+            referral_id=referral_id,
+            partner_id=partner.id,
+            service_type=str(service),
+            need_addressed=str(need),
+            court_ordered=court_ordered,
+        ):
+            break
+        label = f"{service.replace('_', ' ')} at {partner.name}"
+        outcome = _referral_lifecycle(
+            script, referral_id, made_at, goal["goal_id"], label
+        )
+        outcomes.append(outcome)
+        if (
+            court_ordered
+            and outcome.ended
+            and outcome.ended[0] == ReferralStatus.UNSUCCESSFUL
+        ):
+            at = _later(rng, outcome.ended[1], 1, 3)
+            _violation(
+                script,
+                at,
+                ViolationKind.TREATMENT_NON_COMPLIANCE,
+                ViolationSeverity.MODERATE,
+                f"Discharged unsuccessfully from court-ordered {label}",
+            )
+    return outcomes
+
+
+def _referral_lifecycle(
+    script: CaseScript, referral_id: str, made_at: datetime, goal_id: str, label: str
+) -> ReferralOutcome:
+    """made → accepted → enrolled → completed or unsuccessful; some declined or stalled."""
+    rng = script.rng
+    path = rng.choices(REFERRAL_PATHS, REFERRAL_PATH_WEIGHTS)[0]
+    at, enrolled_at = made_at, None
+    ended: tuple[ReferralStatus, datetime] | None = None
+    for status, min_days, max_days, reasons in path:
+        at = _later(rng, at, min_days, max_days)
+        if not script.add(
+            at,
+            CaseHistory.change_referral_status,
+            actor=script.officer(at),
+            referral_id=referral_id,
+            status=str(status),
+            reason=rng.choice(reasons) if reasons else None,
+        ):
+            break
+        if status == ReferralStatus.ENROLLED:
+            enrolled_at = at
+        elif status != ReferralStatus.ACCEPTED:
+            ended = (status, at)
+    return ReferralOutcome(goal_id, label, enrolled_at, ended)
+
+
+def _goal_progress(script: CaseScript, outcomes: Sequence[ReferralOutcome]) -> None:
+    """Goals move with their referral: attending, then achieved or back to the drawing board."""
+    rng = script.rng
+    for outcome in outcomes:
+        if outcome.enrolled_at is None:
+            continue
+        note_at = _later(rng, outcome.enrolled_at, 14, 40)
+        if outcome.ended is None or note_at < outcome.ended[1]:
+            _progress(
+                script,
+                note_at,
+                outcome.goal_id,
+                GoalStatus.ACTIVE,
+                f"Attending {outcome.label}; engaging well.",
+            )
+        if outcome.ended is None:
+            continue
+        status, ended_at = outcome.ended
+        if status == ReferralStatus.COMPLETED:
+            _progress(
+                script,
+                _later(rng, ended_at, 1, 10),
+                outcome.goal_id,
+                GoalStatus.ACHIEVED,
+                f"Completed {outcome.label}.",
+            )
+        else:
+            _progress(
+                script,
+                _later(rng, ended_at, 1, 10),
+                outcome.goal_id,
+                GoalStatus.ACTIVE,
+                f"Left {outcome.label}; discussing another provider.",
+            )
+
+
+def _progress(
+    script: CaseScript, at: datetime, goal_id: str, status: GoalStatus, note: str
+) -> None:
+    if script.add(
+        at,
+        CaseHistory.record_goal_progress,
+        actor=script.officer(at),
+        goal_id=goal_id,
+        status=str(status),
+        note=note,
+    ):
+        script.goal_log.append((at, goal_id, status))
+
+
+def _plan_reviews(script: CaseScript) -> None:
+    """Each reassessment is followed by a plan review carrying the goals' statuses."""
+    rng = script.rng
+    for at, _, _ in script.assessments[1:]:
+        review_at = _later(rng, at, 2, 10)
+        status = {
+            goal_id: s for t, goal_id, s in sorted(script.goal_log) if t < review_at
+        }
+        goals = [
+            {**g, "status": str(status.get(g["goal_id"], GoalStatus.ACTIVE))}
+            for g in script.goals
+        ]
+        script.add(
+            review_at,
+            CaseHistory.revise_plan,
+            actor=script.officer(review_at),
+            plan_type="review",
+            prompted_by="reassessment",
+            goals=goals,
+            agreement="agreed",
+            reason="Plan reviewed after the scheduled reassessment",
+        )
+
+
+def _contacts(script: CaseScript, *, correct: bool, duplicate: bool) -> None:
+    """Contacts at roughly the supervision level's monthly standard, some missed."""
+    rng = script.rng
+    at = script.opened_at
+    correct_from = rng.randint(1, 3) if correct else None
+    duplicate_at = rng.randint(2, 4) if duplicate else None
+    missed_violations = 0
+    for n in range(1, 10_000):
+        level = script.level_at(at)
+        per_month = policies.CONTACT_STANDARD_PER_MONTH[level]
+        if per_month == 0:  # administrative: a phone check-in every couple of months
+            at = _later(rng, at, 45, 75)
+            kind = ContactType.PHONE
+        else:
+            gap = 30 / per_month
+            at = _later(rng, at, max(1, round(gap * 0.6)), max(1, round(gap * 1.2)))
+            kind = rng.choices(FACE_TO_FACE, CONTACT_MIX[level])[0]
+        attendance = _attendance(rng, kind)
+        contact_id = script.new_id("k")
+        fields = _contact_fields(script, at, kind, attendance)
+        if not script.add(
+            at,
+            CaseHistory.log_contact,
+            creates=contact_id,
+            contact_id=contact_id,
+            **fields,
+        ):
+            return
+        violated = False
+        if attendance == Attendance.MISSED and rng.random() < 0.6:
+            missed_violations += 1
+            _violation(
+                script,
+                _later(rng, at, 1, 2),
+                ViolationKind.MISSED_REPORT,
+                ViolationSeverity.LOW
+                if missed_violations == 1
+                else ViolationSeverity.MODERATE,
+                f"Did not report for the office appointment on {at:%d %b %Y}",
+            )
+            violated = True
+        if (
+            correct_from is not None
+            and n >= correct_from
+            and _correct_contact(script, at, contact_id, kind, attendance, violated)
+        ):
+            correct_from = None
+        if (
+            duplicate_at is not None
+            and n >= duplicate_at
+            and attendance == Attendance.ATTENDED
+        ):
+            _duplicate_and_void(script, at, fields)
+            duplicate_at = None
+        if rng.random() < 0.12 and per_month:
+            _phone_check_in(script, _later(rng, at, 1, 3))
+
+
+def _attendance(rng: random.Random, kind: ContactType) -> Attendance:
+    if kind in (ContactType.HOME, ContactType.FIELD):
+        return rng.choices([Attendance.ATTENDED, Attendance.ATTEMPTED], [90, 10])[0]
+    if kind == ContactType.OFFICE:
+        return rng.choices(
+            [Attendance.ATTENDED, Attendance.MISSED, Attendance.EXCUSED], [88, 8, 4]
+        )[0]
+    return Attendance.ATTENDED
+
+
+def _contact_fields(
+    script: CaseScript, at: datetime, kind: ContactType, attendance: Attendance
+) -> dict[str, Any]:
+    rng = script.rng
+    place = rng.choice(PLACES)
+    locations = {
+        ContactType.OFFICE: f"{script.unit(at).removeprefix('unit-').title()} office",
+        ContactType.HOME: "Home address",
+        ContactType.FIELD: place[0].upper() + place[1:],
+        ContactType.EMPLOYMENT: "Workplace",
+        ContactType.PHONE: "Telephone",
+        ContactType.VIDEO: "Video call",
+    }
+    summary = rng.choice(SUMMARIES[(kind, attendance)]).format(
+        first=script.first_name, topic=rng.choice(TOPICS), place=place
+    )
+    return {
+        "actor": script.officer(at),
+        "contact_type": str(kind),
+        "attendance": str(attendance),
+        "location": locations[kind],
+        "summary": summary,
+    }
+
+
+def _phone_check_in(script: CaseScript, at: datetime) -> None:
+    kind = script.rng.choice([ContactType.PHONE, ContactType.VIDEO])
+    contact_id = script.new_id("k")
+    fields = _contact_fields(script, at, kind, Attendance.ATTENDED)
+    script.add(
+        at, CaseHistory.log_contact, creates=contact_id, contact_id=contact_id, **fields
+    )
+
+
+def _correct_contact(
+    script: CaseScript,
+    at: datetime,
+    contact_id: str,
+    kind: ContactType,
+    attendance: Attendance,
+    violated: bool,
+) -> bool:
+    """Fix a mis-keyed contact; the correction takes the contact's effective time."""
+    if attendance == Attendance.MISSED and not violated:
+        changes, reason = (
+            {"attendance": "excused"},
+            "Hospital letter received for that day",
+        )
+    elif kind == ContactType.HOME and attendance == Attendance.ATTENDED:
+        changes, reason = {"contact_type": "field"}, "Met in the community, not at home"
+    elif kind == ContactType.OFFICE and attendance == Attendance.ATTENDED:
+        changes, reason = {"contact_type": "video"}, "Held by video; logged as office"
+    else:
+        return False
+    return script.add(
+        at,
+        CaseHistory.correct_entry,
+        targets=contact_id,
+        actor=script.officer(at),
+        entry_id=contact_id,
+        changes=changes,
+        reason=reason,
+    )
+
+
+def _duplicate_and_void(
+    script: CaseScript, at: datetime, fields: dict[str, Any]
+) -> None:
+    """A contact saved twice, and the second copy voided as entered in error."""
+    dup_at = at + timedelta(minutes=script.rng.randint(2, 15))
+    dup_id = script.new_id("k")
+    if script.add(
+        dup_at, CaseHistory.log_contact, creates=dup_id, contact_id=dup_id, **fields
+    ):
+        script.add(
+            dup_at,
+            CaseHistory.void_entry,
+            targets=dup_id,
+            actor=script.officer(dup_at),
+            entry_id=dup_id,
+            reason="Duplicate of the contact logged a few minutes earlier",
+        )
+
+
+def _drug_tests(script: CaseScript) -> None:
+    """Testing every few weeks for anyone with a substance need; mostly negative."""
+    rng = script.rng
+    if script.substance is None:
+        return
+    at = script.assessments[0][0]
+    while True:
+        at = _later(rng, at, 14, 35)
+        if script.substance == "alcohol":
+            method, panel = "breath", ["alcohol"]
+        else:
+            method = rng.choices(
+                ["urine_instant", "urine_lab", "oral_fluid"], [7, 2, 1]
+            )[0]
+            panel = list(DRUGS)
+        result = rng.choices(
+            ["negative", "dilute", "positive", "refused"], [85, 4, 10, 1]
+        )[0]
+        primary = script.substance if script.substance in panel else panel[0]
+        results = {s: result if s == primary else "negative" for s in panel}
+        if result == "refused":
+            results = dict.fromkeys(panel, "refused")
+        if not script.add(
+            at,
+            CaseHistory.record_drug_test,
+            actor=script.officer(at),
+            test_id=script.new_id("t"),
+            method=method,
+            results=results,
+        ):
+            return
+        if result in ("positive", "refused"):
+            what = (
+                f"Tested positive for {primary}"
+                if result == "positive"
+                else ("Refused to provide a sample")
+            )
+            _violation(
+                script,
+                at + timedelta(hours=rng.randint(1, 3)),
+                ViolationKind.FAILED_TEST,
+                ViolationSeverity.MODERATE,
+                f"{what} ({method.replace('_', ' ')})",
+            )
+
+
+def _incidents(script: CaseScript) -> None:
+    """The occasional other breach: a curfew or travel lapse, fees, a new arrest."""
+    rng = script.rng
+    assert script.plan_at is not None
+    if rng.random() < 0.15:
+        at = _between(rng, script.plan_at, script.routine_until)
+        kind, text = rng.choice(
+            [
+                (ViolationKind.CURFEW, "Not at home during a curfew check at 23:10"),
+                (ViolationKind.TRAVEL, "Left the county without permission"),
+                (ViolationKind.FEES, "Three months behind on supervision fees"),
+            ]
+        )
+        if at is not None:
+            _violation(script, at, kind, ViolationSeverity.LOW, text)
+    if script.revocation is None and rng.random() < 0.04:
+        at = _between(rng, script.plan_at, script.routine_until)
+        if at is not None:
+            _violation(
+                script,
+                at,
+                ViolationKind.NEW_OFFENCE,
+                ViolationSeverity.SERIOUS,
+                "Arrested and charged with shoplifting",
+                response=Response.REPORT_TO_COURT,
+            )
+
+
+def _violation(
+    script: CaseScript,
+    at: datetime,
+    kind: ViolationKind,
+    severity: ViolationSeverity,
+    description: str,
+    *,
+    response: Response | None = None,
+) -> None:
+    """A violation, the supervisor's graduated response, and any court hearing."""
+    rng = script.rng
+    violation_id = script.new_id("v")
+    if not script.add(
+        at,
+        CaseHistory.record_violation,
+        actor=script.officer(at),
+        violation_id=violation_id,
+        kind=str(kind),
+        severity=str(severity),
+        description=description,
+    ):
+        return
+    respond_at = _later(rng, at, 0, 5)
+    chosen = response or _graduated_response(rng, severity, script.risk_at(respond_at))
+    supervisor = script.supervisor(respond_at)
+    if not script.add(
+        respond_at,
+        CaseHistory.respond_to_violation,
+        actor=supervisor,
+        violation_id=violation_id,
+        response_id=script.new_id("rsp"),
+        response=str(chosen),
+        authorised_by=supervisor.id,
+    ):
+        return
+    if chosen in (Response.REPORT_TO_COURT, Response.REVOCATION_PETITION):
+        outcome = rng.choices(
+            [CourtOutcome.CONTINUED, CourtOutcome.MODIFIED, CourtOutcome.DISMISSED],
+            [6, 3, 1],
+        )[0]
+        _court_action(script, _later(rng, respond_at, 14, 35), violation_id, outcome)
+
+
+def _graduated_response(
+    rng: random.Random, severity: ViolationSeverity, risk: RiskLevel | None
+) -> Response:
+    """A response the policy matrix allows, favouring the least restrictive."""
+    order = list(Response)
+    allowed = sorted(policies.allowed_responses(severity, risk), key=order.index)
+    return rng.choices(allowed, range(len(allowed), 0, -1))[0]
+
+
+def _court_action(
+    script: CaseScript, at: datetime, violation_id: str, outcome: CourtOutcome
+) -> None:
+    """The hearing's outcome; a modified order adds a condition the next day or so."""
+    rng = script.rng
+    if not script.add(
+        at,
+        CaseHistory.record_court_action,
+        actor=script.officer(at),
+        violation_id=violation_id,
+        court_action_id=script.new_id("ca"),
+        hearing=f"Violation hearing, {script.court}, courtroom {rng.randint(1, 9)}",
+        outcome=str(outcome),
+    ):
+        return
+    if outcome == CourtOutcome.MODIFIED:
+        modified_at = _later(rng, at, 0, 2)
+        n = script.new_id("m")
+        script.add(
+            modified_at,
+            CaseHistory.modify_conditions,
+            actor=script.officer(modified_at),
+            added=[
+                {
+                    "condition_id": f"c-{n}",
+                    "category": "special",
+                    "text": rng.choice(COURT_CONDITIONS),
+                }
+            ],
+            removed=[],
+            court_order_ref=f"{script.case_number}/{n.upper()}",
+        )
+
+
+def _notes(script: CaseScript, *, void: bool) -> None:
+    """A few case notes; with ``void``, one was written on the wrong case."""
+    rng = script.rng
+    for n in range(rng.randint(1, 3)):
+        at = _between(rng, script.opened_at, script.routine_until)
+        if at is None:
+            return
+        category = rng.choice(list(NOTES))
+        note_id = script.new_id("n")
+        added = script.add(
+            at,
+            CaseHistory.add_note,
+            creates=note_id,
+            actor=script.officer(at),
+            note_id=note_id,
+            text=rng.choice(NOTES[category]).format(first=script.first_name),
+            category=str(category),
+            sensitive=category == NoteCategory.RISK,
+        )
+        if added and void and n == 0:
+            script.add(
+                at,
+                CaseHistory.void_entry,
+                targets=note_id,
+                actor=script.officer(at),
+                entry_id=note_id,
+                reason="Entered on the wrong case",
+            )
+
+
+def _transfer(script: CaseScript) -> None:
+    if len(script.officers) < 2:
+        return
+    (_, _, old_unit), (at, officer, unit) = script.officers[:2]
+    reason = (
+        f"Moved to the {unit.removeprefix('unit-')} district"
+        if unit != old_unit
+        else script.rng.choice(["Caseload rebalancing", "Officer on extended leave"])
+    )
+    script.add(
+        at,
+        CaseHistory.assign_officer,
+        actor=Actor(SUPERVISORS[old_unit], "supervisor"),
+        officer_id=officer,
+        unit_id=unit,
+        reason=reason,
+    )
+
+
+def _revocation(script: CaseScript) -> None:
+    """A serious breach, a petition to revoke, and the hearing that ends the case."""
+    if script.revocation is None:
+        return
+    rng = script.rng
+    violation_at, petition_at, hearing_at = script.revocation
+    script.routine_until = script.limit  # after the breach, only its consequences
+    kind, description = rng.choice(
+        [
+            (ViolationKind.NEW_OFFENCE, "Arrested and charged with burglary"),
+            (ViolationKind.ABSCONDING, "Whereabouts unknown; warrant requested"),
+        ]
+    )
+    violation_id = script.new_id("v")
+    supervisor = script.supervisor(petition_at)
+    script.add(
+        violation_at,
+        CaseHistory.record_violation,
+        actor=script.officer(violation_at),
+        violation_id=violation_id,
+        kind=str(kind),
+        severity="serious",
+        description=description,
+    )
+    script.add(
+        petition_at,
+        CaseHistory.respond_to_violation,
+        actor=supervisor,
+        violation_id=violation_id,
+        response_id=script.new_id("rsp"),
+        response=str(Response.REVOCATION_PETITION),
+        authorised_by=supervisor.id,
+    )
+    _court_action(script, hearing_at, violation_id, CourtOutcome.REVOKED)
+
+
+# --- Time helpers: entries happen in office hours, never before what they follow.
+
+
+def _on(rng: random.Random, day: date, start: int = 9, end: int = 17) -> datetime:
+    """A time between ``start`` and ``end`` o'clock UTC on ``day``."""
+    minutes = rng.randrange((end - start) * 60)
+    return datetime.combine(day, time(start), UTC) + timedelta(minutes=minutes)
+
+
+def _later(
+    rng: random.Random, after: datetime, min_days: int, max_days: int
+) -> datetime:
+    """An office-hours time some days after ``after``, and never before it."""
+    day = after.date() + timedelta(days=rng.randint(min_days, max_days))
+    return max(_on(rng, day), after + timedelta(minutes=rng.randint(20, 90)))
+
+
+def _between(rng: random.Random, start: datetime, end: datetime) -> datetime | None:
+    """An office-hours time on a day strictly between two times, if there is one."""
+    days = (end.date() - start.date()).days
+    if days < 2:
+        return None
+    return _on(rng, start.date() + timedelta(days=rng.randint(1, days - 1)))
+
+
+def _latest(timeline: Sequence[Milestone], at: datetime) -> Milestone:
+    """The last entry of a time-ordered list (first item a time) in force at ``at``."""
+    current = timeline[0]
+    for entry in timeline:
+        if entry[0] <= at:
+            current = entry
+    return current

@@ -1,0 +1,175 @@
+"""Audit-trail read model: one row per event in global order, filterable by auditors.
+
+``recorded_at`` is the store's own time (see ``persistence.py``), looked up by global
+position when the row is written; the event's payload goes in whole, as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.projection import Projection
+
+from casestream.application import event_payload, event_type
+from casestream.domain.partner import Partner
+from casestream.domain.summaries import summarize
+
+Row = dict[str, Any]
+RecordedAt = Callable[[Sequence[int]], dict[int, datetime]]
+
+
+def to_json(value: Any) -> str:
+    """Event payloads as canonical JSON (dates and datetimes as ISO strings)."""
+
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime | date):
+            return o.isoformat()
+        return str(o)
+
+    return json.dumps(value, default=default, sort_keys=True, ensure_ascii=False)
+
+
+def audit_row(event: Any, position: int) -> Row:
+    """An event as an audit row; ``recorded_at`` is filled by the view from the store."""
+    data = event_payload(event)
+    kind = event_type(event)
+    return {
+        "position": position,
+        "aggregate": "partner" if isinstance(event, Partner.Event) else "probationer",
+        "originator_id": str(event.originator_id),
+        "version": event.originator_version,
+        "event_type": kind,
+        "recorded_at": None,
+        "effective_at": getattr(event, "effective_at", None),
+        "actor_id": getattr(event, "actor_id", ""),
+        "actor_role": getattr(event, "actor_role", ""),
+        "reason": getattr(event, "reason", None),
+        "summary": summarize(kind, data),
+        "corrects_entry": data.get("entry_id") if kind in CORRECTIONS else None,
+        "corrects_version": data.get("target_version") if kind in CORRECTIONS else None,
+        "payload": to_json(data),
+    }
+
+
+CORRECTIONS = ("EntryCorrected", "EntryVoided")
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters an auditor can combine; all optional, ranges inclusive."""
+
+    originator_id: str | None = None
+    actor_id: str | None = None
+    event_type: str | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    effective_from: datetime | None = None
+    effective_to: datetime | None = None
+    after: int = 0
+    limit: int = 100
+
+
+class AuditView(TrackingRecorder):
+    """Where audit rows live; one implementation per store."""
+
+    @abstractmethod
+    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
+        """Insert rows (with the store's recorded-at times) and the position, atomically."""
+
+    @abstractmethod
+    def query(self, q: AuditQuery) -> list[Row]:
+        """Rows matching the filters, in global order, after a position."""
+
+    def corrections(self, originator_id: str) -> list[tuple[Row, Row | None]]:
+        """Each correction or void of a case beside the entry version it targets."""
+        rows = self.query(AuditQuery(originator_id=originator_id, limit=1_000_000))
+        by_version = {r["version"]: r for r in rows}
+        return [
+            (r, by_version.get(r["corrects_version"]))
+            for r in rows
+            if r["event_type"] in CORRECTIONS
+        ]
+
+
+class AuditProjection(Projection[AuditView]):
+    """Appends one audit row per stored event."""
+
+    name = "audit"
+
+    @singledispatchmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self.view.append([audit_row(domain_event, tracking.notification_id)], tracking)
+
+
+def rows_for(events: Iterable[tuple[Any, int]]) -> list[Row]:
+    return [audit_row(e, position) for e, position in events]
+
+
+def audit_where(
+    q: AuditQuery, placeholder: str, time: Callable[[datetime], Any]
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of an audit query, for either SQL store."""
+    clauses = [f"position > {placeholder}"]
+    params: list[Any] = [q.after]
+    for column, value, op in (
+        ("originator_id", q.originator_id, "="),
+        ("actor_id", q.actor_id, "="),
+        ("event_type", q.event_type, "="),
+    ):
+        if value is not None:
+            clauses.append(f"{column} {op} {placeholder}")
+            params.append(value)
+    for column, when, op in (
+        ("recorded_at", q.recorded_from, ">="),
+        ("recorded_at", q.recorded_to, "<="),
+        ("effective_at", q.effective_from, ">="),
+        ("effective_at", q.effective_to, "<="),
+    ):
+        if when is not None:
+            clauses.append(f"{column} {op} {placeholder}")
+            params.append(time(when))
+    return " AND ".join(clauses), params
+
+
+AUDIT_COLUMNS = (
+    "position",
+    "aggregate",
+    "originator_id",
+    "version",
+    "event_type",
+    "recorded_at",
+    "effective_at",
+    "actor_id",
+    "actor_role",
+    "reason",
+    "summary",
+    "corrects_entry",
+    "corrects_version",
+    "payload",
+)
+
+
+def matches(row: Row, q: AuditQuery) -> bool:
+    """The same filters as ``audit_where``, for the in-memory store."""
+    checks = [
+        row["position"] > q.after,
+        q.originator_id is None or row["originator_id"] == q.originator_id,
+        q.actor_id is None or row["actor_id"] == q.actor_id,
+        q.event_type is None or row["event_type"] == q.event_type,
+        q.recorded_from is None or row["recorded_at"] >= q.recorded_from,
+        q.recorded_to is None or row["recorded_at"] <= q.recorded_to,
+        q.effective_from is None
+        or (
+            row["effective_at"] is not None and row["effective_at"] >= q.effective_from
+        ),
+        q.effective_to is None
+        or (row["effective_at"] is not None and row["effective_at"] <= q.effective_to),
+    ]
+    return all(checks)

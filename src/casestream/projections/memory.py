@@ -1,0 +1,85 @@
+"""In-memory views, for unit tests and the ``memory://`` store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.popo import POPOTrackingRecorder
+
+from casestream.persistence import RecordedAtRecorder
+from casestream.projections.audit import AuditQuery, AuditView, Row, matches
+from casestream.projections.caseload import CaseloadView, Doc
+
+
+class MemoryCaseloadView(POPOTrackingRecorder, CaseloadView):
+    """Caseload rows in a dict (copied in and out, like a database would)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._docs: dict[str, str] = {}
+
+    def drop(self) -> None:
+        with self._database_lock:
+            self._docs.clear()
+            self._max_tracking_ids.clear()
+
+    def load_docs(self, ids: Sequence[str]) -> dict[str, Doc]:
+        with self._database_lock:
+            return {i: json.loads(self._docs[i]) for i in ids if i in self._docs}
+
+    def save_docs(self, docs: dict[str, Doc], tracking: Tracking) -> None:
+        with self._database_lock:
+            self._assert_tracking_uniqueness(tracking)
+            for key, doc in docs.items():
+                self._docs[key] = json.dumps(doc)
+            self._insert_tracking(tracking)
+
+    def select_docs(
+        self, officer_id: str | None = None, unit_id: str | None = None
+    ) -> list[Doc]:
+        with self._database_lock:
+            docs = [json.loads(d) for d in self._docs.values()]
+        return [
+            d
+            for d in docs
+            if (officer_id is None or d["officer_id"] == officer_id)
+            and (unit_id is None or d["unit_id"] == unit_id)
+        ]
+
+
+class MemoryAuditView(POPOTrackingRecorder, AuditView):
+    """Audit rows in a list; recorded-at times come from the in-memory event store."""
+
+    events: RecordedAtRecorder | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[Row] = []
+
+    def drop(self) -> None:
+        with self._database_lock:
+            self._rows.clear()
+            self._max_tracking_ids.clear()
+
+    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
+        assert self.events is not None, "the factory links the event store"
+        recorded = self.events.recorded_at_of([r["position"] for r in rows])
+        with self._database_lock:
+            self._assert_tracking_uniqueness(tracking)
+            self._rows.extend(
+                {**r, "recorded_at": recorded[r["position"]]} for r in rows
+            )
+            self._insert_tracking(tracking)
+
+    def query(self, q: AuditQuery) -> list[Row]:
+        with self._database_lock:
+            found = [dict(r) for r in self._rows if matches(r, q)]
+        return found[: q.limit]
+
+
+def link_events(view: Any, events: RecordedAtRecorder) -> None:
+    if isinstance(view, MemoryAuditView):
+        view.events = events

@@ -1,0 +1,175 @@
+"""PostgreSQL views (production): rows and tracking position in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+from casestream.projections.audit import (
+    AUDIT_COLUMNS,
+    AuditQuery,
+    AuditView,
+    Row,
+    audit_where,
+)
+from casestream.projections.caseload import CaseloadView, Doc
+
+EVENTS_TABLE = "casehistory_events"  # CaseHistory's events table in the same schema
+
+
+class PostgresView(PostgresTrackingRecorder):
+    """A view whose table is named after its tracking table (``caseload_tracking`` →
+    ``caseload``), so a rebuild under a new name gets new tables."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        tracking_table_name: str = "notification_tracking",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, tracking_table_name=tracking_table_name, **kwargs)
+        self.table = tracking_table_name.removesuffix("_tracking")
+        self.schema = Identifier(self.datastore.schema)
+        self.ident = Identifier(self.table)
+
+    def sql(self, text: str, **names: str) -> Composed:
+        """SQL with {schema}, {table} and other named identifiers filled in."""
+        idents = {k: Identifier(v) for k, v in names.items()}
+        return SQL(text).format(schema=self.schema, table=self.ident, **idents)
+
+    def drop(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self.sql("DROP TABLE IF EXISTS {schema}.{table}"))
+            curs.execute(
+                self.sql(
+                    "DROP TABLE IF EXISTS {schema}.{t}", t=self.tracking_table_name
+                )
+            )
+
+
+class PostgresCaseloadView(PostgresView, CaseloadView):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements += [
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
+                "probationer_id text PRIMARY KEY, officer_id text NOT NULL, "
+                "unit_id text NOT NULL, doc jsonb NOT NULL)"
+            ),
+            self.sql(
+                "CREATE INDEX IF NOT EXISTS {i} ON {schema}.{table} (officer_id)",
+                i=self.table + "_officer",
+            ),
+            self.sql(
+                "CREATE INDEX IF NOT EXISTS {i} ON {schema}.{table} (unit_id)",
+                i=self.table + "_unit",
+            ),
+        ]
+        self._load = self.sql(
+            "SELECT probationer_id, doc FROM {schema}.{table} "
+            "WHERE probationer_id = ANY(%s)"
+        )
+        self._upsert = self.sql(
+            "INSERT INTO {schema}.{table} VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (probationer_id) DO UPDATE SET officer_id = EXCLUDED.officer_id,"
+            " unit_id = EXCLUDED.unit_id, doc = EXCLUDED.doc"
+        )
+
+    def load_docs(self, ids: Sequence[str]) -> dict[str, Doc]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._load, (list(ids),), prepare=True)
+            return {r["probationer_id"]: r["doc"] for r in curs.fetchall()}
+
+    def save_docs(self, docs: dict[str, Doc], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_tracking(curs, tracking)
+            curs.executemany(
+                self._upsert,
+                [
+                    (k, d["officer_id"], d["unit_id"], json.dumps(d))
+                    for k, d in docs.items()
+                ],
+            )
+
+    def select_docs(
+        self, officer_id: str | None = None, unit_id: str | None = None
+    ) -> list[Doc]:
+        clauses, params = [], []
+        for column, value in (("officer_id", officer_id), ("unit_id", unit_id)):
+            if value is not None:
+                clauses.append(f"{column} = %s")
+                params.append(value)
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self.sql("SELECT doc FROM {schema}.{table}" + where), params)
+            return [r["doc"] for r in curs.fetchall()]
+
+
+class PostgresAuditView(PostgresView, AuditView):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        t = self.table
+        self.sql_create_statements += [
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
+                "position bigint PRIMARY KEY, aggregate text, originator_id text, "
+                "version bigint, event_type text, recorded_at timestamptz, "
+                "effective_at timestamptz, actor_id text, actor_role text, reason text, "
+                "summary text, corrects_entry text, corrects_version bigint, "
+                "payload jsonb)"
+            ),
+            *(
+                self.sql(
+                    "CREATE INDEX IF NOT EXISTS {i} ON {schema}.{table} (" + cols + ")",
+                    i=f"{t}_{name}",
+                )
+                for name, cols in (
+                    ("case", "originator_id, version"),
+                    ("actor", "actor_id"),
+                    ("recorded", "recorded_at"),
+                    ("effective", "effective_at"),
+                )
+            ),
+        ]
+        columns = ", ".join(AUDIT_COLUMNS)
+        values = ", ".join(
+            "(SELECT recorded_at FROM {schema}.{events} WHERE notification_id = "
+            "%(position)s)"
+            if c == "recorded_at"
+            else f"%({c})s"
+            for c in AUDIT_COLUMNS
+        )
+        self._insert = self.sql(
+            f"INSERT INTO {{schema}}.{{table}} ({columns}) VALUES ({values})",
+            events=EVENTS_TABLE,
+        )
+
+    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_tracking(curs, tracking)
+            curs.executemany(self._insert, list(rows))
+
+    def query(self, q: AuditQuery) -> list[Row]:
+        where, params = audit_where(q, "%s", lambda t: t)
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self.sql(
+                    f"SELECT {', '.join(AUDIT_COLUMNS)}, payload::text AS payload_text "
+                    "FROM {schema}.{table} WHERE "
+                    + where
+                    + " ORDER BY position LIMIT %s"
+                ),
+                [*params, q.limit],
+            )
+            rows = []
+            for r in curs.fetchall():
+                row = dict(r)
+                row["payload"] = row.pop("payload_text")
+                rows.append(row)
+            return rows

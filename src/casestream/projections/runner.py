@@ -1,0 +1,275 @@
+"""Running the projections: live runners, batched catch-up, blue/green rebuild, lag.
+
+Each read model lives in tables named ``<name>_g<generation>``. The live runner is the
+library's ``ProjectionRunner`` (one transaction per event, exactly once by tracking).
+A rebuild fills generation n+1 from position 0 in batches (one transaction per batch,
+rows and position together) while generation n keeps serving, then points the registry
+at n+1; servers notice and switch. Old generations are dropped by the next rebuild.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
+from eventsourcing.projection import Projection, ProjectionRunner
+from eventsourcing.utils import Environment
+
+from casestream.application import CaseHistory
+from casestream.persistence import RecordedAtRecorder
+from casestream.projections.audit import AuditProjection, AuditView, rows_for
+from casestream.projections.caseload import CaseloadProjection, CaseloadView
+from casestream.projections.memory import MemoryAuditView, MemoryCaseloadView
+from casestream.projections.postgres import PostgresAuditView, PostgresCaseloadView
+from casestream.projections.registry import Registry, registry_for
+from casestream.projections.sqlite import SQLiteAuditView, SQLiteCaseloadView
+from casestream.settings import Backend, Settings
+
+ViewClasses = dict[Backend, type[TrackingRecorder]]
+
+
+@dataclass(frozen=True)
+class ReadModel:
+    """A projection and its view class on each store."""
+
+    name: str
+    projection: type[Projection[Any]]
+    views: ViewClasses
+
+
+READ_MODELS: dict[str, ReadModel] = {
+    "caseload": ReadModel(
+        "caseload",
+        CaseloadProjection,
+        {
+            "memory": MemoryCaseloadView,
+            "sqlite": SQLiteCaseloadView,
+            "postgres": PostgresCaseloadView,
+        },
+    ),
+    "audit": ReadModel(
+        "audit",
+        AuditProjection,
+        {
+            "memory": MemoryAuditView,
+            "sqlite": SQLiteAuditView,
+            "postgres": PostgresAuditView,
+        },
+    ),
+}
+
+
+def table_name(name: str, generation: int) -> str:
+    return f"{name}_g{generation}"
+
+
+def open_view(settings: Settings, name: str, generation: int) -> TrackingRecorder:
+    """The view of one generation of a read model (tables created if missing)."""
+    model = READ_MODELS[name]
+    env = Environment(table_name(name, generation), settings.eventsourcing_env())
+    factory = InfrastructureFactory[TrackingRecorder].construct(env=env)
+    return factory.tracking_recorder(model.views[settings.backend])
+
+
+def named_projection(name: str, generation: int) -> type[Projection[Any]]:
+    """The projection class under a generation's name (the runner names tables by it)."""
+    base = READ_MODELS[name].projection
+    return type(base.__name__, (base,), {"name": table_name(name, generation)})
+
+
+def process_batch(
+    view: TrackingRecorder, events: list[Any], positions: list[int], tracking: Tracking
+) -> None:
+    """Apply a batch of events to a view in one transaction, with the last position."""
+    if isinstance(view, CaseloadView):
+        view.apply(events, tracking)
+    elif isinstance(view, AuditView):
+        view.append(rows_for(zip(events, positions, strict=True)), tracking)
+    else:  # pragma: no cover - every read model is listed above
+        raise TypeError(view)
+
+
+def catch_up(
+    app: CaseHistory,
+    view: TrackingRecorder,
+    *,
+    batch_size: int = 1000,
+    stop_at: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Bring a view up to the store's head (or ``stop_at``) in batched transactions."""
+    position = view.max_tracking_id(app.name) or 0
+    head = stop_at if stop_at is not None else app.recorder.max_notification_id() or 0
+    while position < head:
+        notifications = app.recorder.select_notifications(
+            position, min(batch_size, head - position), inclusive_of_start=False
+        )
+        if not notifications:
+            break
+        events = [app.mapper.to_domain_event(n) for n in notifications]
+        positions = [n.id for n in notifications]
+        process_batch(view, events, positions, Tracking(app.name, positions[-1]))
+        position = positions[-1]
+        if progress is not None:
+            progress(position, head)
+    return position
+
+
+def rebuild(
+    settings: Settings,
+    name: str,
+    *,
+    batch_size: int = 1000,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """Build the next generation from position 0, then make it the one that serves."""
+    registry = registry_for(settings)
+    current = registry.generation(name)
+    new = current + 1
+    with CaseHistory(env=settings.eventsourcing_env()) as app:
+        view = open_view(settings, name, new)
+        drop(view)  # a rebuild that was cut off earlier starts again from 0
+        view = open_view(settings, name, new)
+        catch_up(app, view, batch_size=batch_size, progress=progress)
+        registry.set_generation(name, new)
+        # Servers switch on their next check; generations before `current` are unused.
+        for old in range(1, current):
+            drop(open_view(settings, name, old))
+    return new
+
+
+def drop(view: TrackingRecorder) -> None:
+    dropper = getattr(view, "drop", None)
+    if dropper is not None:
+        dropper()
+
+
+@dataclass
+class Status:
+    name: str
+    generation: int
+    position: int
+    head: int
+
+    @property
+    def lag(self) -> int:
+        return max(self.head - self.position, 0)
+
+
+def status(settings: Settings, app: CaseHistory) -> list[Status]:
+    """Each read model's position against the store's head."""
+    registry = registry_for(settings)
+    head = app.recorder.max_notification_id() or 0
+    found = []
+    for name in READ_MODELS:
+        generation = registry.generation(name)
+        view = open_view(settings, name, generation)
+        found.append(
+            Status(name, generation, view.max_tracking_id(app.name) or 0, head)
+        )
+    return found
+
+
+class LiveProjections:
+    """Runs every read model in the background for a server, following rebuilds.
+
+    Each read model gets the library's ``ProjectionRunner`` on its serving generation;
+    a watcher thread checks the registry and, after a rebuild elsewhere, starts a runner
+    on the new generation before the old one is stopped.
+    """
+
+    def __init__(self, settings: Settings, check_every: float = 2.0) -> None:
+        self.settings = settings
+        self.registry: Registry = registry_for(settings)
+        self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
+        self.generations: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._check_every = check_every
+        for name in READ_MODELS:
+            self._start(name, self.registry.generation(name))
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def _start(self, name: str, generation: int) -> None:
+        model = READ_MODELS[name]
+        # Catch up in batches first (fast after a restart or on a new store) ...
+        view = open_view(self.settings, name, generation)
+        with CaseHistory(env=self.settings.eventsourcing_env()) as app:
+            catch_up(app, view)
+        # ... then follow live, one event per transaction.
+        runner: ProjectionRunner[Any, Any] = ProjectionRunner(
+            application_class=CaseHistory,
+            projection_class=named_projection(name, generation),
+            view_class=model.views[self.settings.backend],
+            env=self.settings.eventsourcing_env(),
+        )
+        runner.__enter__()
+        with self._lock:
+            old = self.runners.get(name)
+            self.runners[name] = runner
+            self.generations[name] = generation
+        if old is not None:
+            old.__exit__(None, None, None)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(self._check_every):
+            for name in READ_MODELS:
+                generation = self.registry.generation(name)
+                if generation != self.generations.get(name):
+                    self._start(name, generation)
+
+    def view(self, name: str) -> Any:
+        with self._lock:
+            return self.runners[name].view
+
+    def wait(self, position: int | None = None, timeout: float = 10.0) -> None:
+        """Block until every read model has processed ``position`` (default: the head)."""
+        with self._lock:
+            runners = list(self.runners.values())
+        for runner in runners:
+            target = position
+            if target is None:
+                target = runner.app.recorder.max_notification_id()
+            if target:
+                runner.wait(target, timeout=timeout)
+
+    def lag(self) -> dict[str, int]:
+        with self._lock:
+            runners = dict(self.runners)
+        lags = {}
+        for name, runner in runners.items():
+            head = runner.app.recorder.max_notification_id() or 0
+            position = runner.view.max_tracking_id(runner.app.name) or 0
+            lags[name] = max(head - position, 0)
+        return lags
+
+    def check(self) -> None:
+        """Re-raise an error a runner hit (a projection that fails must not go quiet)."""
+        with self._lock:
+            runners = list(self.runners.values())
+        for runner in runners:
+            runner.run_forever(timeout=0)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            runners = list(self.runners.values())
+        for runner in runners:
+            runner.__exit__(None, None, None)
+
+    def __enter__(self) -> LiveProjections:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def store_recorder(settings: Settings) -> Iterator[RecordedAtRecorder]:
+    with CaseHistory(env=settings.eventsourcing_env()) as app:
+        yield app.store

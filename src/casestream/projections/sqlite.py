@@ -1,0 +1,151 @@
+"""SQLite views (the embedded default): rows and tracking position in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
+
+from casestream.persistence import (
+    NamedSQLiteTrackingRecorder,
+    from_sqlite_time,
+    to_sqlite_time,
+)
+from casestream.projections.audit import (
+    AUDIT_COLUMNS,
+    AuditQuery,
+    AuditView,
+    Row,
+    audit_where,
+)
+from casestream.projections.caseload import CaseloadView, Doc
+
+EVENTS_TABLE = "stored_events"  # the library's SQLite events table (one per file)
+
+
+class SQLiteView(NamedSQLiteTrackingRecorder):
+    """A view whose table is named after its tracking table (``caseload_tracking`` →
+    ``caseload``), so a rebuild under a new name gets new tables."""
+
+    def __init__(
+        self, datastore: SQLiteDatastore, *, tracking_table_name: str = "tracking"
+    ) -> None:
+        self.table = tracking_table_name.removesuffix("_tracking")
+        super().__init__(datastore, tracking_table_name=tracking_table_name)
+
+    def drop(self) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"DROP TABLE IF EXISTS {self.table}")
+            c.execute(f"DROP TABLE IF EXISTS {self.tracking_table_name}")
+
+
+class SQLiteCaseloadView(SQLiteView, CaseloadView):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.table} (probationer_id TEXT PRIMARY KEY, "
+            "officer_id TEXT NOT NULL, unit_id TEXT NOT NULL, doc TEXT NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {self.table}_officer ON {self.table} (officer_id)",
+            f"CREATE INDEX IF NOT EXISTS {self.table}_unit ON {self.table} (unit_id)",
+        ]
+
+    def load_docs(self, ids: Sequence[str]) -> dict[str, Doc]:
+        found: dict[str, Doc] = {}
+        with self.datastore.transaction(commit=False) as c:
+            for i in range(0, len(ids), 500):
+                chunk = list(ids[i : i + 500])
+                c.execute(
+                    f"SELECT probationer_id, doc FROM {self.table} "
+                    f"WHERE probationer_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                )
+                found.update({r[0]: json.loads(r[1]) for r in c.fetchall()})
+        return found
+
+    def save_docs(self, docs: dict[str, Doc], tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            c.executemany(
+                f"INSERT INTO {self.table} VALUES (?,?,?,?) ON CONFLICT (probationer_id) "
+                "DO UPDATE SET officer_id = excluded.officer_id, "
+                "unit_id = excluded.unit_id, doc = excluded.doc",
+                [
+                    (k, d["officer_id"], d["unit_id"], json.dumps(d))
+                    for k, d in docs.items()
+                ],
+            )
+
+    def select_docs(
+        self, officer_id: str | None = None, unit_id: str | None = None
+    ) -> list[Doc]:
+        where, params = _where(officer_id=officer_id, unit_id=unit_id)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT doc FROM {self.table}{where}", params)
+            return [json.loads(r[0]) for r in c.fetchall()]
+
+
+def _where(**filters: str | None) -> tuple[str, list[str]]:
+    given = {k: v for k, v in filters.items() if v is not None}
+    if not given:
+        return "", []
+    return " WHERE " + " AND ".join(f"{k} = ?" for k in given), list(given.values())
+
+
+class SQLiteAuditView(SQLiteView, AuditView):
+    def construct_create_table_statements(self) -> list[str]:
+        t = self.table
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {t} (position INTEGER PRIMARY KEY, "
+            "aggregate TEXT, originator_id TEXT, version INTEGER, event_type TEXT, "
+            "recorded_at TEXT, effective_at TEXT, actor_id TEXT, actor_role TEXT, "
+            "reason TEXT, summary TEXT, corrects_entry TEXT, corrects_version INTEGER, "
+            "payload TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {t}_case ON {t} (originator_id, version)",
+            f"CREATE INDEX IF NOT EXISTS {t}_actor ON {t} (actor_id)",
+            f"CREATE INDEX IF NOT EXISTS {t}_recorded ON {t} (recorded_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_effective ON {t} (effective_at)",
+        ]
+
+    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
+        columns = ", ".join(AUDIT_COLUMNS)
+        values = ", ".join(
+            f"(SELECT recorded_at FROM {EVENTS_TABLE} WHERE rowid = :position)"
+            if c == "recorded_at"
+            else f":{c}"
+            for c in AUDIT_COLUMNS
+        )
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            c.executemany(
+                f"INSERT INTO {self.table} ({columns}) VALUES ({values})",
+                [_to_sqlite(r) for r in rows],
+            )
+
+    def query(self, q: AuditQuery) -> list[Row]:
+        where, params = audit_where(q, "?", to_sqlite_time)
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {self.table} WHERE {where} "
+                "ORDER BY position LIMIT ?",
+                [*params, q.limit],
+            )
+            return [_from_sqlite(dict(r)) for r in c.fetchall()]
+
+
+def _to_sqlite(row: Row) -> dict[str, Any]:
+    effective = row["effective_at"]
+    return {**row, "effective_at": to_sqlite_time(effective) if effective else None}
+
+
+def _from_sqlite(row: dict[str, Any]) -> Row:
+    for key in ("recorded_at", "effective_at"):
+        if row[key] is not None:
+            row[key] = from_sqlite_time(row[key])
+    return row
+
+
+__all__ = ["SQLiteAuditView", "SQLiteCaseloadView", "SQLiteCursor"]
