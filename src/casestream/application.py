@@ -18,6 +18,7 @@ from casestream.domain.errors import (
     CaseNotFound,
     ConcurrencyConflict,
     IdempotencyKeyReused,
+    InvalidInput,
     PartnerNotFound,
 )
 from casestream.domain.partner import Partner
@@ -70,6 +71,45 @@ class HistoryEntry:
     @property
     def summary(self) -> str:
         return summarize(self.event_type, self.data)
+
+
+@dataclass(frozen=True)
+class CaseDiff:
+    """The difference between a case at two points, with the events between them."""
+
+    from_version: int
+    to_version: int
+    fields: dict[str, dict[str, Any]]
+    entries_added: list[str]
+    entries_changed: list[str]
+    events: list[HistoryEntry]
+
+
+# Parts of a case a diff compares (entries are compared one by one).
+DIFF_FIELDS = (
+    "person",
+    "offences",
+    "court_order",
+    "supervision_type",
+    "term_start",
+    "term_end",
+    "conditions",
+    "officer_id",
+    "unit_id",
+    "status",
+    "closure",
+    "risk_level",
+    "supervision_level",
+    "supervision_basis",
+    "plan",
+    "entries",
+)
+
+
+def _comparable(case: Probationer | None) -> dict[str, Any]:
+    if case is None:
+        return {}
+    return {f: getattr(case, f) for f in DIFF_FIELDS}
 
 
 def event_payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:
@@ -511,6 +551,41 @@ class CaseHistory(Application[UUID]):
             cast(Probationer.Event, event).apply(case)
             case.version = event.originator_version
         return case
+
+    def diff(self, case_id: UUID, from_at: datetime, to_at: datetime) -> CaseDiff:
+        """What the record changed between two recorded times, and which events did it."""
+        if to_at < from_at:
+            raise InvalidInput("to", "must not be before from")
+        after = self.case_as_recorded_at(case_id, to_at)
+        try:
+            before: Probationer | None = self.case_as_recorded_at(case_id, from_at)
+        except CaseNotFound:
+            before = None
+        old = _comparable(before)
+        new = _comparable(after)
+        fields_changed = {
+            k: {"from": old.get(k), "to": new[k]}
+            for k in new
+            if k != "entries" and old.get(k) != new[k]
+        }
+        old_entries, new_entries = old.get("entries", {}), new["entries"]
+        from_version = before.version if before is not None else 0
+        return CaseDiff(
+            from_version=from_version,
+            to_version=after.version,
+            fields=fields_changed,
+            entries_added=sorted(set(new_entries) - set(old_entries)),
+            entries_changed=sorted(
+                k
+                for k in set(new_entries) & set(old_entries)
+                if new_entries[k] != old_entries[k]
+            ),
+            events=[
+                h
+                for h in self.history(case_id)
+                if from_version < h.version <= after.version
+            ],
+        )
 
     def history(self, case_id: UUID) -> list[HistoryEntry]:
         """Every event of a case in order, with its recorded time from the store."""

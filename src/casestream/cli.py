@@ -94,6 +94,57 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    from casestream.projections.runner import READ_MODELS, LiveProjections
+
+    names = tuple(READ_MODELS) if args.name == "all" else (args.name,)
+    live = LiveProjections(get_settings(), names=names)
+    console.print(f"Projecting {', '.join(names)}; Ctrl-C to stop.")
+    try:
+        while True:
+            live.check()  # re-raises a projection error, which ends the worker
+            import time
+
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        live.stop()
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from casestream.projections.runner import rebuild
+
+    with Progress(console=console) as progress:
+        task = progress.add_task(f"Rebuilding {args.name}", total=None)
+
+        def advance(position: int, head: int) -> None:
+            progress.update(task, completed=position, total=head)
+
+        generation = rebuild(
+            get_settings(), args.name, batch_size=args.batch_size, progress=advance
+        )
+    console.print(f"{args.name} rebuilt as generation {generation}; it now serves.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from casestream.projections.runner import status
+
+    with open_app() as app:
+        rows = status(get_settings(), app)
+    table = Table(title="Projections")
+    for column in ("read model", "generation", "position", "store head", "lag"):
+        table.add_column(column)
+    for s in rows:
+        table.add_row(
+            s.name, str(s.generation), str(s.position), str(s.head), str(s.lag)
+        )
+    console.print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="casestream", description="Event-sourced probation case history."
@@ -112,6 +163,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="only if the store has no events yet"
     )
     demo.set_defaults(func=cmd_demo)
+
+    names = ["caseload", "audit"]
+    project = sub.add_parser("project", help="run projections as a standalone worker")
+    project.add_argument("name", choices=[*names, "all"])
+    project.set_defaults(func=cmd_project)
+
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="rebuild a read model from position 0 into new tables, then swap",
+    )
+    rebuild.add_argument("name", choices=names)
+    rebuild.add_argument("--batch-size", type=int, default=1000)
+    rebuild.set_defaults(func=cmd_rebuild)
+
+    status = sub.add_parser("status", help="each projection's position and lag")
+    status.set_defaults(func=cmd_status)
 
     history = sub.add_parser("history", help="print a case's history as a table")
     history.add_argument("case_id")

@@ -465,3 +465,34 @@ def test_twenty_concurrent_retries_of_one_key_write_exactly_one_event(
 
     assert results == [2] * 20
     assert app.get_case(case_id).version == 2
+
+
+def test_a_diff_names_what_changed_between_two_times_and_the_events_that_did_it(
+    app: CaseHistory,
+):
+    case_id = open_case(app)
+    contact(app, case_id, "k1")
+    time.sleep(0.003)
+    t1 = datetime.now(UTC)
+    time.sleep(0.003)
+    contact(app, case_id, "k2")
+    app.correct_entry(
+        case_id, actor=SUPERVISOR, entry_id="k1", target_version=2,
+        changes={"attendance": "missed"}, reason="Did not attend after all",
+    )
+    app.assign_officer(
+        case_id, actor=SUPERVISOR, officer_id="officer-cy", unit_id="unit-south",
+        reason="Moved",
+    )
+    time.sleep(0.003)
+    t2 = datetime.now(UTC)
+
+    diff = app.diff(case_id, t1, t2)
+
+    assert (diff.from_version, diff.to_version) == (2, 5)
+    assert diff.entries_added == ["k2"]
+    assert diff.entries_changed == ["k1"]
+    assert diff.fields["officer_id"] == {"from": "officer-ana", "to": "officer-cy"}
+    assert [e.event_type for e in diff.events] == [
+        "ContactLogged", "EntryCorrected", "OfficerAssigned",
+    ]

@@ -249,7 +249,7 @@ _APPLY = {
 }
 
 
-def _counts(contact: Doc) -> bool:
+def counts_toward_standard(contact: Doc) -> bool:
     return policies.counts_toward_standard(
         ContactType(contact["type"]), Attendance(contact["attendance"])
     )
@@ -261,7 +261,7 @@ def present(doc: Doc, now: datetime | None = None) -> Doc:
     level = SupervisionLevel(doc["supervision_level"])
     contacts = doc["contacts"].values()
     attended = [c["on"] for c in contacts if c["attendance"] == Attendance.ATTENDED]
-    counting = sorted(c["on"] for c in contacts if _counts(c))
+    counting = sorted(c["on"] for c in contacts if counts_toward_standard(c))
     month = today.replace(day=1).isoformat()
     this_month = sum(1 for on in counting if month <= on <= today.isoformat())
     interval = policies.contact_interval(level)

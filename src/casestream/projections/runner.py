@@ -182,15 +182,21 @@ class LiveProjections:
     on the new generation before the old one is stopped.
     """
 
-    def __init__(self, settings: Settings, check_every: float = 2.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        check_every: float = 2.0,
+        names: tuple[str, ...] = tuple(READ_MODELS),
+    ) -> None:
         self.settings = settings
+        self.names = names
         self.registry: Registry = registry_for(settings)
         self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
         self.generations: dict[str, int] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._check_every = check_every
-        for name in READ_MODELS:
+        for name in names:
             self._start(name, self.registry.generation(name))
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
@@ -218,7 +224,7 @@ class LiveProjections:
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._check_every):
-            for name in READ_MODELS:
+            for name in self.names:
                 generation = self.registry.generation(name)
                 if generation != self.generations.get(name):
                     self._start(name, generation)

@@ -1,0 +1,112 @@
+"""Outcome measures agencies track, per unit and per officer, from the caseload rows.
+
+They are computed from the caseload read model rather than kept as separate counters:
+every figure then agrees with the caseload by construction, a correction or a void
+changes them the moment it reaches the caseload, and a rebuild of one rebuilds both.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from casestream.domain.policies import CONTACT_STANDARD_PER_MONTH
+from casestream.domain.values import SupervisionLevel
+from casestream.projections.caseload import CaseloadView, Doc, counts_toward_standard
+
+ENDED_REFERRAL = ("completed", "unsuccessful", "withdrawn", "declined")
+
+
+def previous_month(today: date) -> tuple[str, str]:
+    """First and last day of the last complete calendar month, as ISO dates."""
+    first_this = today.replace(day=1)
+    last_prev = date.fromordinal(first_this.toordinal() - 1)
+    return last_prev.replace(day=1).isoformat(), last_prev.isoformat()
+
+
+def met_standard(doc: Doc, month: tuple[str, str], standard: int) -> bool:
+    counting = [
+        c["on"]
+        for c in doc["contacts"].values()
+        if counts_toward_standard(c) and month[0] <= c["on"] <= month[1]
+    ]
+    return len(counting) >= standard
+
+
+def measures(docs: Iterable[Doc], today: date) -> dict[str, Any]:
+    """The outcome figures of one group of cases."""
+    month = previous_month(today)
+    risk: Counter[str] = Counter()
+    violations: Counter[str] = Counter()
+    responses: Counter[str] = Counter()
+    closures: Counter[str] = Counter()
+    referrals: dict[str, Counter[str]] = defaultdict(Counter)
+    by_service: dict[str, Counter[str]] = defaultdict(Counter)
+    assessed_for_standard = met = 0
+    for doc in docs:
+        if doc["status"] == "active":
+            risk[doc["risk_level"] or "unassessed"] += 1
+            standard = CONTACT_STANDARD_PER_MONTH[
+                SupervisionLevel(doc["supervision_level"])
+            ]
+            opened_before_month = doc["opened_on"] < month[0]
+            if standard and opened_before_month:
+                assessed_for_standard += 1
+                met += met_standard(doc, month, standard)
+        elif doc["closure"]:
+            closures[doc["closure"]["outcome"]] += 1
+        for v in doc["violations"].values():
+            violations[v["kind"]] += 1
+            responses.update(v["responses"])
+        for r in doc["referrals"].values():
+            if r["status"] in ENDED_REFERRAL:
+                referrals[r["partner_id"]][r["status"]] += 1
+                by_service[r["service_type"]][r["status"]] += 1
+    return {
+        "active_by_risk": dict(sorted(risk.items())),
+        "contact_standard": {
+            "month": month[0][:7],
+            "cases": assessed_for_standard,
+            "met": met,
+            "rate": round(met / assessed_for_standard, 3)
+            if assessed_for_standard
+            else None,
+        },
+        "violations_by_kind": dict(sorted(violations.items())),
+        "responses": dict(sorted(responses.items())),
+        "referral_completion_by_partner": _rates(referrals),
+        "referral_completion_by_service": _rates(by_service),
+        "closures_by_outcome": dict(sorted(closures.items())),
+    }
+
+
+def _rates(groups: dict[str, Counter[str]]) -> dict[str, dict[str, Any]]:
+    return {
+        key: {
+            "ended": sum(c.values()),
+            "completed": c["completed"],
+            "rate": round(c["completed"] / sum(c.values()), 3),
+        }
+        for key, c in sorted(groups.items())
+    }
+
+
+def outcomes(
+    view: CaseloadView, *, unit_id: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Agency, unit and officer figures (one unit's only, if given)."""
+    today = (now or datetime.now(UTC)).astimezone(UTC).date()
+    docs = view.select_docs(None, unit_id)
+    units: dict[str, list[Doc]] = defaultdict(list)
+    officers: dict[str, list[Doc]] = defaultdict(list)
+    for doc in docs:
+        units[doc["unit_id"]].append(doc)
+        officers[doc["officer_id"]].append(doc)
+    return {
+        "as_of": today.isoformat(),
+        "total": measures(docs, today),
+        "units": {u: measures(d, today) for u, d in sorted(units.items())},
+        "officers": {o: measures(d, today) for o, d in sorted(officers.items())},
+    }
