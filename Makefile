@@ -32,7 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	bash scripts/ensure-postgres.sh
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/catchup.py
 
 clean:
 	rm -rf $(VENV) casestream.db casestream.db-wal casestream.db-shm
