@@ -1,0 +1,43 @@
+"""casestream's event stores: the library's recorders plus recorded-at times, hash-chain
+links, idempotency keys, checkpoints and append-only triggers (``base.py`` says why).
+``PERSISTENCE_MODULE`` names one of the factories (see ``settings.py``)."""
+
+from casestream.persistence.base import (
+    Checkpoint,
+    IdempotentResult,
+    RecordedAtRecorder,
+)
+from casestream.persistence.memory import (
+    MEMORY_STORE,
+    MemoryFactory,
+    POPORecordedAtRecorder,
+    forget_memory_store,
+)
+from casestream.persistence.postgres import (
+    PostgresRecordedAtFactory,
+    PostgresRecordedAtRecorder,
+)
+from casestream.persistence.sqlite import (
+    NamedSQLiteTrackingRecorder,
+    SQLiteRecordedAtFactory,
+    SQLiteRecordedAtRecorder,
+    from_sqlite_time,
+    to_sqlite_time,
+)
+
+__all__ = [
+    "MEMORY_STORE",
+    "Checkpoint",
+    "IdempotentResult",
+    "MemoryFactory",
+    "NamedSQLiteTrackingRecorder",
+    "POPORecordedAtRecorder",
+    "PostgresRecordedAtFactory",
+    "PostgresRecordedAtRecorder",
+    "RecordedAtRecorder",
+    "SQLiteRecordedAtFactory",
+    "SQLiteRecordedAtRecorder",
+    "forget_memory_store",
+    "from_sqlite_time",
+    "to_sqlite_time",
+]

@@ -1,0 +1,221 @@
+"""PostgreSQL store (production): recorded-at, chain links, idempotency keys and
+checkpoints beside the library's events table, append-only by triggers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from psycopg.sql import SQL, Composed, Identifier
+
+from casestream.persistence.base import (
+    Checkpoint,
+    IdempotentResult,
+    RecordedAtRecorder,
+    chain_rows,
+    idempotency_row,
+)
+
+
+class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder):
+    """The production store. ``recorded_at`` defaults to ``clock_timestamp()`` at the
+    insert, which comes after the table lock: recorded times rise with the position."""
+
+    def __init__(
+        self, datastore: Any, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        t = self.events_table_name
+        self._names = {
+            "schema": self.datastore.schema,
+            "events": t,
+            "idempotency": f"{t}_idempotency",
+            "chain": f"{t}_chain",
+            "checkpoints": f"{t}_checkpoints",
+        }
+        self.sql_create_statements += [
+            self.sql(
+                "ALTER TABLE {schema}.{events} ADD COLUMN IF NOT EXISTS "
+                "recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()"
+            ),
+            self.sql(
+                "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{events} (recorded_at)",
+                index=f"{t}_recorded_at_idx",
+            ),
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{idempotency} ("
+                "key text PRIMARY KEY, fingerprint text NOT NULL, "
+                "originator_id uuid NOT NULL, originator_version bigint NOT NULL)"
+            ),
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{chain} (originator_id uuid, "
+                "originator_version bigint, link bytea NOT NULL, "
+                "PRIMARY KEY (originator_id, originator_version))"
+            ),
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{checkpoints} ("
+                "position bigint PRIMARY KEY, root bytea NOT NULL, cases int NOT NULL, "
+                "created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
+            ),
+            # Append-only: the database itself refuses to change or remove history.
+            self.sql(
+                "CREATE OR REPLACE FUNCTION {schema}.casestream_append_only() "
+                "RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                "'% is append-only: % refused', TG_TABLE_NAME, TG_OP "
+                "USING ERRCODE = 'insufficient_privilege'; END $$"
+            ),
+            *(
+                self.sql(
+                    "CREATE OR REPLACE TRIGGER {trigger} BEFORE " + ops + " ON "
+                    "{schema}.{table} FOR EACH " + each + " EXECUTE FUNCTION "
+                    "{schema}.casestream_append_only()",
+                    trigger=f"{table}_{name}",
+                    table=table,
+                )
+                for table in (t, f"{t}_chain", f"{t}_checkpoints")
+                for name, ops, each in (
+                    ("append_only", "UPDATE OR DELETE", "ROW"),
+                    ("no_truncate", "TRUNCATE", "STATEMENT"),
+                )
+            ),
+        ]
+        self._sql = {
+            "max_version_at": self.sql(
+                "SELECT MAX(originator_version) AS v FROM {schema}.{events} "
+                "WHERE originator_id = %s AND recorded_at <= %s"
+            ),
+            "recorded_times": self.sql(
+                "SELECT originator_version AS v, recorded_at AS t FROM {schema}.{events} "
+                "WHERE originator_id = %s"
+            ),
+            "recorded_at_of": self.sql(
+                "SELECT notification_id AS n, recorded_at AS t FROM {schema}.{events} "
+                "WHERE notification_id = ANY(%s)"
+            ),
+            "max_notification_at": self.sql(
+                "SELECT MAX(notification_id) AS n FROM {schema}.{events} "
+                "WHERE recorded_at <= %s"
+            ),
+            "insert_idempotency": self.sql(
+                "INSERT INTO {schema}.{idempotency} VALUES (%s, %s, %s, %s)"
+            ),
+            "lookup_idempotency": self.sql(
+                "SELECT fingerprint, originator_id, originator_version "
+                "FROM {schema}.{idempotency} WHERE key = %s"
+            ),
+            "previous_link": self.sql(
+                "SELECT link FROM {schema}.{chain} "
+                "WHERE originator_id = %s AND originator_version = %s"
+            ),
+            "insert_link": self.sql("INSERT INTO {schema}.{chain} VALUES (%s, %s, %s)"),
+            "links": self.sql(
+                "SELECT originator_version AS v, link FROM {schema}.{chain} "
+                "WHERE originator_id = %s"
+            ),
+            "heads": self.sql(
+                "SELECT h.originator_id::text AS id, h.v, c.link FROM ("
+                "SELECT originator_id, MAX(originator_version) AS v FROM "
+                "{schema}.{events} WHERE notification_id <= %s GROUP BY originator_id"
+                ") h LEFT JOIN {schema}.{chain} c ON c.originator_id = h.originator_id "
+                "AND c.originator_version = h.v ORDER BY h.originator_id::text"
+            ),
+            "ids": self.sql(
+                "SELECT originator_id FROM {schema}.{events} UNION "
+                "SELECT originator_id FROM {schema}.{chain}"
+            ),
+            "insert_checkpoint": self.sql(
+                "INSERT INTO {schema}.{checkpoints} (position, root, cases) "
+                "VALUES (%s, %s, %s)"
+            ),
+            "checkpoints": self.sql(
+                "SELECT position, root, cases, created_at FROM {schema}.{checkpoints} "
+                "ORDER BY position"
+            ),
+        }
+
+    def sql(self, text: str, **names: str) -> Composed:
+        """A statement with this store's schema and table names filled in."""
+        idents = {k: Identifier(v) for k, v in {**self._names, **names}.items()}
+        return SQL(text).format(**idents)
+
+    def _query(self, name: str, params: Sequence[Any]) -> list[Any]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._sql[name], params, prepare=True)
+            return list(curs.fetchall())
+
+    def _insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """Runs inside the events' transaction: key and links commit with the events."""
+        row = idempotency_row(stored_events, kwargs.get("idempotency"))
+        if row is not None:
+            curs.execute(self._sql["insert_idempotency"], row, prepare=True)
+
+        def previous_link(oid: UUID, version: int) -> bytes | None:
+            curs.execute(self._sql["previous_link"], (oid, version), prepare=True)
+            found = curs.fetchone()
+            return bytes(found["link"]) if found else None
+
+        links = chain_rows(stored_events, previous_link)
+        curs.executemany(self._sql["insert_link"], links)
+
+    def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
+        [row] = self._query("max_version_at", (originator_id, at))
+        return row["v"]  # type: ignore[no-any-return]
+
+    def recorded_times(self, originator_id: UUID) -> dict[int, datetime]:
+        return {r["v"]: r["t"] for r in self._query("recorded_times", (originator_id,))}
+
+    def recorded_at_of(self, notification_ids: Sequence[int]) -> dict[int, datetime]:
+        rows = self._query("recorded_at_of", (list(notification_ids),))
+        return {r["n"]: r["t"] for r in rows}
+
+    def max_notification_id_recorded_at(self, at: datetime) -> int | None:
+        [row] = self._query("max_notification_at", (at,))
+        return row["n"]  # type: ignore[no-any-return]
+
+    def lookup_idempotency(self, key: str) -> IdempotentResult | None:
+        rows = self._query("lookup_idempotency", (key,))
+        if not rows:
+            return None
+        r = rows[0]
+        return IdempotentResult(
+            r["fingerprint"], r["originator_id"], r["originator_version"]
+        )
+
+    def chain_links(self, originator_id: UUID) -> dict[int, bytes]:
+        return {
+            r["v"]: bytes(r["link"]) for r in self._query("links", (originator_id,))
+        }
+
+    def chain_heads(self, upto: int) -> list[tuple[str, int, bytes]]:
+        return [
+            (r["id"], r["v"], bytes(r["link"]) if r["link"] is not None else b"")
+            for r in self._query("heads", (upto,))
+        ]
+
+    def originator_ids(self) -> list[UUID]:
+        return sorted((r["originator_id"] for r in self._query("ids", ())), key=str)
+
+    def insert_checkpoint(self, checkpoint: Checkpoint) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                self._sql["insert_checkpoint"],
+                (checkpoint.position, checkpoint.root, checkpoint.cases),
+            )
+
+    def checkpoints(self) -> list[Checkpoint]:
+        return [
+            Checkpoint(r["position"], bytes(r["root"]), r["cases"], r["created_at"])
+            for r in self._query("checkpoints", ())
+        ]
+
+
+class PostgresRecordedAtFactory(PostgresFactory):
+    """PostgreSQL persistence with recorded-at times, chain and idempotency (production)."""
+
+    application_recorder_class = PostgresRecordedAtRecorder
