@@ -9,12 +9,12 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from tests.conftest import postgres_dsn
+from tests.factories import OFFICER, full_lifecycle, open_case
 
 from casestream.application import CaseHistory
 from casestream.settings import Settings
 from casestream.verify import take_checkpoint, verify_case, verify_store
-from tests.conftest import postgres_dsn
-from tests.factories import OFFICER, full_lifecycle, open_case
 
 Execute = Callable[[str, tuple[Any, ...]], None]
 
@@ -117,7 +117,8 @@ def test_a_changed_byte_is_found_at_its_version(app: CaseHistory, sql: Execute):
 
     verdict = verify_case(app.store, case_id)
     assert (verdict.intact, verdict.broken_at) == (False, 3)
-    assert verdict.problem is not None and verdict.problem.startswith("changed")
+    assert verdict.problem is not None
+    assert verdict.problem.startswith("changed")
 
 
 def test_a_deleted_event_is_found_as_a_missing_version(app: CaseHistory, sql: Execute):
@@ -149,7 +150,8 @@ def test_the_last_event_deleted_is_found_by_its_orphaned_link(
 
     verdict = verify_case(app.store, case_id)
     assert verdict.broken_at == 4
-    assert verdict.problem is not None and "chain link exists" in verdict.problem
+    assert verdict.problem is not None
+    assert "chain link exists" in verdict.problem
 
 
 def test_two_swapped_versions_are_found_as_reordered(app: CaseHistory, sql: Execute):
@@ -181,7 +183,8 @@ def test_a_forged_event_is_found_as_foreign(app: CaseHistory, sql: Execute):
 
     verdict = verify_case(app.store, case_id)
     assert verdict.broken_at == 4
-    assert verdict.problem is not None and verdict.problem.startswith("foreign")
+    assert verdict.problem is not None
+    assert verdict.problem.startswith("foreign")
 
 
 def test_a_whole_case_removed_after_a_checkpoint_breaks_the_checkpoint(
@@ -199,4 +202,5 @@ def test_a_whole_case_removed_after_a_checkpoint_breaks_the_checkpoint(
     assert all(c.intact for c in verdict.cases)  # each remaining chain is fine ...
     [checkpoint] = verdict.checkpoints
     assert not checkpoint.intact  # ... but the checkpoint proves a case is gone
-    assert checkpoint.problem is not None and "removed or altered" in checkpoint.problem
+    assert checkpoint.problem is not None
+    assert "removed or altered" in checkpoint.problem
