@@ -79,7 +79,8 @@ def test_an_untouched_store_verifies_clean_and_refuses_updates_and_deletes(
 
     assert verdict.intact
     assert len(verdict.cases) == 2  # the case and its partner
-    assert verdict.checkpoints and verdict.checkpoints[0].intact
+    assert verdict.checkpoints
+    assert verdict.checkpoints[0].intact
     env = settings.eventsourcing_env()
     if store == "sqlite":
         conn = sqlite3.connect(env["SQLITE_DBNAME"])
