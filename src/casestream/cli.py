@@ -145,6 +145,71 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from casestream.verify import verify_store
+
+    with open_app() as app:
+        verdict = verify_store(app.store, UUID(args.case) if args.case else None)
+    table = Table(title="Hash chains")
+    for column in ("aggregate", "versions", "verdict"):
+        table.add_column(column)
+    for c in verdict.cases:
+        if not c.intact or args.case:
+            table.add_row(
+                c.originator_id,
+                str(c.versions),
+                "intact" if c.intact else f"[red]broken at v{c.broken_at}: {c.problem}",
+            )
+    for cp in verdict.checkpoints:
+        table.add_row(
+            f"checkpoint @ {cp.position}",
+            str(cp.cases),
+            "intact" if cp.intact else f"[red]{cp.problem}",
+        )
+    console.print(table)
+    broken = [c for c in verdict.cases if not c.intact]
+    console.print(
+        f"{len(verdict.cases)} aggregates, {len(broken)} broken; "
+        f"{len(verdict.checkpoints)} checkpoints"
+    )
+    return 0 if verdict.intact else 1
+
+
+def cmd_checkpoint(args: argparse.Namespace) -> int:
+    from casestream.verify import take_checkpoint
+
+    with open_app() as app:
+        cp = take_checkpoint(app.store)
+    console.print(
+        f"Checkpoint at position {cp.position}: {cp.cases} cases, root {cp.root.hex()}"
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime
+    from pathlib import Path
+
+    from casestream.export import build_bundle, load_or_create_key, render_html
+
+    at = datetime.fromisoformat(args.at) if args.at else None
+    if at is not None and at.tzinfo is None:
+        console.print("[red]--at needs a timezone, e.g. 2026-03-03T17:00:00+00:00")
+        return 2
+    key = load_or_create_key(Path(get_settings().signing_key_path))
+    with open_app() as app:
+        bundle = build_bundle(app, UUID(args.case_id), key, at)
+    Path(args.out).write_text(json.dumps(bundle, indent=1, ensure_ascii=False))
+    if args.html:
+        Path(args.html).write_text(render_html(bundle))
+    console.print(
+        f"Wrote {args.out}: {len(bundle['events'])} events, signed by "
+        f"{bundle['signature']['public_key']}. Check it with tools/verify_export.py."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="casestream", description="Event-sourced probation case history."
@@ -179,6 +244,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="each projection's position and lag")
     status.set_defaults(func=cmd_status)
+
+    verify = sub.add_parser("verify", help="recompute every hash chain and checkpoint")
+    verify.add_argument("--case", default=None)
+    verify.set_defaults(func=cmd_verify)
+
+    checkpoint = sub.add_parser("checkpoint", help="record a root over all chain heads")
+    checkpoint.set_defaults(func=cmd_checkpoint)
+
+    export = sub.add_parser("export", help="a signed, verifiable bundle of one case")
+    export.add_argument("case_id")
+    export.add_argument("--out", required=True)
+    export.add_argument("--html", default=None, help="also write a readable page")
+    export.add_argument("--at", default=None, help="answer as of this ISO time")
+    export.set_defaults(func=cmd_export)
 
     history = sub.add_parser("history", help="print a case's history as a table")
     history.add_argument("case_id")
