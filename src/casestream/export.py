@@ -126,7 +126,7 @@ def build_bundle(
             }
         )
     verdict = verify_case(app.store, case_id)
-    bundle = jsonable(
+    bundle: dict[str, Any] = jsonable(
         {
             "format": FORMAT,
             "exported_at": datetime.now(UTC),

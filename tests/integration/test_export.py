@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.factories import OFFICER, days_ago, full_lifecycle
 
 from casestream.application import CaseHistory
 from casestream.export import build_bundle, load_or_create_key, render_html
-from tests.factories import OFFICER, days_ago, full_lifecycle
 
 TOOL = Path(__file__).parents[2] / "tools" / "verify_export.py"
 
