@@ -16,6 +16,8 @@ class Partner(Aggregate):
     """An entry in the partner directory: who offers which services, and whether active."""
 
     class Event(Aggregate.Event):
+        class_version = 1  # schema version; see Probationer.Event
+
         actor_id: str
         actor_role: str
         reason: str | None

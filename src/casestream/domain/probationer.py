@@ -137,6 +137,7 @@ CORRECTABLE: dict[EntryKind, dict[str, Callable[[object], object]]] = {
         "location": _text("location"),
         "summary": _text("summary"),
         "sensitive": _bool("sensitive"),
+        "complied": _bool("complied"),
     },
     EntryKind.DRUG_TEST: {
         "method": _enum(DrugTestMethod, "method"),
@@ -189,10 +190,25 @@ def overall_result(results: Mapping[str, str]) -> DrugTestResult:
 class Probationer(Aggregate):
     """A person's supervision case: every entry an immutable event, state derived."""
 
+    # Version of the aggregate's snapshot state: 2 added ``complied`` to contacts.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        for entry in state.get("entries", {}).values():
+            if entry.get("entry_kind") == EntryKind.CONTACT:
+                entry.setdefault("complied", None)
+
     # Events are the stored contract: add fields with defaults or upcast, never rename.
 
     class Event(Aggregate.Event):
-        """Every case event says who recorded it, when it took effect, and why."""
+        """Every case event says who recorded it, when it took effect, and why.
+
+        ``class_version`` is the event's schema version (inherited as 1); a class that
+        changes shape raises it and upcasts stored older versions (never rewrites them).
+        """
+
+        class_version = 1
 
         actor_id: str
         actor_role: str
@@ -361,12 +377,22 @@ class Probationer(Aggregate):
             referral["status_since"] = self.effective_at
 
     class ContactLogged(Event):
+        """Version 2 records compliance apart from attendance (DESIGN.md §3: a person
+        can attend and still not comply); version 1 contacts did not record it."""
+
+        class_version = 2
+
         contact_id: str
         contact_type: str
         attendance: str
         location: str
         summary: str
         sensitive: bool
+        complied: bool | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["complied"] = None  # not recorded then: unknown, not "no"
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -378,6 +404,7 @@ class Probationer(Aggregate):
                 location=self.location,
                 summary=self.summary,
                 sensitive=self.sensitive,
+                complied=self.complied,
             )
 
     class DrugTestRecorded(Event):
@@ -843,10 +870,18 @@ class Probationer(Aggregate):
         location: str,
         summary: str,
         sensitive: bool = False,
+        complied: bool | None = None,
         effective_at: datetime | None = None,
         reason: str | None = None,
     ) -> None:
         self._check_new_id(contact_id)
+        chosen = parse(Attendance, attendance, "attendance")
+        if complied is not None:
+            _bool("complied")(complied)
+            if complied and chosen != Attendance.ATTENDED:
+                raise InvalidInput(
+                    "complied", "only a contact attended can be complied with"
+                )
         self._record(
             self.ContactLogged,
             actor,
@@ -854,10 +889,11 @@ class Probationer(Aggregate):
             reason,
             contact_id=contact_id,
             contact_type=parse(ContactType, contact_type, "contact_type"),
-            attendance=parse(Attendance, attendance, "attendance"),
+            attendance=chosen,
             location=require_text(location, "location", max_length=500),
             summary=require_text(summary, "summary"),
             sensitive=_bool("sensitive")(sensitive),
+            complied=complied,
         )
 
     def record_drug_test(
