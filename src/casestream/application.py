@@ -102,6 +102,7 @@ DIFF_FIELDS = (
     "supervision_level",
     "supervision_basis",
     "plan",
+    "sealed",
     "entries",
 )
 
@@ -462,6 +463,22 @@ class CaseHistory(Application[UUID]):
             case_id,
             expected_version,
             lambda c: c.reopen(**kw),
+            _idempotency(idempotency_key, fingerprint),
+        )
+
+    def seal_case(
+        self,
+        case_id: UUID,
+        expected_version: int | None = None,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
+    ) -> int:
+        return self._change(
+            case_id,
+            expected_version,
+            lambda c: c.seal(**kw),
             _idempotency(idempotency_key, fingerprint),
         )
 

@@ -25,6 +25,7 @@ from casestream.domain.errors import (
     CaseClosed,
     CaseError,
     CaseNotFound,
+    CaseSealedError,
     ConcurrencyConflict,
     IdempotencyKeyReused,
     InvalidEffectiveTime,
@@ -35,6 +36,8 @@ from casestream.domain.errors import (
     UnknownEntry,
 )
 from casestream.domain.probationer import Probationer
+from casestream.domain.values import Actor
+from casestream.verify import verify_case
 
 
 def state(case: Probationer) -> dict[str, Any]:
@@ -477,11 +480,18 @@ def test_a_diff_names_what_changed_between_two_times_and_the_events_that_did_it(
     time.sleep(0.003)
     contact(app, case_id, "k2")
     app.correct_entry(
-        case_id, actor=SUPERVISOR, entry_id="k1", target_version=2,
-        changes={"attendance": "missed"}, reason="Did not attend after all",
+        case_id,
+        actor=SUPERVISOR,
+        entry_id="k1",
+        target_version=2,
+        changes={"attendance": "missed"},
+        reason="Did not attend after all",
     )
     app.assign_officer(
-        case_id, actor=SUPERVISOR, officer_id="officer-cy", unit_id="unit-south",
+        case_id,
+        actor=SUPERVISOR,
+        officer_id="officer-cy",
+        unit_id="unit-south",
         reason="Moved",
     )
     time.sleep(0.003)
@@ -494,5 +504,29 @@ def test_a_diff_names_what_changed_between_two_times_and_the_events_that_did_it(
     assert diff.entries_changed == ["k1"]
     assert diff.fields["officer_id"] == {"from": "officer-ana", "to": "officer-cy"}
     assert [e.event_type for e in diff.events] == [
-        "ContactLogged", "EntryCorrected", "OfficerAssigned",
+        "ContactLogged",
+        "EntryCorrected",
+        "OfficerAssigned",
     ]
+
+
+def test_sealing_keeps_every_event_and_refuses_new_entries(app: CaseHistory):
+    case_id = full_lifecycle(app)
+    before = app.get_case(case_id).version
+
+    with pytest.raises(ReasonRequired):
+        app.seal_case(case_id, actor=SUPERVISOR, reason=None, court_order_ref="SO-1")
+    app.seal_case(
+        case_id,
+        actor=Actor("admin-zo", "admin"),
+        reason="Expungement order",
+        court_order_ref="SO-1",
+    )
+
+    case = app.get_case(case_id)
+    assert case.sealed is not None
+    assert case.sealed["court_order_ref"] == "SO-1"
+    assert [h.version for h in app.history(case_id)] == list(range(1, before + 2))
+    with pytest.raises(CaseSealedError):
+        contact(app, case_id, "after-seal")
+    assert verify_case(app.store, case_id).intact

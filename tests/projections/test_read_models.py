@@ -13,7 +13,7 @@ from tests.factories import OFFICER, SUPERVISOR, open_case
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
 from casestream.domain.probationer import Probationer
-from casestream.domain.values import EntryKind
+from casestream.domain.values import Actor, EntryKind
 from casestream.projections.audit import AuditQuery, AuditView
 from casestream.projections.caseload import (
     CaseloadView,
@@ -22,6 +22,7 @@ from casestream.projections.caseload import (
     present,
     query_caseload,
 )
+from casestream.projections.outcomes import outcomes
 from casestream.projections.runner import (
     LiveProjections,
     catch_up,
@@ -264,3 +265,39 @@ def test_the_caseload_as_of_a_past_time_is_what_the_live_view_said_then(
     for officer, rows in said_then.items():
         assert caseload_as_of(app, then, officer_id=officer) == rows
     assert caseload_as_of(app, then, officer_id="officer-new") == []
+
+
+def test_a_sealed_case_leaves_the_caseload_outcomes_and_past_views(
+    app: CaseHistory, live: LiveProjections
+):
+    load_demo(app, 4, seed=13)
+    live.wait(app.recorder.max_notification_id(), timeout=60)
+    then = datetime.now(UTC)
+    [case_id, *_] = app_case_ids(app)
+    officer = app.get_case(case_id).officer_id
+
+    app.seal_case(
+        case_id,
+        actor=Actor("admin-zo", "admin"),
+        reason="Court order",
+        court_order_ref="SO-9",
+    )
+    live.wait(app.recorder.max_notification_id(), timeout=10)
+
+    view = live.view("caseload")
+    every_row = query_caseload(view, include_closed=True)
+    assert str(case_id) not in {r["probationer_id"] for r in every_row}
+    assert len(every_row) == len(app_case_ids(app)) - 1
+    assert str(case_id) not in {
+        r["probationer_id"] for r in caseload_as_of(app, then, officer_id=officer)
+    }
+    assert sum(outcomes(view)["total"]["active_by_risk"].values()) == len(
+        [r for r in every_row if r["status"] == "active"]
+    )
+    # The audit trail keeps every event; the API decides who may see it.
+    assert (
+        live.view("audit").query(AuditQuery(originator_id=str(case_id)))[-1][
+            "event_type"
+        ]
+        == "CaseSealed"
+    )

@@ -59,6 +59,10 @@ class CaseClosed(StateConflict):
     """Raised when an entry is added to a closed case (only a reopening is allowed)."""
 
 
+class CaseSealedError(StateConflict):
+    """Raised when an entry is added to a case a court has sealed."""
+
+
 class CaseAlreadyOpen(StateConflict):
     """Raised when an open case is reopened."""
 

@@ -19,6 +19,7 @@ from casestream.domain import policies
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
+    CaseSealedError,
     EntryAlreadyVoided,
     InvalidEffectiveTime,
     InvalidInput,
@@ -190,14 +191,19 @@ def overall_result(results: Mapping[str, str]) -> DrugTestResult:
 class Probationer(Aggregate):
     """A person's supervision case: every entry an immutable event, state derived."""
 
-    # Version of the aggregate's snapshot state: 2 added ``complied`` to contacts.
-    class_version = 2
+    # Version of the aggregate's snapshot state: 2 added ``complied`` to contacts,
+    # 3 added ``sealed``.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         for entry in state.get("entries", {}).values():
             if entry.get("entry_kind") == EntryKind.CONTACT:
                 entry.setdefault("complied", None)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state.setdefault("sealed", None)
 
     # Events are the stored contract: add fields with defaults or upcast, never rename.
 
@@ -247,6 +253,7 @@ class Probationer(Aggregate):
             a.plan_versions = []
             a.entries = {}
             a.entry_kinds = {}
+            a.sealed = None
 
     class ConditionsModified(Event):
         added: list[dict[str, Any]]
@@ -541,6 +548,20 @@ class Probationer(Aggregate):
             aggregate.status = CaseStatus.ACTIVE
             aggregate.closure = None
 
+    class CaseSealed(Event):
+        """A court ordered the case sealed: hidden from all but admin and court roles,
+        its events and their chain kept intact."""
+
+        court_order_ref: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.sealed = {
+                "court_order_ref": self.court_order_ref,
+                "effective_at": self.effective_at,
+                "by": self.actor_id,
+                "reason": self.reason,
+            }
+
     def __init__(self) -> None:
         """Empty shell: CaseOpened.apply sets the state (typed here for readers)."""
         self.person: dict[str, Any] = {}
@@ -562,6 +583,7 @@ class Probationer(Aggregate):
         self.plan_versions: list[int] = []
         self.entries: dict[str, Entry] = {}
         self.entry_kinds: dict[str, str] = {}
+        self.sealed: dict[str, Any] | None = None
 
     # Commands check the rules, then trigger an event; event apply methods only change
     # state, because they run again on every replay (a rule tightened later must not
@@ -1119,6 +1141,25 @@ class Probationer(Aggregate):
             court_order_ref=require_text(court_order_ref, "court_order_ref"),
         )
 
+    def seal(
+        self,
+        *,
+        actor: Actor,
+        reason: str | None,
+        court_order_ref: str,
+        effective_at: datetime | None = None,
+    ) -> None:
+        """Seal by court order; a sealed case takes no further entries."""
+        require_reason(reason, "sealing a case")
+        self._record(
+            self.CaseSealed,
+            actor,
+            effective_at,
+            reason,
+            allow_closed=True,
+            court_order_ref=require_text(court_order_ref, "court_order_ref"),
+        )
+
     # Queries on current state.
 
     def live_entries(self, kind: EntryKind) -> list[Entry]:
@@ -1181,6 +1222,8 @@ class Probationer(Aggregate):
 
         ``about`` is the entry the event concerns: it cannot take effect before it.
         """
+        if self.sealed is not None:
+            raise CaseSealedError(f"case {self.id} is sealed by court order")
         if self.status == CaseStatus.CLOSED and not allow_closed:
             raise CaseClosed(f"case {self.id} is closed; reopen it first")
         now = self.Event.create_timestamp()

@@ -78,6 +78,7 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "CaseNoteAdded": lambda d: f"Case note added ({_words(d['category'])})",
     "CaseClosed": lambda d: f"Case closed: {_words(d['outcome'])}",
     "CaseReopened": lambda d: f"Case reopened ({d['court_order_ref']})",
+    "CaseSealed": lambda d: f"Case sealed by court order {d['court_order_ref']}",
     "Registered": lambda d: f"Partner registered: {d['name']}",
     "ServicesUpdated": lambda d: (
         "Partner services: " + ", ".join(_words(s) for s in d["services"])

@@ -16,6 +16,7 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
 from casestream.application import CaseHistory
 from casestream.domain import policies
@@ -225,6 +226,10 @@ def _closed(doc: Doc, e: Any) -> None:
     }
 
 
+def _sealed(doc: Doc, e: Any) -> None:
+    doc["sealed"] = True
+
+
 def _reopened(doc: Doc, e: Any) -> None:
     doc["status"] = "active"
     doc["closure"] = None
@@ -246,6 +251,7 @@ _APPLY = {
     "EntryVoided": _voided,
     "CaseClosed": _closed,
     "CaseReopened": _reopened,
+    "CaseSealed": _sealed,
 }
 
 
@@ -370,6 +376,11 @@ class CaseloadProjection(Projection[CaseloadView]):
         self.view.apply([domain_event], tracking)
 
 
+def visible(docs: Iterable[Doc]) -> list[Doc]:
+    """Rows that may appear in caseload and outcome views: sealed cases never do."""
+    return [d for d in docs if not d.get("sealed")]
+
+
 def query_caseload(
     view: CaseloadView,
     *,
@@ -381,7 +392,7 @@ def query_caseload(
     now: datetime | None = None,
 ) -> list[Doc]:
     """An officer's or a unit's caseload, soonest contact due first."""
-    rows = [present(d, now) for d in view.select_docs(officer_id, unit_id)]
+    rows = [present(d, now) for d in visible(view.select_docs(officer_id, unit_id))]
     if not include_closed:
         rows = [r for r in rows if r["status"] == "active"]
     if risk_level is not None:
@@ -406,7 +417,7 @@ WORKLOAD_WEIGHT: dict[str, float] = {
 def workload(view: CaseloadView, unit_id: str | None = None) -> list[Doc]:
     """Active cases per officer, and the caseload weighted by supervision level."""
     per: dict[str, Doc] = {}
-    for doc in view.select_docs(None, unit_id):
+    for doc in visible(view.select_docs(None, unit_id)):
         if doc["status"] != "active":
             continue
         row = per.setdefault(
@@ -474,9 +485,16 @@ def caseload_as_of(
             if folded is not None:
                 docs[key] = folded
         position = notifications[-1].id
+    sealed_now = {
+        str(n.originator_id)
+        for n in app.recorder.select_notifications(
+            0, 1_000_000, topics=[get_topic(Probationer.CaseSealed)]
+        )
+    }
     rows = [
         present(d, at)
         for d in docs.values()
+        if str(d["probationer_id"]) not in sealed_now
         if (officer_id is None or d["officer_id"] == officer_id)
         and (unit_id is None or d["unit_id"] == unit_id)
         and d["status"] == "active"

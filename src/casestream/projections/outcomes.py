@@ -14,7 +14,12 @@ from typing import Any
 
 from casestream.domain.policies import CONTACT_STANDARD_PER_MONTH
 from casestream.domain.values import SupervisionLevel
-from casestream.projections.caseload import CaseloadView, Doc, counts_toward_standard
+from casestream.projections.caseload import (
+    CaseloadView,
+    Doc,
+    counts_toward_standard,
+    visible,
+)
 
 ENDED_REFERRAL = ("completed", "unsuccessful", "withdrawn", "declined")
 
@@ -98,7 +103,7 @@ def outcomes(
 ) -> dict[str, Any]:
     """Agency, unit and officer figures (one unit's only, if given)."""
     today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    docs = view.select_docs(None, unit_id)
+    docs = visible(view.select_docs(None, unit_id))
     units: dict[str, list[Doc]] = defaultdict(list)
     officers: dict[str, list[Doc]] = defaultdict(list)
     for doc in docs:
