@@ -210,6 +210,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_grant_runtime(args: argparse.Namespace) -> int:
+    from casestream.persistence.postgres import (
+        PostgresRecordedAtRecorder,
+        restrict_runtime_role,
+    )
+    from casestream.projections.registry import registry_for
+    from casestream.projections.runner import READ_MODELS, table_name
+
+    settings = get_settings()
+    if settings.backend != "postgres":
+        console.print(
+            "[red]Roles and privileges are PostgreSQL's; CASESTREAM_DB is not."
+        )
+        return 2
+    registry = registry_for(settings)
+    views = []
+    for name in READ_MODELS:
+        t = table_name(name, registry.generation(name))
+        views += [t, f"{t}_tracking"]
+    with open_app() as app:
+        recorder = app.recorder
+        assert isinstance(recorder, PostgresRecordedAtRecorder)
+        restrict_runtime_role(recorder, args.role, [*views, "projection_generations"])
+    console.print(
+        f"{args.role} may now read and append events, never update or delete them."
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="casestream", description="Event-sourced probation case history."
@@ -258,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--html", default=None, help="also write a readable page")
     export.add_argument("--at", default=None, help="answer as of this ISO time")
     export.set_defaults(func=cmd_export)
+
+    grant = sub.add_parser(
+        "grant-runtime", help="PostgreSQL: let a role append and read events, no more"
+    )
+    grant.add_argument("role")
+    grant.set_defaults(func=cmd_grant_runtime)
 
     history = sub.add_parser("history", help="print a case's history as a table")
     history.add_argument("case_id")

@@ -219,3 +219,42 @@ class PostgresRecordedAtFactory(PostgresFactory):
     """PostgreSQL persistence with recorded-at times, chain and idempotency (production)."""
 
     application_recorder_class = PostgresRecordedAtRecorder
+
+
+# Tables the service only ever reads and appends to.
+APPEND_ONLY_SUFFIXES = ("", "_chain", "_checkpoints", "_idempotency")
+
+
+def restrict_runtime_role(
+    recorder: PostgresRecordedAtRecorder, role: str, read_models: Sequence[str] = ()
+) -> None:
+    """Give the service's runtime role only what it needs: INSERT and SELECT on the
+    event tables (so even a compromised service cannot rewrite history), and full use
+    of the read models it maintains. Run as the tables' owner (see docs/operations.md).
+    """
+    with recorder.datastore.transaction(commit=True) as curs:
+        schema = recorder.datastore.schema
+        curs.execute(
+            SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                Identifier(schema), Identifier(role)
+            )
+        )
+        for suffix in APPEND_ONLY_SUFFIXES:
+            table = Identifier(schema, recorder.events_table_name + suffix)
+            curs.execute(
+                SQL("REVOKE ALL ON {} FROM {}").format(table, Identifier(role))
+            )
+            curs.execute(
+                SQL("GRANT SELECT, INSERT ON {} TO {}").format(table, Identifier(role))
+            )
+        curs.execute(
+            SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
+                Identifier(schema), Identifier(role)
+            )
+        )
+        for name in read_models:
+            curs.execute(
+                SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+                    Identifier(schema, name), Identifier(role)
+                )
+            )
