@@ -228,3 +228,30 @@ def full_lifecycle(app: CaseHistory) -> UUID:
         case, actor=SUPERVISOR, reason="Closed in error", court_order_ref="CR-2026-0042"
     )
     return case
+
+
+def fill_events(app: CaseHistory, events: int, per_case: int = 100) -> None:
+    """A large store quickly: cases of ``per_case`` contacts, one transaction per case."""
+    from casestream.domain.probationer import Probationer
+
+    opened = days_ago(400)
+    for n in range(events // per_case):
+        case = Probationer.open(
+            actor=OFFICER,
+            **case_fields(
+                effective_at=opened,
+                officer_id=f"officer-{n % 7}",
+                unit_id=f"unit-{n % 3}",
+            ),
+        )
+        for k in range(per_case - 1):
+            case.log_contact(
+                actor=OFFICER,
+                contact_id=f"k{k}",
+                contact_type="office",
+                attendance="attended" if k % 5 else "missed",
+                location="Office",
+                summary="Reported",
+                effective_at=opened + timedelta(days=1 + k * 3),
+            )
+        app.save(case)

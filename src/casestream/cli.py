@@ -123,7 +123,11 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             progress.update(task, completed=position, total=head)
 
         generation = rebuild(
-            get_settings(), args.name, batch_size=args.batch_size, progress=advance
+            get_settings(),
+            args.name,
+            batch_size=args.batch_size,
+            progress=advance,
+            restart=args.restart,
         )
     console.print(f"{args.name} rebuilt as generation {generation}; it now serves.")
     return 0
@@ -269,6 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("name", choices=names)
     rebuild.add_argument("--batch-size", type=int, default=1000)
+    rebuild.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard a rebuild that was cut off instead of resuming it",
+    )
     rebuild.set_defaults(func=cmd_rebuild)
 
     status = sub.add_parser("status", help="each projection's position and lag")

@@ -125,6 +125,7 @@ def rebuild(
     *,
     batch_size: int = 1000,
     progress: Callable[[int, int], None] | None = None,
+    restart: bool = False,
 ) -> int:
     """Build the next generation from position 0, then make it the one that serves."""
     registry = registry_for(settings)
@@ -132,8 +133,10 @@ def rebuild(
     new = current + 1
     with CaseHistory(env=settings.eventsourcing_env()) as app:
         view = open_view(settings, name, new)
-        drop(view)  # a rebuild that was cut off earlier starts again from 0
-        view = open_view(settings, name, new)
+        if restart:
+            drop(view)
+            view = open_view(settings, name, new)
+        # A rebuild that was cut off resumes where its last batch committed.
         catch_up(app, view, batch_size=batch_size, progress=progress)
         registry.set_generation(name, new)
         # Servers switch on their next check; generations before `current` are unused.
