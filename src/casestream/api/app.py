@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from casestream.application import CaseHistory
+from casestream.access_log import open_access_log
+from casestream.api.errors import install_error_handlers
+from casestream.api.metrics import MeteredCaseHistory, Metrics
+from casestream.api.middleware import BodySizeLimit, RequestMetrics
+from casestream.api.routes import (
+    audit,
+    case_entries,
+    events,
+    operations,
+    partners,
+    probationers,
+)
 from casestream.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for one store; the application opens on startup, closes on shutdown."""
     settings = settings or get_settings()
+    metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        case_history = CaseHistory(env=settings.eventsourcing_env())
+        if settings.uses_dev_jwt_secret:
+            logger.warning(
+                "CASESTREAM_JWT_SECRET is not set: tokens are signed with the public "
+                "development key. Set it to 32 or more random bytes before real use."
+            )
+        case_history = MeteredCaseHistory(settings.eventsourcing_env(), metrics)
+        try:
+            access_log = open_access_log(settings)
+        except BaseException:
+            case_history.close()
+            raise
         app.state.case_history = case_history
+        app.state.access_log = access_log
         try:
             yield
         finally:
+            access_log.close()
             case_history.close()
 
     app = FastAPI(
@@ -30,10 +57,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         lifespan=lifespan,
     )
-
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        """Liveness: the process answers."""
-        return {"status": "ok"}
-
+    app.state.settings = settings
+    app.state.metrics = metrics
+    for router in (
+        probationers.router,
+        case_entries.router,
+        partners.router,
+        events.router,
+        audit.router,
+        operations.router,
+    ):
+        app.include_router(router)
+    install_error_handlers(app)
+    # Added last = outermost: metrics see every answer, including a 413.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, metrics=metrics)
     return app

@@ -1,0 +1,414 @@
+"""The access log: who read which case, when, through which endpoint, with what outcome.
+
+Reads matter to auditors (DESIGN.md §4, §6). The log lives in the event store's own
+database (the same SQLite file, the same PostgreSQL schema) and is append-only: rows are
+inserted and never updated; on SQLite and PostgreSQL triggers refuse UPDATE and DELETE.
+The time of each row comes from the database, not from the caller.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.sql import SQL, Composed, Identifier
+from psycopg_pool import ConnectionPool
+
+from casestream.settings import Settings
+
+TABLE = "access_log"
+MAX_QUERY_LENGTH = 500
+
+
+class AccessOutcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class AccessAttempt:
+    """One read of a case, as the API reports it."""
+
+    user_id: str
+    role: str
+    probationer_id: UUID
+    endpoint: str
+    outcome: AccessOutcome
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One row of the log: an attempt, numbered and timed by the database."""
+
+    id: int
+    at: datetime
+    user_id: str
+    role: str
+    probationer_id: UUID
+    endpoint: str
+    query: str
+    outcome: AccessOutcome
+
+
+@dataclass(frozen=True)
+class AccessQuery:
+    """Filters for reading the log; times are inclusive bounds."""
+
+    user_id: str | None = None
+    probationer_id: UUID | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+class AccessLog(ABC):
+    """Where reads of cases are recorded; one implementation per store."""
+
+    @abstractmethod
+    def record(self, attempt: AccessAttempt) -> None:
+        """Append one attempt."""
+
+    @abstractmethod
+    def select(self, query: AccessQuery) -> list[AccessRecord]:
+        """Matching rows, oldest first."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise if the log's database cannot be reached."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook: not every store holds resources)
+        """Release connections."""
+
+
+def open_access_log(settings: Settings) -> AccessLog:
+    """The access log in the same database as the event store ``settings`` selects."""
+    env = settings.eventsourcing_env()
+    if settings.backend == "memory":
+        # Like the in-memory event store: one log per store name, per process.
+        name = settings.db.get_secret_value().split("://", 1)[1] or "default"
+        with _MEMORY_LOGS_LOCK:
+            return _MEMORY_LOGS.setdefault(name, MemoryAccessLog())
+    if settings.backend == "sqlite":
+        return SQLiteAccessLog(
+            env["SQLITE_DBNAME"],
+            timeout=float(env.get("SQLITE_LOCK_TIMEOUT", "5")),
+            create_table=settings.create_tables,
+        )
+    return PostgresAccessLog(
+        postgres_conninfo(settings.db.get_secret_value()),
+        schema=settings.db_schema or "public",
+        max_size=settings.pool_size,
+        create_table=settings.create_tables,
+    )
+
+
+_MEMORY_LOGS: dict[str, MemoryAccessLog] = {}
+_MEMORY_LOGS_LOCK = threading.Lock()
+
+
+def postgres_conninfo(url: str) -> str:
+    """A libpq URL from ``CASESTREAM_DB`` (which may say ``postgresql+psycopg://``)."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql://{rest}" if scheme.lower() != "postgres" else url
+
+
+def _clip(query: str) -> str:
+    return query[:MAX_QUERY_LENGTH]
+
+
+class MemoryAccessLog(AccessLog):
+    """In-process log for the in-memory store: gone when the process ends."""
+
+    def __init__(self) -> None:
+        self._rows: list[AccessRecord] = []
+        self._lock = threading.Lock()
+
+    def record(self, attempt: AccessAttempt) -> None:
+        with self._lock:
+            self._rows.append(
+                AccessRecord(
+                    id=len(self._rows) + 1,
+                    at=datetime.now(UTC),
+                    user_id=attempt.user_id,
+                    role=attempt.role,
+                    probationer_id=attempt.probationer_id,
+                    endpoint=attempt.endpoint,
+                    query=_clip(attempt.query),
+                    outcome=attempt.outcome,
+                )
+            )
+
+    def select(self, query: AccessQuery) -> list[AccessRecord]:
+        with self._lock:
+            rows = [r for r in self._rows if _matches(r, query)]
+        return rows[query.offset : query.offset + query.limit]
+
+    def ping(self) -> None:
+        return None
+
+
+def _matches(row: AccessRecord, q: AccessQuery) -> bool:
+    return (
+        (q.user_id is None or row.user_id == q.user_id)
+        and (q.probationer_id is None or row.probationer_id == q.probationer_id)
+        and (q.since is None or row.at >= q.since)
+        and (q.until is None or row.at <= q.until)
+    )
+
+
+# SQLite keeps times as sortable UTC text with milliseconds, as the event store does.
+_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+_SQLITE_PY_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _sqlite_time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(_SQLITE_PY_FORMAT)[:-3]
+
+
+class SQLiteAccessLog(AccessLog):
+    """The log as a table in the event store's SQLite file."""
+
+    def __init__(self, path: str, *, timeout: float, create_table: bool) -> None:
+        # One connection, serialised by a lock: access-log writes are tiny, and one
+        # connection also serves an in-memory database.
+        self._conn = sqlite3.connect(
+            path, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+        self._lock = threading.Lock()
+        if create_table:
+            with self._lock:
+                self._conn.executescript(
+                    f"""
+                    BEGIN;
+                    CREATE TABLE IF NOT EXISTS {TABLE} (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        at TEXT NOT NULL DEFAULT ({_SQLITE_NOW}),
+                        user_id TEXT NOT NULL,
+                        role TEXT NOT NULL,
+                        probationer_id TEXT NOT NULL,
+                        endpoint TEXT NOT NULL,
+                        query TEXT NOT NULL,
+                        outcome TEXT NOT NULL
+                    );
+                    CREATE INDEX IF NOT EXISTS {TABLE}_probationer_idx
+                        ON {TABLE} (probationer_id, id);
+                    CREATE INDEX IF NOT EXISTS {TABLE}_user_idx ON {TABLE} (user_id, id);
+                    CREATE INDEX IF NOT EXISTS {TABLE}_at_idx ON {TABLE} (at);
+                    CREATE TRIGGER IF NOT EXISTS {TABLE}_no_update
+                        BEFORE UPDATE ON {TABLE}
+                        BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
+                    CREATE TRIGGER IF NOT EXISTS {TABLE}_no_delete
+                        BEFORE DELETE ON {TABLE}
+                        BEGIN SELECT RAISE(ABORT, 'the access log is append-only'); END;
+                    COMMIT;
+                    """
+                )
+
+    def record(self, attempt: AccessAttempt) -> None:
+        with self._lock:
+            self._conn.execute(
+                f"INSERT INTO {TABLE} "
+                "(user_id, role, probationer_id, endpoint, query, outcome) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    attempt.user_id,
+                    attempt.role,
+                    str(attempt.probationer_id),
+                    attempt.endpoint,
+                    _clip(attempt.query),
+                    attempt.outcome.value,
+                ),
+            )
+
+    def select(self, query: AccessQuery) -> list[AccessRecord]:
+        where, params = [], []
+        if query.user_id is not None:
+            where.append("user_id = ?")
+            params.append(query.user_id)
+        if query.probationer_id is not None:
+            where.append("probationer_id = ?")
+            params.append(str(query.probationer_id))
+        if query.since is not None:
+            where.append("at >= ?")
+            params.append(_sqlite_time(query.since))
+        if query.until is not None:
+            where.append("at <= ?")
+            params.append(_sqlite_time(query.until))
+        sql = (
+            f"SELECT id, at, user_id, role, probationer_id, endpoint, query, outcome "
+            f"FROM {TABLE} {'WHERE ' + ' AND '.join(where) if where else ''} "
+            "ORDER BY id LIMIT ? OFFSET ?"
+        )
+        with self._lock:
+            rows = self._conn.execute(
+                sql, (*params, query.limit, query.offset)
+            ).fetchall()
+        return [
+            AccessRecord(
+                id=r[0],
+                at=datetime.strptime(r[1], _SQLITE_PY_FORMAT).replace(tzinfo=UTC),
+                user_id=r[2],
+                role=r[3],
+                probationer_id=UUID(r[4]),
+                endpoint=r[5],
+                query=r[6],
+                outcome=AccessOutcome(r[7]),
+            )
+            for r in rows
+        ]
+
+    def ping(self) -> None:
+        with self._lock:
+            self._conn.execute(f"SELECT 1 FROM {TABLE} LIMIT 1").fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class PostgresAccessLog(AccessLog):
+    """The log as a table in the event store's PostgreSQL schema."""
+
+    def __init__(
+        self, conninfo: str, *, schema: str, max_size: int, create_table: bool
+    ) -> None:
+        self._pool: ConnectionPool[psycopg.Connection[dict[str, Any]]] = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max(max_size, 1),
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            open=True,
+            timeout=10.0,
+            name="casestream-access-log",
+        )
+        s, t = Identifier(schema), Identifier(TABLE)
+        self._insert = SQL(
+            "INSERT INTO {s}.{t} "
+            "(user_id, role, probationer_id, endpoint, query, outcome) "
+            "VALUES (%s, %s, %s, %s, %s, %s)"
+        ).format(s=s, t=t)
+        self._select_from = SQL(
+            "SELECT id, at, user_id, role, probationer_id, endpoint, query, outcome "
+            "FROM {s}.{t}"
+        ).format(s=s, t=t)
+        self._ping = SQL("SELECT 1 FROM {s}.{t} LIMIT 1").format(s=s, t=t)
+        if create_table:
+            try:
+                self._create(s, t)
+            except BaseException:
+                self._pool.close()
+                raise
+
+    def _create(self, s: Identifier, t: Identifier) -> None:
+        names = {
+            "s": s,
+            "t": t,
+            "guard": Identifier(f"{TABLE}_append_only"),
+            "no_truncate": Identifier(f"{TABLE}_no_truncate"),
+            "by_case": Identifier(f"{TABLE}_probationer_idx"),
+            "by_user": Identifier(f"{TABLE}_user_idx"),
+            "by_time": Identifier(f"{TABLE}_at_idx"),
+        }
+        statements = [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {s}.{t} ("
+                "id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+                "at timestamptz NOT NULL DEFAULT clock_timestamp(), "
+                "user_id text NOT NULL, "
+                "role text NOT NULL, "
+                "probationer_id uuid NOT NULL, "
+                "endpoint text NOT NULL, "
+                "query text NOT NULL, "
+                "outcome text NOT NULL)"
+            ),
+            SQL("CREATE INDEX IF NOT EXISTS {by_case} ON {s}.{t} (probationer_id, id)"),
+            SQL("CREATE INDEX IF NOT EXISTS {by_user} ON {s}.{t} (user_id, id)"),
+            SQL("CREATE INDEX IF NOT EXISTS {by_time} ON {s}.{t} (at)"),
+            SQL(
+                "CREATE OR REPLACE FUNCTION {s}.{guard}() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN "
+                "RAISE EXCEPTION 'the access log is append-only'; END $$"
+            ),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {guard} BEFORE UPDATE OR DELETE ON {s}.{t} "
+                "FOR EACH ROW EXECUTE FUNCTION {s}.{guard}()"
+            ),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {no_truncate} BEFORE TRUNCATE ON {s}.{t} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION {s}.{guard}()"
+            ),
+        ]
+        with self._pool.connection() as conn, conn.transaction():
+            # Several processes may start at once: create under one lock.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+            for statement in statements:
+                conn.execute(statement.format(**names))
+
+    def record(self, attempt: AccessAttempt) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                self._insert,
+                (
+                    attempt.user_id,
+                    attempt.role,
+                    attempt.probationer_id,
+                    attempt.endpoint,
+                    _clip(attempt.query),
+                    attempt.outcome.value,
+                ),
+            )
+
+    def select(self, query: AccessQuery) -> list[AccessRecord]:
+        where: list[Composed | SQL] = []
+        params: list[Any] = []
+        if query.user_id is not None:
+            where.append(SQL("user_id = %s"))
+            params.append(query.user_id)
+        if query.probationer_id is not None:
+            where.append(SQL("probationer_id = %s"))
+            params.append(query.probationer_id)
+        if query.since is not None:
+            where.append(SQL("at >= %s"))
+            params.append(query.since)
+        if query.until is not None:
+            where.append(SQL("at <= %s"))
+            params.append(query.until)
+        statement = SQL("{select} {where} ORDER BY id LIMIT %s OFFSET %s").format(
+            select=self._select_from,
+            where=SQL("WHERE ") + SQL(" AND ").join(where) if where else SQL(""),
+        )
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                statement, (*params, query.limit, query.offset)
+            ).fetchall()
+        return [
+            AccessRecord(
+                id=r["id"],
+                at=r["at"],
+                user_id=r["user_id"],
+                role=r["role"],
+                probationer_id=r["probationer_id"],
+                endpoint=r["endpoint"],
+                query=r["query"],
+                outcome=AccessOutcome(r["outcome"]),
+            )
+            for r in rows
+        ]
+
+    def ping(self) -> None:
+        with self._pool.connection(timeout=5.0) as conn:
+            conn.execute(self._ping).fetchall()
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,277 @@
+"""Typed dependencies: the application, the caller, and the cases they may read or write.
+
+Every read of a case goes through ``readable_case``, which decides and writes the
+decision to the access log; every write goes through ``CaseCommand``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from casestream.access_log import AccessAttempt, AccessLog, AccessOutcome
+from casestream.api.auth import (
+    ALL_CASES,
+    Forbidden,
+    Permission,
+    Principal,
+    Role,
+    Unauthenticated,
+    covers_case,
+    read_token,
+    require,
+)
+from casestream.api.metrics import Metrics
+from casestream.api.schemas import Command, Recorded
+from casestream.application import CaseHistory
+from casestream.domain.errors import CaseNotFound, InvalidInput
+from casestream.domain.probationer import Probationer
+from casestream.settings import Settings
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A JWT signed with CASESTREAM_JWT_SECRET (`casestream token`).",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_case_history(request: Request) -> CaseHistory:
+    cases: CaseHistory = request.app.state.case_history
+    return cases
+
+
+def get_access_log(request: Request) -> AccessLog:
+    log: AccessLog = request.app.state.access_log
+    return log
+
+
+def get_metrics(request: Request) -> Metrics:
+    metrics: Metrics = request.app.state.metrics
+    return metrics
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CaseHistoryDep = Annotated[CaseHistory, Depends(get_case_history)]
+AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+
+
+def get_principal(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthenticated("a bearer token is required")
+    return read_token(settings.jwt_secret, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def endpoint_of(request: Request) -> str:
+    """``GET /probationers/{probationer_id}/history``: the route, not the raw path."""
+    route = getattr(request.scope.get("route"), "path", request.url.path)
+    return f"{request.method} {route}"
+
+
+def readable_case(
+    probationer_id: UUID,
+    request: Request,
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    access_log: AccessLogDep,
+) -> Probationer:
+    """The case as it is now, if the caller may read it; the decision is logged."""
+
+    def log(outcome: AccessOutcome) -> None:
+        access_log.record(
+            AccessAttempt(
+                user_id=principal.user,
+                role=principal.role.value,
+                probationer_id=probationer_id,
+                endpoint=endpoint_of(request),
+                outcome=outcome,
+                query=request.url.query,
+            )
+        )
+
+    if not principal.may(Permission.READ_CASES) or (
+        principal.role == Role.COURT and probationer_id not in principal.cases
+    ):
+        log(AccessOutcome.DENIED)
+        raise Forbidden("this case is not within your scope")
+    case = _load(cases, principal, probationer_id, on_hidden=log)
+    if not covers_case(principal, case.id, case.officer_id, case.unit_id):
+        log(AccessOutcome.DENIED)
+        raise Forbidden("this case is not within your scope")
+    log(AccessOutcome.ALLOWED)
+    return case
+
+
+def writable_case(
+    probationer_id: UUID, principal: PrincipalDep, cases: CaseHistoryDep
+) -> Probationer:
+    """The case as it is now, if the caller may write to it."""
+    require(principal, Permission.WRITE_CASES)
+    case = _load(cases, principal, probationer_id)
+    if not covers_case(principal, case.id, case.officer_id, case.unit_id):
+        raise Forbidden("this case is not within your scope")
+    return case
+
+
+def _load(
+    cases: CaseHistory,
+    principal: Principal,
+    probationer_id: UUID,
+    on_hidden: Callable[[AccessOutcome], None] | None = None,
+) -> Probationer:
+    """Load a case; to a caller who could not see it anyway, 'unknown' looks like 403."""
+    try:
+        return cases.get_case(probationer_id)
+    except CaseNotFound:
+        knows_all = principal.role in ALL_CASES or probationer_id in principal.cases
+        if on_hidden is not None:
+            on_hidden(AccessOutcome.NOT_FOUND if knows_all else AccessOutcome.DENIED)
+        if knows_all:
+            raise
+        raise Forbidden("this case is not within your scope") from None
+
+
+ReadableCase = Annotated[Probationer, Depends(readable_case)]
+WritableCase = Annotated[Probationer, Depends(writable_case)]
+
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,10})"\s*$')
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def expected_version(
+    if_match: Annotated[
+        str | None,
+        Header(
+            description='The version the change is based on, as the ETag gave it: "3".'
+        ),
+    ] = None,
+) -> int | None:
+    if if_match is None or if_match.strip() == "*":
+        return None
+    match = _ETAG.match(if_match)
+    if match is None:
+        raise InvalidInput("If-Match", 'must be one version in quotes, like "3"')
+    return int(match.group(1))
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Retry-safe key: the same key and request return the first "
+            "result without writing again.",
+        ),
+    ] = None,
+) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY.match(key):
+        raise InvalidInput(
+            "Idempotency-Key", "must be 1 to 255 visible ASCII characters"
+        )
+    return key
+
+
+@dataclass(frozen=True)
+class Submission:
+    """How a command arrived: who sent it, the key it may be retried under, and when
+    it names one, the version it was based on."""
+
+    principal: Principal
+    cases: CaseHistory
+    method: str
+    path: str
+    if_match: int | None
+    idempotency_key: str | None
+
+    def options(self, body: Command | None) -> dict[str, Any]:
+        """Keyword arguments every application command takes besides its fields."""
+        options: dict[str, Any] = {"actor": self.principal.actor}
+        if self.idempotency_key is not None:
+            options["idempotency_key"] = self.idempotency_key
+            options["fingerprint"] = self.fingerprint(body)
+        return options
+
+    def fingerprint(self, body: Command | None) -> str:
+        """Same request, same fingerprint: method, path, canonical body, If-Match and
+        the caller (so one user's key never replays another user's result)."""
+        canonical = json.dumps(
+            [
+                self.method,
+                self.path,
+                body.model_dump(mode="json") if body is not None else None,
+                self.if_match,
+                self.principal.user,
+                self.principal.role.value,
+            ],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submission(
+    request: Request,
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    if_match: Annotated[int | None, Depends(expected_version)],
+    key: Annotated[str | None, Depends(idempotency_key)],
+) -> Submission:
+    return Submission(
+        principal=principal,
+        cases=cases,
+        method=request.method,
+        path=request.url.path,
+        if_match=if_match,
+        idempotency_key=key,
+    )
+
+
+SubmissionDep = Annotated[Submission, Depends(submission)]
+
+
+CaseMethod = Callable[..., int]
+
+
+@dataclass(frozen=True)
+class CaseCommand:
+    """A command on one case the caller may write to."""
+
+    case: Probationer
+    submission: Submission
+
+    def run(self, method: CaseMethod, body: Command, **path_fields: str) -> Recorded:
+        version = method(
+            self.submission.cases,
+            self.case.id,
+            expected_version=self.submission.if_match,
+            **self.submission.options(body),
+            **path_fields,
+            **body.command_fields(),
+        )
+        return Recorded(id=self.case.id, version=version)
+
+
+def case_command(case: WritableCase, submitted: SubmissionDep) -> CaseCommand:
+    return CaseCommand(case=case, submission=submitted)
+
+
+CaseCommandDep = Annotated[CaseCommand, Depends(case_command)]

@@ -1,0 +1,204 @@
+"""Errors as RFC 9457 problem details: one table from exception class to HTTP status.
+
+The table is the contract (tests read it). Each class gets its own handler, because
+Starlette picks a handler by walking the exception's class hierarchy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import IntegrityError
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from casestream.api.auth import Forbidden, Unauthenticated
+from casestream.domain.errors import (
+    CaseAlreadyOpen,
+    CaseClosed,
+    CaseError,
+    CaseNotFound,
+    CaseSealedError,
+    ConcurrencyConflict,
+    EntryAlreadyVoided,
+    IdempotencyKeyReused,
+    InvalidEffectiveTime,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PartnerInactive,
+    PartnerNotFound,
+    ReasonRequired,
+    StaleEntryVersion,
+    StateConflict,
+    UnknownEntry,
+)
+
+PROBLEM_JSON = "application/problem+json"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProblemType:
+    """How one kind of failure is reported: status, short title, and a type URI slug."""
+
+    status: int
+    title: str
+    slug: str
+
+    @property
+    def uri(self) -> str:
+        return f"urn:casestream:problem:{self.slug}"
+
+
+PROBLEMS: dict[type[Exception], ProblemType] = {
+    Unauthenticated: ProblemType(401, "Authentication required", "unauthenticated"),
+    Forbidden: ProblemType(403, "Forbidden", "forbidden"),
+    NotFound: ProblemType(404, "Not found", "not-found"),
+    CaseNotFound: ProblemType(404, "Case not found", "case-not-found"),
+    PartnerNotFound: ProblemType(404, "Partner not found", "partner-not-found"),
+    CaseError: ProblemType(422, "Refused", "refused"),
+    InvalidInput: ProblemType(422, "Invalid input", "invalid-input"),
+    ReasonRequired: ProblemType(422, "A reason is required", "reason-required"),
+    InvalidEffectiveTime: ProblemType(
+        422, "Invalid effective time", "invalid-effective-time"
+    ),
+    UnknownEntry: ProblemType(422, "Unknown entry", "unknown-entry"),
+    IdempotencyKeyReused: ProblemType(
+        422, "Idempotency key reused", "idempotency-key-reused"
+    ),
+    RequestValidationError: ProblemType(422, "Invalid request", "invalid-request"),
+    StateConflict: ProblemType(409, "Conflicts with the case's state", "conflict"),
+    CaseClosed: ProblemType(409, "Case is closed", "case-closed"),
+    CaseSealedError: ProblemType(409, "Case is sealed", "case-sealed"),
+    CaseAlreadyOpen: ProblemType(409, "Case is already open", "case-already-open"),
+    InvalidTransition: ProblemType(409, "Invalid transition", "invalid-transition"),
+    EntryAlreadyVoided: ProblemType(409, "Entry was voided", "entry-voided"),
+    StaleEntryVersion: ProblemType(409, "Stale entry version", "stale-entry-version"),
+    PartnerInactive: ProblemType(409, "Partner cannot take it", "partner-inactive"),
+    ConcurrencyConflict: ProblemType(409, "Stale version", "stale-version"),
+    # The store refused a write that raced another (the application maps most of
+    # these to ConcurrencyConflict; this catches the rest).
+    IntegrityError: ProblemType(409, "Conflicting write", "conflicting-write"),
+}
+
+# Statuses Starlette raises itself (unknown route, wrong method, unparsable body).
+GENERIC_TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    500: "Internal server error",
+}
+
+# For route declarations, so that /docs lists the problem responses.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": title, "content": {PROBLEM_JSON: {}}}
+    for status, title in {
+        401: "No valid bearer token",
+        403: "Role or scope does not allow it",
+        422: "Invalid input",
+    }.items()
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    type_uri: str = "about:blank",
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """An ``application/problem+json`` response."""
+    body = {"type": type_uri, "title": title, "status": status, "detail": detail}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
+
+
+Handler = Callable[[Request, Exception], Awaitable[JSONResponse]]
+
+
+def _handler_for(kind: ProblemType) -> Handler:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        headers = None
+        detail = str(exc) or kind.title
+        if isinstance(exc, Unauthenticated):
+            headers = {"WWW-Authenticate": 'Bearer realm="casestream"'}
+        if isinstance(exc, IntegrityError):
+            detail = "the store refused a conflicting write; reload and retry"
+        return problem(
+            kind.status,
+            kind.title,
+            detail,
+            type_uri=kind.uri,
+            headers=headers,
+            field=getattr(exc, "field", None),
+        )
+
+    return handle
+
+
+REQUEST_PARTS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+async def _validation_failed(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    kind = PROBLEMS[RequestValidationError]
+    # Never echo the input back: it may be large, or someone else's data.
+    errors = []
+    for e in exc.errors():
+        loc = [str(p) for p in e.get("loc", ())]
+        where = loc.pop(0) if loc and loc[0] in REQUEST_PARTS else None
+        if e.get("type") == "json_invalid":
+            loc = []  # its loc is a character position, not a field
+        errors.append(
+            {
+                "field": ".".join(loc) or where,
+                "in": where,
+                "message": str(e.get("msg", "")),
+                "type": str(e.get("type", "")),
+            }
+        )
+    first = errors[0] if errors else {"field": None, "message": kind.title}
+    return problem(
+        kind.status,
+        kind.title,
+        f"{first['field']}: {first['message']}" if first["field"] else kind.title,
+        type_uri=kind.uri,
+        field=first["field"],
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    title = GENERIC_TITLES.get(exc.status_code, "Error")
+    return problem(
+        exc.status_code,
+        title,
+        str(exc.detail) if exc.detail else title,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unhandled error on %s %s", request.method, request.url.path)
+    return problem(500, GENERIC_TITLES[500], "the server failed; it has been logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for exc_class, kind in PROBLEMS.items():
+        if exc_class is not RequestValidationError:
+            app.add_exception_handler(exc_class, _handler_for(kind))
+    app.add_exception_handler(RequestValidationError, _validation_failed)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

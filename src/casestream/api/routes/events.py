@@ -1,0 +1,176 @@
+"""The global event feed for downstream systems: pages, and a live server-sent stream.
+
+A consumer keeps the last position it processed and asks for what comes after it; it
+never misses or repeats an event. Consumers get identifiers and codes, no free text.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from time import monotonic
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import StreamingResponse
+from starlette.types import Message, Receive, Scope, Send
+
+from casestream.api.auth import Permission, Principal, Role, require
+from casestream.api.deps import CaseHistoryDep, PrincipalDep, SettingsDep
+from casestream.api.errors import PROBLEM_RESPONSES
+from casestream.api.feed import read_page, topics_for
+from casestream.api.schemas import EventPage
+from casestream.application import CaseHistory
+from casestream.domain.errors import InvalidInput
+
+router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEM_RESPONSES)
+
+Position = Annotated[
+    int, Query(ge=0, le=2**63 - 1, description="Last position seen; 0 for the start.")
+]
+Types = Annotated[
+    list[str] | None,
+    Query(
+        alias="type",
+        max_length=50,
+        description="Only these types, e.g. casestream.probationer.ContactLogged.",
+    ),
+]
+STREAM_BATCH = 100
+KEEPALIVE_SECONDS = 15.0
+
+
+def _redacted(principal: Principal) -> bool:
+    """Only auditors and admins see free text in the feed."""
+    return principal.role not in (Role.AUDITOR, Role.ADMIN)
+
+
+@router.get("")
+def read_events(
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    after: Position = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    types: Types = None,
+) -> EventPage:
+    """Events after a position, oldest first, as CloudEvents; ``next`` is the cursor."""
+    require(principal, Permission.READ_FEED)
+    events, next_position = read_page(
+        cases, after, limit, topics_for(types or []), redacted=_redacted(principal)
+    )
+    return EventPage(events=events, next=next_position)
+
+
+class EventStream(StreamingResponse):
+    """Server-sent events whose producing thread is told to stop (``stop``) as soon as
+    the client disconnects, or the response ends for any other reason."""
+
+    def __init__(self, content: Iterator[str], stop: threading.Event) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        self.stop = stop
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def watched() -> Message:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                self.stop.set()  # wakes the producer now, not at its next event
+            return message
+
+        try:
+            spec = scope.get("asgi", {}).get("spec_version", "2.0")
+            if tuple(map(int, spec.split("."))) < (2, 4):
+                # Starlette listens for the disconnect itself, through ``watched``.
+                await super().__call__(scope, watched, send)
+                return
+            # ASGI 2.4 servers leave listening to the app: do it beside the stream.
+            async with anyio.create_task_group() as listener:
+                listener.start_soon(_until_disconnect, watched)
+                try:
+                    await super().__call__(scope, receive, send)
+                finally:
+                    listener.cancel_scope.cancel()
+        finally:
+            self.stop.set()
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+@router.get(
+    "/stream",
+    status_code=200,
+    response_class=EventStream,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+def stream_events(
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    settings: SettingsDep,
+    after: Position = 0,
+    types: Types = None,
+    max_seconds: Annotated[
+        float | None,
+        Query(gt=0, le=86_400, description="End the stream after this long."),
+    ] = None,
+    last_event_id: Annotated[
+        str | None,
+        Header(description="Sent by EventSource on reconnect; overrides `after`."),
+    ] = None,
+) -> EventStream:
+    """The feed, live: each event as an SSE message whose ``id`` is its position."""
+    require(principal, Permission.READ_FEED)
+    start = after
+    if last_event_id is not None:
+        if not last_event_id.isdigit() or len(last_event_id) > 18:
+            raise InvalidInput("Last-Event-ID", "must be a position")
+        start = int(last_event_id)
+    stop = threading.Event()
+    return EventStream(
+        _tail(
+            cases,
+            start,
+            topics_for(types or []),
+            redacted=_redacted(principal),
+            poll=settings.feed_poll_seconds,
+            deadline=None if max_seconds is None else monotonic() + max_seconds,
+            stop=stop,
+        ),
+        stop,
+    )
+
+
+def _tail(
+    cases: CaseHistory,
+    after: int,
+    topics: Sequence[str],
+    *,
+    redacted: bool,
+    poll: float,
+    deadline: float | None,
+    stop: threading.Event,
+) -> Iterator[str]:
+    """Poll the store every ``poll`` seconds (a sync generator: Starlette runs it in a
+    worker thread) until the deadline, or until the response ends."""
+    yield f"retry: {int(poll * 2000)}\n\n"
+    quiet_since = monotonic()
+    while not stop.is_set() and (deadline is None or monotonic() < deadline):
+        events, after = read_page(cases, after, STREAM_BATCH, topics, redacted=redacted)
+        for event in events:
+            payload = json.dumps(event.model_dump(mode="json"), separators=(",", ":"))
+            yield f"id: {int(event.sequence)}\nevent: {event.type}\ndata: {payload}\n\n"
+        if events:
+            quiet_since = monotonic()
+            continue
+        if monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+            quiet_since = monotonic()
+            yield ": keepalive\n\n"
+        wait = poll if deadline is None else min(poll, max(deadline - monotonic(), 0))
+        stop.wait(wait)

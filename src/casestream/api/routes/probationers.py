@@ -1,0 +1,166 @@
+"""Cases: open one, read it now or at a point in time, list its history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response, status
+
+from casestream.api.auth import Forbidden, may_open_case
+from casestream.api.deps import CaseHistoryDep, ReadableCase, SubmissionDep
+from casestream.api.errors import PROBLEM_RESPONSES
+from casestream.api.feed import json_safe
+from casestream.api.schemas import (
+    CaseChanges,
+    CaseState,
+    HistoryItem,
+    HistoryPage,
+    Instant,
+    OpenCase,
+    PointInTime,
+    Recorded,
+)
+from casestream.application import HistoryEntry
+from casestream.domain.errors import CaseNotFound, InvalidInput
+from casestream.domain.probationer import Probationer
+
+router = APIRouter(
+    prefix="/probationers", tags=["probationers"], responses=PROBLEM_RESPONSES
+)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def open_case(body: OpenCase, submitted: SubmissionDep, response: Response) -> Recorded:
+    """Open a case: officers for themselves, supervisors in their unit, admins any."""
+    principal = submitted.principal
+    if not may_open_case(principal, body.officer_id, body.unit_id):
+        raise Forbidden("you may not open a case assigned there")
+    case_id = submitted.cases.open_case(
+        **submitted.options(body), **body.command_fields()
+    )
+    response.headers["Location"] = f"/probationers/{case_id}"
+    return Recorded(id=case_id, version=1)  # a case opens with one event
+
+
+@router.get("/{probationer_id}")
+def get_case(
+    case: ReadableCase,
+    cases: CaseHistoryDep,
+    response: Response,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    as_recorded_at: Annotated[
+        Instant | None, Query(description="What the record said at this time.")
+    ] = None,
+    as_effective_at: Annotated[
+        Instant | None, Query(description="What we now know was true at this time.")
+    ] = None,
+) -> CaseState:
+    """The case now (with its version as ETag), or at one point in time."""
+    given = [
+        name
+        for name, value in (
+            ("version", version),
+            ("as_recorded_at", as_recorded_at),
+            ("as_effective_at", as_effective_at),
+        )
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise InvalidInput(
+            given[1], "ask for one of version, as_recorded_at, as_effective_at"
+        )
+    if version is not None:
+        if version > case.version:
+            raise CaseNotFound(f"probationer {case.id} has no version {version}")
+        past = cases.get_case(case.id, version=version)
+        return case_state(past, PointInTime(version=version))
+    if as_recorded_at is not None:
+        past = cases.case_as_recorded_at(case.id, as_recorded_at)
+        return case_state(past, PointInTime(as_recorded_at=as_recorded_at))
+    if as_effective_at is not None:
+        past = cases.case_as_effective_at(case.id, as_effective_at)
+        return case_state(past, PointInTime(as_effective_at=as_effective_at))
+    response.headers["ETag"] = f'"{case.version}"'
+    return case_state(case, None)
+
+
+@router.get("/{probationer_id}/history")
+def get_history(
+    case: ReadableCase,
+    cases: CaseHistoryDep,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> HistoryPage:
+    """Every event of the case in order: who recorded it, when, with what effect."""
+    history = cases.history(case.id)
+    page = history[offset : offset + limit]
+    end = offset + len(page)
+    return HistoryPage(
+        items=[history_item(h) for h in page],
+        offset=offset,
+        limit=limit,
+        total=len(history),
+        next_offset=end if end < len(history) else None,
+    )
+
+
+@router.get("/{probationer_id}/diff")
+def get_diff(
+    case: ReadableCase,
+    cases: CaseHistoryDep,
+    since: Annotated[Instant, Query(alias="from", description="Recorded time.")],
+    until: Annotated[Instant, Query(alias="to", description="Recorded time.")],
+) -> CaseChanges:
+    """What the record changed between two recorded times, and which events did it."""
+    diff = cases.diff(case.id, since, until)
+    return CaseChanges(
+        from_version=diff.from_version,
+        to_version=diff.to_version,
+        fields=json_safe(diff.fields),
+        entries_added=diff.entries_added,
+        entries_changed=diff.entries_changed,
+        events=[history_item(h) for h in diff.events],
+    )
+
+
+def history_item(h: HistoryEntry) -> HistoryItem:
+    return HistoryItem(
+        version=h.version,
+        type=h.event_type,
+        recorded_at=h.recorded_at,
+        effective_at=h.effective_at,
+        actor=h.actor_id,
+        role=h.actor_role,
+        reason=h.reason,
+        summary=h.summary,
+        data=json_safe(h.data),
+    )
+
+
+def case_state(case: Probationer, point: PointInTime | None) -> CaseState:
+    def plain(value: Any) -> Any:
+        return json_safe(value)
+
+    return CaseState(
+        id=case.id,
+        version=case.version,
+        point_in_time=point,
+        status=str(case.status),
+        person=plain(case.person),
+        offences=plain(case.offences),
+        court_order=plain(case.court_order),
+        supervision_type=str(case.supervision_type),
+        term_start=case.term_start,
+        term_end=case.term_end,
+        conditions=plain(list(case.conditions.values())),
+        officer_id=case.officer_id,
+        unit_id=case.unit_id,
+        opened_at=case.opened_at,
+        closure=plain(case.closure),
+        risk_level=str(case.risk_level) if case.risk_level else None,
+        supervision_level=str(case.supervision_level),
+        supervision_basis=str(case.supervision_basis),
+        plan=plain(case.plan),
+        entries=plain(list(case.entries.values())),
+        open_violations=[v["id"] for v in case.open_violations()],
+    )

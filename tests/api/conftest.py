@@ -1,0 +1,125 @@
+"""API fixtures: a TestClient per store (memory, SQLite, PostgreSQL) and tokens per role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from tests.conftest import store_settings
+
+from casestream.api.app import create_app
+from casestream.api.auth import mint_token
+from casestream.settings import Settings
+
+SECRET = "test-secret-for-the-api-suite-0123456789abcdef"
+
+Headers = dict[str, str]
+Auth = Callable[..., Headers]
+
+
+@pytest.fixture
+def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    return store_settings(store, tmp_path, request).model_copy(
+        update={"jwt_secret": SecretStr(SECRET), "feed_poll_seconds": 0.05}
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+def auth(
+    role: str,
+    user: str | None = None,
+    *,
+    unit: str | None = None,
+    cases: tuple[UUID | str, ...] = (),
+) -> Headers:
+    token = mint_token(SECRET, user or f"{role}-1", role, unit=unit, cases=cases)
+    return {"Authorization": f"Bearer {token}"}
+
+
+OFFICER = auth("officer", "officer-ana", unit="unit-north")
+OTHER_OFFICER = auth("officer", "officer-cy", unit="unit-north")
+SUPERVISOR = auth("supervisor", "supervisor-bo", unit="unit-north")
+OTHER_SUPERVISOR = auth("supervisor", "supervisor-di", unit="unit-south")
+AUDITOR = auth("auditor", "auditor-eve")
+CONSUMER = auth("consumer", "reporting-system")
+ADMIN = auth("admin", "admin-root")
+
+
+def case_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "person": {
+            "name": "Dana Reyes",
+            "date_of_birth": "1990-04-02",
+            "identifiers": {"crn": "X123456"},
+        },
+        "offences": [{"code": "THEFT-1", "description": "Theft from a shop"}],
+        "court_order": {
+            "court": "Springfield Municipal",
+            "case_number": "CR-2026-0042",
+            "order_date": "2026-01-12",
+        },
+        "supervision_type": "probation",
+        "term_start": "2026-01-12",
+        "term_end": "2027-01-11",
+        "conditions": [
+            {"condition_id": "c1", "category": "standard", "text": "Report as directed"}
+        ],
+        "officer_id": "officer-ana",
+        "unit_id": "unit-north",
+        "effective_at": "2026-01-12T09:00:00+00:00",
+    }
+    body.update(overrides)
+    return body
+
+
+def open_case(client: TestClient, headers: Headers = OFFICER, **overrides: Any) -> UUID:
+    response = client.post(
+        "/probationers", json=case_body(**overrides), headers=headers
+    )
+    assert response.status_code == 201, response.text
+    return UUID(response.json()["id"])
+
+
+def contact_body(contact_id: str = "k1", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "contact_id": contact_id,
+        "contact_type": "office",
+        "attendance": "attended",
+        "location": "District office",
+        "summary": "Reported as directed; discussed housing",
+    }
+    body.update(overrides)
+    return body
+
+
+def log_contact(
+    client: TestClient, case_id: UUID, contact_id: str, headers: Headers = OFFICER
+) -> int:
+    response = client.post(
+        f"/probationers/{case_id}/contacts",
+        json=contact_body(contact_id),
+        headers=headers,
+    )
+    assert response.status_code == 201, response.text
+    version: int = response.json()["version"]
+    return version
+
+
+def assert_problem(response: Any, status: int) -> dict[str, Any]:
+    """A problem+json answer with the given status."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body)
+    assert body["status"] == status
+    return body
