@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -78,6 +79,11 @@ class AccessLog(ABC):
     @abstractmethod
     def record(self, attempt: AccessAttempt) -> None:
         """Append one attempt."""
+
+    def record_many(self, attempts: Sequence[AccessAttempt]) -> None:
+        """Append several attempts (a list read touches many cases), in one go."""
+        for attempt in attempts:
+            self.record(attempt)
 
     @abstractmethod
     def select(self, query: AccessQuery) -> list[AccessRecord]:
@@ -216,19 +222,25 @@ class SQLiteAccessLog(AccessLog):
                 )
 
     def record(self, attempt: AccessAttempt) -> None:
+        self.record_many([attempt])
+
+    def record_many(self, attempts: Sequence[AccessAttempt]) -> None:
         with self._lock:
-            self._conn.execute(
+            self._conn.executemany(
                 f"INSERT INTO {TABLE} "
                 "(user_id, role, probationer_id, endpoint, query, outcome) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    attempt.user_id,
-                    attempt.role,
-                    str(attempt.probationer_id),
-                    attempt.endpoint,
-                    _clip(attempt.query),
-                    attempt.outcome.value,
-                ),
+                [
+                    (
+                        a.user_id,
+                        a.role,
+                        str(a.probationer_id),
+                        a.endpoint,
+                        _clip(a.query),
+                        a.outcome.value,
+                    )
+                    for a in attempts
+                ],
             )
 
     def select(self, query: AccessQuery) -> list[AccessRecord]:
@@ -356,17 +368,23 @@ class PostgresAccessLog(AccessLog):
                 conn.execute(statement.format(**names))
 
     def record(self, attempt: AccessAttempt) -> None:
-        with self._pool.connection() as conn:
-            conn.execute(
+        self.record_many([attempt])
+
+    def record_many(self, attempts: Sequence[AccessAttempt]) -> None:
+        with self._pool.connection() as conn, conn.cursor() as curs:
+            curs.executemany(
                 self._insert,
-                (
-                    attempt.user_id,
-                    attempt.role,
-                    attempt.probationer_id,
-                    attempt.endpoint,
-                    _clip(attempt.query),
-                    attempt.outcome.value,
-                ),
+                [
+                    (
+                        a.user_id,
+                        a.role,
+                        a.probationer_id,
+                        a.endpoint,
+                        _clip(a.query),
+                        a.outcome.value,
+                    )
+                    for a in attempts
+                ],
             )
 
     def select(self, query: AccessQuery) -> list[AccessRecord]:

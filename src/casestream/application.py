@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, ClassVar, cast
@@ -136,6 +137,29 @@ class CaseHistory(Application[UUID]):
     """Records every entry of a probation case as an event; answers 'what did it say, when'."""
 
     snapshotting_intervals: ClassVar[dict[type, int]] = {Probationer: 50}
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._sealed: set[UUID] = set()
+        self._sealed_scanned = 0
+        self._sealed_lock = threading.Lock()
+
+    def sealed_cases(self) -> frozenset[UUID]:
+        """Cases sealed by court order, kept by scanning only new sealing events."""
+        topic = [get_topic(Probationer.CaseSealed)]
+        with self._sealed_lock:
+            head = self.recorder.max_notification_id() or 0
+            while self._sealed_scanned < head:
+                page = self.recorder.select_notifications(
+                    self._sealed_scanned,
+                    1000,
+                    stop=head,
+                    topics=topic,
+                    inclusive_of_start=False,
+                )
+                self._sealed.update(cast(UUID, n.originator_id) for n in page)
+                self._sealed_scanned = page[-1].id if len(page) == 1000 else head
+            return frozenset(self._sealed)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -484,22 +508,82 @@ class CaseHistory(Application[UUID]):
 
     # Partner directory.
 
-    def register_partner(self, *, actor: Actor, **fields: Any) -> UUID:
+    def register_partner(
+        self,
+        *,
+        actor: Actor,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **fields: Any,
+    ) -> UUID:
+        idem = _idempotency(idempotency_key, fingerprint)
+        replayed = self._replayed(idem)
+        if replayed is not None:
+            return replayed.originator_id
         partner = Partner.register(actor=actor, **fields)
-        self.save(partner)
-        return partner.id
+        return self._save_once(partner, idem).originator_id
 
-    def update_partner_services(self, partner_id: UUID, **kw: Any) -> int:
-        partner = self.get_partner(partner_id)
-        partner.update_services(**kw)
-        self.save(partner)
-        return partner.version
+    def update_partner_services(
+        self,
+        partner_id: UUID,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
+    ) -> int:
+        return self._change_partner(
+            partner_id, lambda p: p.update_services(**kw), idempotency_key, fingerprint
+        )
 
-    def deactivate_partner(self, partner_id: UUID, **kw: Any) -> int:
+    def deactivate_partner(
+        self,
+        partner_id: UUID,
+        *,
+        idempotency_key: str | None = None,
+        fingerprint: str | None = None,
+        **kw: Any,
+    ) -> int:
+        return self._change_partner(
+            partner_id, lambda p: p.deactivate(**kw), idempotency_key, fingerprint
+        )
+
+    def _change_partner(
+        self,
+        partner_id: UUID,
+        command: Callable[[Partner], Any],
+        key: str | None,
+        fingerprint: str | None,
+    ) -> int:
+        idem = _idempotency(key, fingerprint)
+        replayed = self._replayed(idem)
+        if replayed is not None:
+            return replayed.originator_version
         partner = self.get_partner(partner_id)
-        partner.deactivate(**kw)
-        self.save(partner)
-        return partner.version
+        try:
+            command(partner)
+        except CaseError:
+            replayed = self._replayed(idem)
+            if replayed is not None:
+                return replayed.originator_version
+            raise
+        return self._save_once(partner, idem).originator_version
+
+    def _save_once(
+        self, aggregate: Partner | Probationer, idem: tuple[str, str] | None
+    ) -> IdempotentResult:
+        """Save; if a twin request with the same key won the race, its result stands."""
+        try:
+            self.save(aggregate, idempotency=idem)
+        except IntegrityError:
+            replayed = self._replayed(idem)
+            if replayed is None:
+                raise ConcurrencyConflict(
+                    f"{aggregate.id} was changed by someone else; reload and retry"
+                ) from None
+            return replayed
+        return IdempotentResult(
+            idem[1] if idem else "", aggregate.id, aggregate.version
+        )
 
     def get_partner(self, partner_id: UUID) -> Partner:
         try:

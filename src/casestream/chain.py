@@ -19,7 +19,9 @@ from collections.abc import Sequence
 GENESIS = hashlib.sha256(b"casestream/chain/v1/genesis").digest()
 
 
-def link(prev: bytes, originator_id: str, version: int, topic: str, state: bytes) -> bytes:
+def link(
+    prev: bytes, originator_id: str, version: int, topic: str, state: bytes
+) -> bytes:
     """The chain link of one stored event."""
     h = hashlib.sha256()
     h.update(prev)

@@ -12,9 +12,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from casestream.application import CaseHistory
+from casestream.demo import DEFAULT_MONTHS as DEFAULT_DEMO_MONTHS
 from casestream.settings import get_settings
 
 console = Console()
+errors = Console(stderr=True)  # warnings stay out of output meant for pipes
 
 
 def open_app() -> CaseHistory:
@@ -50,6 +52,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 app,
                 args.people,
                 seed=args.seed,
+                months=args.months,
+                batch=not args.one_by_one,
                 progress=lambda n: progress.advance(task, n),
             )
         head = app.recorder.max_notification_id()
@@ -243,6 +247,30 @@ def cmd_grant_runtime(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from casestream.api.auth import mint_token
+
+    settings = get_settings()
+    if settings.uses_dev_jwt_secret:
+        errors.print(
+            "[yellow]CASESTREAM_JWT_SECRET is not set: this token is signed with the "
+            "public development key and is fit for development only.[/]",
+            highlight=False,
+        )
+    token = mint_token(
+        settings.jwt_secret.get_secret_value(),
+        args.user,
+        args.role,
+        unit=args.unit,
+        cases=tuple(UUID(c) for c in args.case),
+        ttl=timedelta(hours=args.hours),
+    )
+    sys.stdout.write(token + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="casestream", description="Event-sourced probation case history."
@@ -257,6 +285,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="write a realistic demo caseload")
     demo.add_argument("--people", type=int, default=200)
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument(
+        "--months",
+        type=int,
+        default=DEFAULT_DEMO_MONTHS,
+        help="cases were opened up to this many months ago (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--one-by-one",
+        action="store_true",
+        help="write each entry as its own command and transaction (slow); by default "
+        "each person's history is built in memory and saved in batches",
+    )
     demo.add_argument(
         "--if-empty", action="store_true", help="only if the store has no events yet"
     )
@@ -302,6 +342,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grant.add_argument("role")
     grant.set_defaults(func=cmd_grant_runtime)
+
+    token = sub.add_parser("token", help="mint a development bearer token")
+    token.add_argument("--user", required=True)
+    token.add_argument(
+        "--role",
+        required=True,
+        choices=["officer", "supervisor", "auditor", "court", "consumer", "admin"],
+    )
+    token.add_argument("--unit", default=None)
+    token.add_argument(
+        "--case", action="append", default=[], help="a case granted to a court user"
+    )
+    token.add_argument("--hours", type=float, default=8.0)
+    token.set_defaults(func=cmd_token)
 
     history = sub.add_parser("history", help="print a case's history as a table")
     history.add_argument("case_id")

@@ -6,12 +6,17 @@ first planned as a script of commands (streams of contacts, referrals, tests… 
 independently), then run in effective-time order, so the recorded history reads as
 months of ordinary work. Times are offsets from today's midnight (UTC): the demo always
 looks current, and one seed gives the same story whichever day it is loaded.
+
+For agency-scale stores (a million events in a few minutes) ``batch=True`` runs the same
+script on the aggregate in memory, with the same aggregate commands and rules, and saves
+many people's histories per transaction through ``CaseHistory.save`` (which also takes
+the snapshots); the officer roster grows with the caseload (``roster_for``).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -19,6 +24,8 @@ from uuid import UUID
 
 from casestream.application import CaseHistory
 from casestream.domain import policies
+from casestream.domain.partner import Partner
+from casestream.domain.probationer import Probationer
 from casestream.domain.values import (
     Actor,
     AssessmentPurpose,
@@ -58,6 +65,42 @@ SUPERVISORS: dict[str, str] = {
     "unit-south": "supervisor-omar",
     "unit-east": "supervisor-lena",
 }
+# An officer carries about this many cases (a mixed-risk caseload); a demo bigger than
+# the six officers above can carry gets more officers, in units of eight with a
+# supervisor each, so each caseload stays the size of a real one.
+CASES_PER_OFFICER = 70
+OFFICERS_PER_UNIT = 8
+# How far back the demo's cases were opened, by default: about 14 months.
+DEFAULT_MONTHS = 14
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Officers (id, unit) and each unit's supervisor."""
+
+    officers: tuple[tuple[str, str], ...]
+    supervisors: dict[str, str]
+
+
+DEFAULT_ROSTER = Roster(OFFICERS, SUPERVISORS)
+
+
+def roster_for(people: int, tag: str | None = None) -> Roster:
+    """The six named officers, or enough officers for ``people`` cases.
+
+    With a ``tag``, every officer and unit is a new one named with it (``officer-<tag>
+    00001``), so several demos loaded into one store do not share caseloads.
+    """
+    needed = max(-(-people // CASES_PER_OFFICER), 2)  # a transfer needs two
+    if tag is None and needed <= len(OFFICERS):
+        return DEFAULT_ROSTER
+    officers = list(OFFICERS) if tag is None else []
+    supervisors = dict(SUPERVISORS) if tag is None else {}
+    for n in range(len(officers) + 1, needed + 1):
+        unit = f"unit-{tag or ''}{(n - 1) // OFFICERS_PER_UNIT + 1:03d}"
+        supervisors.setdefault(unit, f"supervisor-{unit.removeprefix('unit-')}")
+        officers.append((f"officer-{tag or ''}{n:05d}", unit))
+    return Roster(tuple(officers), supervisors)
 
 
 @dataclass(frozen=True)
@@ -614,6 +657,7 @@ class CaseScript:
     assessments: list[tuple[datetime, RiskLevel, AssessmentPurpose]]
     override: tuple[datetime, SupervisionLevel, str] | None
     officers: list[tuple[datetime, str, str]]
+    roster: Roster
     closure: tuple[ClosureOutcome, str] | None = None
     revocation: tuple[datetime, datetime, datetime] | None = None
     substance: str | None = None
@@ -648,7 +692,9 @@ class CaseScript:
         return Actor(_latest(self.officers, at)[1], "officer")
 
     def supervisor(self, at: datetime) -> Actor:
-        return Actor(SUPERVISORS[_latest(self.officers, at)[2]], "supervisor")
+        return Actor(
+            self.roster.supervisors[_latest(self.officers, at)[2]], "supervisor"
+        )
 
     def unit(self, at: datetime) -> str:
         return _latest(self.officers, at)[2]
@@ -674,24 +720,86 @@ def load_demo(
     people: int,
     *,
     seed: int = 7,
+    months: int = DEFAULT_MONTHS,
+    batch: bool = False,
+    batch_events: int = 2000,
+    officer_tag: str | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[UUID]:
     """Write ~6 partners and ``people`` cases of months of ordinary work; return the ids.
 
-    ``progress(1)`` is called after each person so a CLI can show a progress bar.
+    Cases were opened up to ``months`` months ago. By default every entry is one
+    CaseHistory command (load, check, save: one transaction each), as an officer would
+    write it. With ``batch``, each person's whole history is built on the aggregate in
+    memory (the same commands, rules and events) and cases are saved together, about
+    ``batch_events`` events per transaction: the same story for the same seed, many
+    times faster. ``officer_tag`` gives this demo its own officers (``roster_for``).
+    ``progress(1)`` is called after each person (a CLI progress bar).
     """
-    rng = random.Random(seed)
-    today = datetime.now(UTC).date()
-    partners = _register_partners(app)
-    features = _spread_features(rng, people)
     ids: list[UUID] = []
-    for person_features in features:
-        script = _plan_case(rng, today, person_features)
-        _write_streams(script, partners, person_features)
-        ids.append(_run(app, script))
+    if not batch:
+        for script in _scripts(app, people, seed, months, officer_tag):
+            ids.append(_run(app, script))
+            if progress is not None:
+                progress(1)
+        return ids
+    pending: list[Probationer] = []
+    pending_events = 0
+    cases = demo_cases(app, people, seed=seed, months=months, officer_tag=officer_tag)
+    for case in cases:
+        ids.append(case.id)
+        pending.append(case)
+        pending_events += len(case.pending_events)
+        if pending_events >= batch_events:
+            app.save(*pending)
+            pending, pending_events = [], 0
         if progress is not None:
             progress(1)
+    if pending:
+        app.save(*pending)
     return ids
+
+
+def demo_cases(
+    app: CaseHistory,
+    people: int,
+    *,
+    seed: int = 7,
+    months: int = DEFAULT_MONTHS,
+    officer_tag: str | None = None,
+) -> Iterator[Probationer]:
+    """The demo's cases, each with its whole history as pending events, not yet saved.
+
+    Registers the partner directory in ``app`` first (referrals point at it); the
+    caller saves the cases (``app.save(*cases)``), in whatever batches it likes.
+    """
+    partners: dict[str, Partner] = {}
+    for script in _scripts(app, people, seed, months, officer_tag, partners):
+        yield _build(script, partners)
+
+
+def _scripts(
+    app: CaseHistory,
+    people: int,
+    seed: int,
+    months: int,
+    officer_tag: str | None,
+    directory: dict[str, Partner] | None = None,
+) -> Iterator[CaseScript]:
+    """Register the partners, then plan each person's case, in seed order."""
+    if months < 1:
+        raise ValueError("months must be at least 1")
+    rng = random.Random(seed)
+    today = datetime.now(UTC).date()
+    horizon = int(months * 365 / 12)
+    roster = roster_for(people, officer_tag)
+    partners = _register_partners(app)
+    if directory is not None:
+        directory.update({p.id: app.get_partner(UUID(p.id)) for p in partners})
+    for person_features in _spread_features(rng, people):
+        script = _plan_case(rng, today, person_features, horizon, roster)
+        _write_streams(script, partners, person_features)
+        yield script
 
 
 def _register_partners(app: CaseHistory) -> list[PartnerRef]:
@@ -737,6 +845,44 @@ def _spread_features(rng: random.Random, people: int) -> list[Features]:
     ]
 
 
+# The aggregate method behind each CaseHistory command, where the names differ.
+AGGREGATE_METHODS: dict[Callable[..., int], str] = {
+    CaseHistory.close_case: "close",
+    CaseHistory.reopen_case: "reopen",
+    CaseHistory.seal_case: "seal",
+}
+
+
+def _build(script: CaseScript, partners: dict[str, Partner]) -> Probationer:
+    """The case with its whole history as pending events, built without the store.
+
+    The same aggregate commands (and so the same rules) as ``_run``; the application's
+    own check of a referral's partner is made against the directory in memory.
+    """
+    case = Probationer.open(**script.opening)
+    versions: dict[str, int] = {}
+    for step in sorted(script.steps, key=lambda s: (s.at, s.seq)):
+        fields = dict(step.fields)
+        if step.targets is not None:
+            fields["target_version"] = versions[step.targets]
+        if step.command is CaseHistory.make_referral:
+            partners[fields["partner_id"]].check_offers(fields["service_type"])
+        method = AGGREGATE_METHODS.get(step.command, step.command.__name__)
+        getattr(case, method)(effective_at=step.at, **fields)
+        for entry_id in (step.creates, step.targets):
+            if entry_id is not None:
+                versions[entry_id] = case.version
+    if script.closure is not None:
+        outcome, reason = script.closure
+        case.close(
+            actor=script.supervisor(script.limit),
+            outcome=outcome,
+            reason=reason,
+            effective_at=script.limit,
+        )
+    return case
+
+
 def _run(app: CaseHistory, script: CaseScript) -> UUID:
     """Open the case, then run its steps in effective-time order; close it last."""
     case_id = app.open_case(**script.opening)
@@ -764,17 +910,24 @@ def _run(app: CaseHistory, script: CaseScript) -> UUID:
 # --- Planning a case: the person, the order, and the milestones every stream obeys.
 
 
-def _plan_case(rng: random.Random, today: date, features: Features) -> CaseScript:
+def _plan_case(
+    rng: random.Random,
+    today: date,
+    features: Features,
+    horizon: int = 425,
+    roster: Roster = DEFAULT_ROSTER,
+) -> CaseScript:
+    """Plan one case opened up to ``horizon`` days ago (425: about 14 months)."""
     fate = features.fate
     if fate == ClosureOutcome.COMPLETED:
-        ago = rng.randint(372, 425)  # a 12-month term, served and closed
+        ago = rng.randint(372, max(horizon, 372))  # a 12-month term, served and closed
     elif fate == ClosureOutcome.REVOKED:
-        ago = rng.randint(180, 425)
+        ago = rng.randint(180, max(horizon, 180))
     else:
-        ago = rng.randint(61, 425)
+        ago = rng.randint(61, max(horizon, 61))
     opened_on = today - timedelta(days=ago)
     opened_at = _on(rng, opened_on, 10, 15)
-    officer, unit = rng.choice(OFFICERS)
+    officer, unit = rng.choice(roster.officers)
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     offence = rng.choice(OFFENCES)
     court = rng.choice(COURTS)
@@ -828,6 +981,7 @@ def _plan_case(rng: random.Random, today: date, features: Features) -> CaseScrip
         assessments=[(intake_at, risk, AssessmentPurpose.INTAKE)],
         override=None,
         officers=[(opened_at, officer, unit)],
+        roster=roster,
         closure=closure,
         revocation=revocation,
         substance={"drugs": rng.choice(DRUGS), "alcohol": "alcohol"}.get(
@@ -874,6 +1028,8 @@ def _term_end(
     if fate == ClosureOutcome.COMPLETED:
         return start + timedelta(days=364)
     lengths = [d for d in (365, 548, 730, 1095) if start + timedelta(days=d) > today]
+    if not lengths:  # opened more than three years ago: a long order, still running
+        lengths = [(today - start).days + rng.randint(30, 365)]
     return start + timedelta(days=rng.choice(lengths) - 1)
 
 
@@ -956,7 +1112,9 @@ def _schedule_transfer(script: CaseScript) -> None:
     if at is None:
         return
     officer = script.officers[0][1]
-    new_officer, new_unit = rng.choice([o for o in OFFICERS if o[0] != officer])
+    new_officer, new_unit = rng.choice(
+        [o for o in script.roster.officers if o[0] != officer]
+    )
     script.officers.append((at, new_officer, new_unit))
 
 
@@ -1617,7 +1775,7 @@ def _transfer(script: CaseScript) -> None:
     script.add(
         at,
         CaseHistory.assign_officer,
-        actor=Actor(SUPERVISORS[old_unit], "supervisor"),
+        actor=Actor(script.roster.supervisors[old_unit], "supervisor"),
         officer_id=officer,
         unit_id=unit,
         reason=reason,

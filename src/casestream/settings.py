@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     demo_people: int = Field(default=200, ge=0)
     run_projections: bool = True
+    # /readyz answers 503 while a read model is more events than this behind the store.
+    ready_max_lag: int = Field(default=1000, ge=0)
     # The agency's Ed25519 key for certified exports (created on first use if missing).
     signing_key_path: str = "./casestream-signing-key.pem"
     # PostgreSQL schema for every table (events, read models, access log); empty

@@ -54,7 +54,9 @@ def verify_case(store: RecordedAtRecorder, originator_id: UUID) -> CaseVerdict:
     for event in events:
         version = event.originator_version
         if version != expected:
-            return broken(expected, f"missing version {expected}: the store skips to {version}")
+            return broken(
+                expected, f"missing version {expected}: the store skips to {version}"
+            )
         stored = links.get(version)
         if stored is None:
             return broken(version, "foreign event: no chain link was written with it")
@@ -62,15 +64,19 @@ def verify_case(store: RecordedAtRecorder, originator_id: UUID) -> CaseVerdict:
             moved_from = _written_as(oid, event.topic, event.state, links, version)
             if moved_from is not None:
                 return broken(
-                    version, f"reordered: this event was written as version {moved_from}"
+                    version,
+                    f"reordered: this event was written as version {moved_from}",
                 )
-            return broken(version, "changed: the stored bytes differ from those written")
+            return broken(
+                version, "changed: the stored bytes differ from those written"
+            )
         prev = stored
         expected += 1
     missing = sorted(v for v in links if v >= expected)
     if missing:
         return broken(
-            missing[0], f"missing version {missing[0]}: its chain link exists, the event not"
+            missing[0],
+            f"missing version {missing[0]}: its chain link exists, the event not",
         )
     return CaseVerdict(oid, len(events), True)
 
@@ -114,11 +120,11 @@ def verify_checkpoint(store: RecordedAtRecorder, cp: Checkpoint) -> CheckpointVe
     )
 
 
-def verify_store(
-    store: RecordedAtRecorder, only: UUID | None = None
-) -> StoreVerdict:
+def verify_store(store: RecordedAtRecorder, only: UUID | None = None) -> StoreVerdict:
     ids = [only] if only is not None else store.originator_ids()
     return StoreVerdict(
         cases=[verify_case(store, i) for i in ids],
-        checkpoints=[] if only else [verify_checkpoint(store, c) for c in store.checkpoints()],
+        checkpoints=[]
+        if only
+        else [verify_checkpoint(store, c) for c in store.checkpoints()],
     )

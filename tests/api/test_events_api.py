@@ -245,7 +245,14 @@ def test_the_stream_stops_polling_as_soon_as_the_client_disconnects(spec_version
         try:
             # A quiet store and a long poll: only the disconnect can end this soon.
             yield from _tail(
-                cases, 0, (), redacted=True, poll=30.0, deadline=None, stop=stop
+                cases,
+                0,
+                (),
+                redacted=True,
+                hide=frozenset,
+                poll=30.0,
+                deadline=None,
+                stop=stop,
             )
         finally:
             finished.set()

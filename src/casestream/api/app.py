@@ -15,11 +15,14 @@ from casestream.api.middleware import BodySizeLimit, RequestMetrics
 from casestream.api.routes import (
     audit,
     case_entries,
+    case_reads,
+    caseloads,
     events,
     operations,
     partners,
     probationers,
 )
+from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -43,11 +46,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except BaseException:
             case_history.close()
             raise
+        # Read models follow the store in background threads (the library's
+        # ProjectionRunner per read model), unless workers run them elsewhere.
+        projections = LiveProjections(settings) if settings.run_projections else None
         app.state.case_history = case_history
         app.state.access_log = access_log
+        app.state.projections = projections
         try:
             yield
         finally:
+            if projections is not None:
+                projections.stop()
             access_log.close()
             case_history.close()
 
@@ -59,8 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.projections = None
     for router in (
         probationers.router,
+        case_reads.router,
+        caseloads.router,
         case_entries.router,
         partners.router,
         events.router,

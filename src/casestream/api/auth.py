@@ -40,6 +40,9 @@ class Permission(StrEnum):
     MANAGE_PARTNERS = "manage_partners"
     READ_FEED = "read_feed"
     READ_ACCESS_LOG = "read_access_log"
+    READ_AUDIT_TRAIL = "read_audit_trail"
+    READ_OUTCOMES = "read_outcomes"
+    SEAL_CASES = "seal_cases"
 
 
 # The whole policy in one table (DESIGN.md §6). Case permissions are further narrowed
@@ -54,6 +57,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WRITE_CASES,
             Permission.READ_PARTNERS,
             Permission.MANAGE_PARTNERS,
+            Permission.READ_OUTCOMES,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -62,12 +66,17 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_PARTNERS,
             Permission.READ_FEED,
             Permission.READ_ACCESS_LOG,
+            Permission.READ_AUDIT_TRAIL,
+            Permission.READ_OUTCOMES,
         }
     ),
     Role.COURT: frozenset({Permission.READ_CASES}),
     Role.CONSUMER: frozenset({Permission.READ_FEED}),
     Role.ADMIN: frozenset(Permission),
 }
+
+# Roles that still see a case a court has sealed (DESIGN.md §6; sealing orders).
+SEES_SEALED = frozenset({Role.ADMIN, Role.COURT})
 
 # Roles whose scope is every case: to them an unknown case is a plain 404.
 ALL_CASES = frozenset({Role.AUDITOR, Role.ADMIN})

@@ -20,6 +20,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from casestream.access_log import AccessAttempt, AccessLog, AccessOutcome
 from casestream.api.auth import (
     ALL_CASES,
+    SEES_SEALED,
     Forbidden,
     Permission,
     Principal,
@@ -34,6 +35,7 @@ from casestream.api.schemas import Command, Recorded
 from casestream.application import CaseHistory
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.probationer import Probationer
+from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings
 
 bearer = HTTPBearer(
@@ -57,6 +59,13 @@ def get_access_log(request: Request) -> AccessLog:
     return log
 
 
+def get_projections(request: Request) -> LiveProjections:
+    projections: LiveProjections | None = request.app.state.projections
+    if projections is None:
+        raise ReadModelsOff("read models are not running in this process")
+    return projections
+
+
 def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -66,6 +75,18 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CaseHistoryDep = Annotated[CaseHistory, Depends(get_case_history)]
 AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
+ProjectionsDep = Annotated[LiveProjections, Depends(get_projections)]
+
+
+class ReadModelsOff(Exception):
+    """Raised when a read model is asked for but this process runs none (503)."""
+
+
+def hidden_cases(principal: Principal, cases: CaseHistory) -> frozenset[UUID]:
+    """Cases this caller must not see in lists and feeds: the sealed ones."""
+    if principal.role in SEES_SEALED:
+        return frozenset()
+    return cases.sealed_cases()
 
 
 def get_principal(
@@ -113,7 +134,9 @@ def readable_case(
         log(AccessOutcome.DENIED)
         raise Forbidden("this case is not within your scope")
     case = _load(cases, principal, probationer_id, on_hidden=log)
-    if not covers_case(principal, case.id, case.officer_id, case.unit_id):
+    if not covers_case(principal, case.id, case.officer_id, case.unit_id) or (
+        case.sealed is not None and principal.role not in SEES_SEALED
+    ):
         log(AccessOutcome.DENIED)
         raise Forbidden("this case is not within your scope")
     log(AccessOutcome.ALLOWED)
@@ -126,7 +149,9 @@ def writable_case(
     """The case as it is now, if the caller may write to it."""
     require(principal, Permission.WRITE_CASES)
     case = _load(cases, principal, probationer_id)
-    if not covers_case(principal, case.id, case.officer_id, case.unit_id):
+    if not covers_case(principal, case.id, case.officer_id, case.unit_id) or (
+        case.sealed is not None and principal.role not in SEES_SEALED
+    ):
         raise Forbidden("this case is not within your scope")
     return case
 

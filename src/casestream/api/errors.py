@@ -11,13 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError
+import psycopg
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from casestream.api.auth import Forbidden, Unauthenticated
+from casestream.api.deps import ReadModelsOff
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
@@ -85,6 +88,14 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     # The store refused a write that raced another (the application maps most of
     # these to ConcurrencyConflict; this catches the rest).
     IntegrityError: ProblemType(409, "Conflicting write", "conflicting-write"),
+    # The store is down or restarting: retryable, never a 500 (the pool reconnects).
+    OperationalError: ProblemType(503, "Store unavailable", "store-unavailable"),
+    InterfaceError: ProblemType(503, "Store unavailable", "store-unavailable"),
+    psycopg.OperationalError: ProblemType(
+        503, "Store unavailable", "store-unavailable"
+    ),
+    PoolTimeout: ProblemType(503, "Store busy", "store-busy"),
+    ReadModelsOff: ProblemType(503, "Read models not running", "read-models-off"),
 }
 
 # Statuses Starlette raises itself (unknown route, wrong method, unparsable body).
@@ -135,6 +146,12 @@ def _handler_for(kind: ProblemType) -> Handler:
             headers = {"WWW-Authenticate": 'Bearer realm="casestream"'}
         if isinstance(exc, IntegrityError):
             detail = "the store refused a conflicting write; reload and retry"
+        if kind.status == 503:
+            headers = {"Retry-After": "2"}
+            if not isinstance(exc, ReadModelsOff):
+                # Driver messages can name hosts and users: log them, don't send them.
+                logger.warning("store unavailable: %r", exc)
+                detail = "the store is unavailable; retry shortly"
         return problem(
             kind.status,
             kind.title,

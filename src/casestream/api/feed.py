@@ -162,8 +162,12 @@ def read_page(
     topics: Sequence[str] = (),
     *,
     redacted: bool,
+    hidden: frozenset[UUID] = frozenset(),
 ) -> tuple[list[CloudEvent], int]:
-    """Up to ``limit`` events after position ``after``, and the position to read on from."""
+    """Up to ``limit`` events after position ``after``, and the position to read on from.
+
+    Events of ``hidden`` (sealed) cases are passed over; the cursor still moves past them.
+    """
     notifications = cases.recorder.select_notifications(
         start=after, limit=limit, topics=topics, inclusive_of_start=False
     )
@@ -175,5 +179,6 @@ def read_page(
             n, cases.mapper.to_domain_event(n), times.get(n.id), redacted=redacted
         )
         for n in notifications
+        if n.originator_id not in hidden
     ]
     return events, notifications[-1].id

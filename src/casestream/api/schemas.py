@@ -346,6 +346,7 @@ class CaseState(Schema):
     plan: dict[str, Any] | None
     entries: list[dict[str, Any]]
     open_violations: list[str]
+    sealed: dict[str, Any] | None = None
 
 
 class HistoryItem(Schema):
@@ -430,3 +431,97 @@ class AccessPage(Schema):
 
 class Health(Schema):
     status: str
+
+
+class CaseloadRow(Schema):
+    """One case on a caseload; due and overdue as of the time asked."""
+
+    probationer_id: UUID
+    name: str
+    officer_id: str
+    unit_id: str
+    status: str
+    version: int
+    risk_level: str | None
+    supervision_level: str
+    last_assessed: date | None
+    reassessment_due: date
+    plan_version: int
+    open_goals: int
+    open_referrals: list[str]
+    oldest_stalled_referral: str | None
+    last_contact: date | None
+    contacts_this_month: int
+    contact_standard: int
+    next_contact_due: date | None
+    open_violations: list[str]
+    compliance: str
+    flags: list[str]
+    closure: dict[str, Any] | None
+
+
+class Caseload(Schema):
+    """A caseload, with the store position it reflects and how far behind it is."""
+
+    officer_id: str | None = None
+    unit_id: str | None = None
+    as_of: datetime | None = None
+    position: int
+    lag: int
+    rows: list[CaseloadRow]
+
+
+class Workload(Schema):
+    unit_id: str | None
+    officers: list[dict[str, Any]]
+
+
+class Outcomes(Schema):
+    as_of: date
+    total: dict[str, Any]
+    units: dict[str, dict[str, Any]]
+    officers: dict[str, dict[str, Any]]
+
+
+class AuditRow(Schema):
+    position: int
+    aggregate: str
+    originator_id: str
+    version: int
+    event_type: str
+    recorded_at: datetime | None
+    effective_at: datetime | None
+    actor_id: str
+    actor_role: str
+    reason: str | None
+    summary: str
+    corrects_entry: str | None
+    corrects_version: int | None
+    payload: dict[str, Any]
+
+
+class AuditPage(Schema):
+    rows: list[AuditRow]
+    next: int | None
+    position: int
+    lag: int
+
+
+class CorrectionPair(Schema):
+    correction: AuditRow
+    corrected: AuditRow | None
+
+
+class Verification(Schema):
+    id: UUID
+    versions: int
+    intact: bool
+    broken_at: int | None
+    problem: str | None
+
+
+class SealCase(Command):
+    """Seal a case by court order (admin only)."""
+
+    reason: Reason
+    court_order_ref: Line

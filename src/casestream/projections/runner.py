@@ -247,6 +247,12 @@ class LiveProjections:
             if target:
                 runner.wait(target, timeout=timeout)
 
+    def position(self, name: str) -> int:
+        """The last global position a read model has processed."""
+        with self._lock:
+            runner = self.runners[name]
+        return runner.view.max_tracking_id(runner.app.name) or 0
+
     def lag(self) -> dict[str, int]:
         with self._lock:
             runners = dict(self.runners)

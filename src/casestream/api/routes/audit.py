@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
-from casestream.access_log import AccessQuery
-from casestream.api.auth import Permission, require
-from casestream.api.deps import AccessLogDep, PrincipalDep
+from casestream.access_log import AccessAttempt, AccessLog, AccessOutcome, AccessQuery
+from casestream.api.auth import Forbidden, Permission, Principal, require
+from casestream.api.deps import (
+    AccessLogDep,
+    CaseHistoryDep,
+    PrincipalDep,
+    ProjectionsDep,
+    endpoint_of,
+    hidden_cases,
+)
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import AccessEntry, AccessPage, Instant
+from casestream.api.schemas import (
+    AccessEntry,
+    AccessPage,
+    AuditPage,
+    AuditRow,
+    CorrectionPair,
+    Instant,
+)
+from casestream.projections.audit import AuditQuery, AuditView
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
 
@@ -61,4 +77,99 @@ def access_log(
         offset=offset,
         limit=limit,
         next_offset=offset + limit if len(rows) > limit else None,
+    )
+
+
+def _audit_row(row: dict[str, Any]) -> AuditRow:
+    payload = row["payload"]
+    return AuditRow(**{**row, "payload": json.loads(payload) if payload else {}})
+
+
+@router.get("")
+def audit_trail(
+    request: Request,
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    log: AccessLogDep,
+    projections: ProjectionsDep,
+    probationer: UUID | None = None,
+    actor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    type: Annotated[
+        str | None, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z]+$")
+    ] = None,
+    recorded_from: Instant | None = None,
+    recorded_to: Instant | None = None,
+    effective_from: Instant | None = None,
+    effective_to: Instant | None = None,
+    after: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    """Every recorded event, in global order, filtered (auditors and admins)."""
+    require(principal, Permission.READ_AUDIT_TRAIL)
+    view: AuditView = projections.view("audit")
+    rows = view.query(
+        AuditQuery(
+            originator_id=str(probationer) if probationer else None,
+            actor_id=actor,
+            event_type=type,
+            recorded_from=recorded_from,
+            recorded_to=recorded_to,
+            effective_from=effective_from,
+            effective_to=effective_to,
+            after=after,
+            limit=limit + 1,
+        )
+    )
+    hidden = {str(i) for i in hidden_cases(principal, cases)}
+    page = [r for r in rows[:limit] if r["originator_id"] not in hidden]
+    _log_case_reads(request, principal, log, {r["originator_id"] for r in page})
+    head = cases.recorder.max_notification_id() or 0
+    position = projections.position("audit")
+    return AuditPage(
+        rows=[_audit_row(r) for r in page],
+        next=rows[limit - 1]["position"] if len(rows) > limit else None,
+        position=position,
+        lag=max(head - position, 0),
+    )
+
+
+@router.get("/corrections")
+def corrections(
+    probationer: UUID,
+    request: Request,
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    log: AccessLogDep,
+    projections: ProjectionsDep,
+) -> list[CorrectionPair]:
+    """Each correction or void of a case beside the entry version it corrects."""
+    require(principal, Permission.READ_AUDIT_TRAIL)
+    if probationer in hidden_cases(principal, cases):
+        raise Forbidden("this case is not within your scope")
+    view: AuditView = projections.view("audit")
+    pairs = view.corrections(str(probationer))
+    _log_case_reads(request, principal, log, {str(probationer)} if pairs else set())
+    return [
+        CorrectionPair(
+            correction=_audit_row(c), corrected=_audit_row(t) if t is not None else None
+        )
+        for c, t in pairs
+    ]
+
+
+def _log_case_reads(
+    request: Request, principal: Principal, log: AccessLog, ids: set[str]
+) -> None:
+    log.record_many(
+        [
+            AccessAttempt(
+                user_id=principal.user,
+                role=principal.role.value,
+                probationer_id=UUID(i),
+                endpoint=endpoint_of(request),
+                outcome=AccessOutcome.ALLOWED,
+                query=request.url.query,
+            )
+            for i in sorted(ids)
+        ]
     )

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from time import monotonic
 from typing import Annotated
+from uuid import UUID
 
 import anyio
 from fastapi import APIRouter, Header, Query
@@ -18,7 +19,12 @@ from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from casestream.api.auth import Permission, Principal, Role, require
-from casestream.api.deps import CaseHistoryDep, PrincipalDep, SettingsDep
+from casestream.api.deps import (
+    CaseHistoryDep,
+    PrincipalDep,
+    SettingsDep,
+    hidden_cases,
+)
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.feed import read_page, topics_for
 from casestream.api.schemas import EventPage
@@ -58,7 +64,12 @@ def read_events(
     """Events after a position, oldest first, as CloudEvents; ``next`` is the cursor."""
     require(principal, Permission.READ_FEED)
     events, next_position = read_page(
-        cases, after, limit, topics_for(types or []), redacted=_redacted(principal)
+        cases,
+        after,
+        limit,
+        topics_for(types or []),
+        redacted=_redacted(principal),
+        hidden=hidden_cases(principal, cases),
     )
     return EventPage(events=events, next=next_position)
 
@@ -139,6 +150,7 @@ def stream_events(
             start,
             topics_for(types or []),
             redacted=_redacted(principal),
+            hide=lambda: hidden_cases(principal, cases),
             poll=settings.feed_poll_seconds,
             deadline=None if max_seconds is None else monotonic() + max_seconds,
             stop=stop,
@@ -153,6 +165,7 @@ def _tail(
     topics: Sequence[str],
     *,
     redacted: bool,
+    hide: Callable[[], frozenset[UUID]],
     poll: float,
     deadline: float | None,
     stop: threading.Event,
@@ -162,7 +175,14 @@ def _tail(
     yield f"retry: {int(poll * 2000)}\n\n"
     quiet_since = monotonic()
     while not stop.is_set() and (deadline is None or monotonic() < deadline):
-        events, after = read_page(cases, after, STREAM_BATCH, topics, redacted=redacted)
+        events, after = read_page(
+            cases,
+            after,
+            STREAM_BATCH,
+            topics,
+            redacted=redacted,
+            hidden=hide(),
+        )
         for event in events:
             payload = json.dumps(event.model_dump(mode="json"), separators=(",", ":"))
             yield f"id: {int(event.sequence)}\nevent: {event.type}\ndata: {payload}\n\n"

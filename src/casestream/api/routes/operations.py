@@ -6,7 +6,7 @@ import sqlite3
 
 import psycopg
 from eventsourcing.persistence import PersistenceError
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from casestream.api.deps import AccessLogDep, CaseHistoryDep, MetricsDep
 from casestream.api.errors import PROBLEM_JSON, problem
@@ -28,8 +28,10 @@ def healthz() -> Health:
         503: {"description": "Store unreachable", "content": {PROBLEM_JSON: {}}}
     },
 )
-def readyz(cases: CaseHistoryDep, access_log: AccessLogDep) -> Response:
-    """Readiness: the event store and the access log answer a query."""
+def readyz(
+    cases: CaseHistoryDep, access_log: AccessLogDep, request: Request
+) -> Response:
+    """Readiness: the store answers and the read models are within the lag bound."""
     try:
         # The access log's ping first: it shares the database, and fails fast where
         # the event recorder would retry for many seconds.
@@ -41,6 +43,22 @@ def readyz(cases: CaseHistoryDep, access_log: AccessLogDep) -> Response:
             "Service unavailable",
             f"the store is not reachable ({type(e).__name__})",
         )
+    projections = request.app.state.projections
+    if projections is not None:
+        bound = request.app.state.settings.ready_max_lag
+        try:
+            projections.check()
+            lags = projections.lag()
+        except Exception as e:  # a failed projection is not ready, and says why
+            return problem(503, "Service unavailable", f"a read model failed: {e!r}")
+        behind = {name: lag for name, lag in lags.items() if lag > bound}
+        if behind:
+            return problem(
+                503,
+                "Service unavailable",
+                f"read models are behind the store by more than {bound} events: "
+                + ", ".join(f"{n} {lag}" for n, lag in sorted(behind.items())),
+            )
     return Response(
         Health(status="ready").model_dump_json(), media_type="application/json"
     )

@@ -163,4 +163,5 @@ def case_state(case: Probationer, point: PointInTime | None) -> CaseState:
         plan=plain(case.plan),
         entries=plain(list(case.entries.values())),
         open_violations=[v["id"] for v in case.open_violations()],
+        sealed=plain(case.sealed),
     )

@@ -1,0 +1,81 @@
+"""Trust reads and court orders on one case: verify its chain, export it certified, seal it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response, status
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from casestream.api.auth import Permission, require
+from casestream.api.deps import (
+    CaseHistoryDep,
+    ReadableCase,
+    SettingsDep,
+    SubmissionDep,
+    writable_case,
+)
+from casestream.api.errors import PROBLEM_RESPONSES
+from casestream.api.schemas import Instant, Recorded, SealCase, Verification
+from casestream.export import build_bundle, load_or_create_key, render_html
+from casestream.verify import verify_case
+
+router = APIRouter(prefix="/probationers", tags=["trust"], responses=PROBLEM_RESPONSES)
+
+
+@router.get("/{probationer_id}/verify")
+def verify(case: ReadableCase, cases: CaseHistoryDep) -> Verification:
+    """Recompute the case's hash chain: intact, or the first broken version and why."""
+    verdict = verify_case(cases.store, case.id)
+    return Verification(
+        id=case.id,
+        versions=verdict.versions,
+        intact=verdict.intact,
+        broken_at=verdict.broken_at,
+        problem=verdict.problem,
+    )
+
+
+@router.get(
+    "/{probationer_id}/export",
+    responses={200: {"content": {"application/json": {}, "text/html": {}}}},
+)
+def export(
+    case: ReadableCase,
+    cases: CaseHistoryDep,
+    settings: SettingsDep,
+    at: Annotated[
+        Instant | None, Query(description="Answer as recorded and as effective then.")
+    ] = None,
+    format: Literal["json", "html"] = "json",
+) -> Response:
+    """A signed, self-verifying bundle for a court (``tools/verify_export.py``)."""
+    key = load_or_create_key(Path(settings.signing_key_path))
+    bundle: dict[str, Any] = build_bundle(cases, case.id, key, at)
+    if format == "html":
+        return HTMLResponse(render_html(bundle))
+    return JSONResponse(
+        bundle,
+        headers={"Content-Disposition": f'attachment; filename="case-{case.id}.json"'},
+    )
+
+
+@router.post("/{probationer_id}/seal", status_code=status.HTTP_201_CREATED)
+def seal(
+    probationer_id: UUID,
+    body: SealCase,
+    submitted: SubmissionDep,
+    cases: CaseHistoryDep,
+) -> Recorded:
+    """Seal by court order (admin only): hidden from every role but admin and court."""
+    require(submitted.principal, Permission.SEAL_CASES)
+    case = writable_case(probationer_id, submitted.principal, cases)
+    version = cases.seal_case(
+        case.id,
+        expected_version=submitted.if_match,
+        **submitted.options(body),
+        **body.command_fields(),
+    )
+    return Recorded(id=case.id, version=version)

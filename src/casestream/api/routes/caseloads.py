@@ -1,0 +1,203 @@
+"""Caseloads, workload and outcomes: the read models officers and supervisors work from.
+
+Read models are eventually consistent: every answer says the position it reflects and how
+far the store has moved on since (``lag``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query, Request
+
+from casestream.access_log import AccessAttempt, AccessOutcome
+from casestream.api.auth import (
+    Forbidden,
+    Permission,
+    Principal,
+    Role,
+    covers_case,
+    require,
+)
+from casestream.api.deps import (
+    AccessLogDep,
+    CaseHistoryDep,
+    PrincipalDep,
+    ProjectionsDep,
+    endpoint_of,
+    hidden_cases,
+)
+from casestream.api.errors import PROBLEM_RESPONSES
+from casestream.api.schemas import Caseload, CaseloadRow, Instant, Outcomes, Workload
+from casestream.application import CaseHistory
+from casestream.domain.values import RiskLevel
+from casestream.projections.caseload import caseload_as_of, query_caseload, workload
+from casestream.projections.outcomes import outcomes
+from casestream.projections.runner import LiveProjections
+
+router = APIRouter(tags=["caseloads"], responses=PROBLEM_RESPONSES)
+
+
+def _in_scope(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        r
+        for r in rows
+        if covers_case(
+            principal, UUID(r["probationer_id"]), r["officer_id"], r["unit_id"]
+        )
+    ]
+
+
+def _answer(
+    rows: list[dict[str, Any]],
+    request: Request,
+    principal: Principal,
+    access_log: Any,
+    projections: LiveProjections | None,
+    cases: CaseHistory,
+    **about: Any,
+) -> Caseload:
+    """Log the read of every case listed, then answer with the view's position."""
+    hidden = hidden_cases(principal, cases)
+    rows = [r for r in rows if UUID(r["probationer_id"]) not in hidden]
+    access_log.record_many(
+        [
+            AccessAttempt(
+                user_id=principal.user,
+                role=principal.role.value,
+                probationer_id=UUID(r["probationer_id"]),
+                endpoint=endpoint_of(request),
+                outcome=AccessOutcome.ALLOWED,
+                query=request.url.query,
+            )
+            for r in rows
+        ]
+    )
+    head = cases.recorder.max_notification_id() or 0
+    # Replayed from the store (no projections): exact at its point, no lag.
+    position = head if projections is None else projections.position("caseload")
+    return Caseload(
+        **about,
+        position=position,
+        lag=max(head - position, 0) if projections is not None else 0,
+        rows=[CaseloadRow(**r) for r in rows],
+    )
+
+
+@router.get("/caseloads/{officer_id}")
+def officer_caseload(
+    officer_id: Annotated[str, Path(min_length=1, max_length=100)],
+    request: Request,
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    access_log: AccessLogDep,
+    projections: ProjectionsDep,
+    risk: RiskLevel | None = None,
+    overdue: bool = False,
+    as_of: Annotated[
+        Instant | None,
+        Query(description="The caseload as the record stood at this time (replayed)."),
+    ] = None,
+) -> Caseload:
+    """An officer's active cases, soonest contact due first; or as they stood at a time."""
+    require(principal, Permission.READ_CASES)
+    if principal.role == Role.OFFICER and officer_id != principal.user:
+        raise Forbidden("officers see their own caseload")
+    if as_of is not None:
+        rows = caseload_as_of(cases, as_of, officer_id=officer_id)
+        rows = [
+            r
+            for r in rows
+            if (risk is None or r["risk_level"] == risk)
+            and (not overdue or r["compliance"] != "on_track")
+        ]
+        return _answer(
+            _in_scope(principal, rows),
+            request,
+            principal,
+            access_log,
+            None,
+            cases,
+            officer_id=officer_id,
+            as_of=as_of,
+        )
+    rows = query_caseload(
+        projections.view("caseload"),
+        officer_id=officer_id,
+        risk_level=risk,
+        overdue_only=overdue,
+    )
+    return _answer(
+        _in_scope(principal, rows),
+        request,
+        principal,
+        access_log,
+        projections,
+        cases,
+        officer_id=officer_id,
+    )
+
+
+@router.get("/caseloads")
+def unit_caseload(
+    unit: Annotated[str, Query(min_length=1, max_length=100)],
+    request: Request,
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    access_log: AccessLogDep,
+    projections: ProjectionsDep,
+    risk: RiskLevel | None = None,
+    overdue: bool = False,
+) -> Caseload:
+    """A unit's active cases, soonest contact due first (supervisors: their own unit)."""
+    require(principal, Permission.READ_CASES)
+    if principal.role == Role.OFFICER or (
+        principal.role == Role.SUPERVISOR and unit != principal.unit
+    ):
+        raise Forbidden("supervisors see their own unit's caseload")
+    rows = query_caseload(
+        projections.view("caseload"),
+        unit_id=unit,
+        risk_level=risk,
+        overdue_only=overdue,
+    )
+    return _answer(
+        _in_scope(principal, rows),
+        request,
+        principal,
+        access_log,
+        projections,
+        cases,
+        unit_id=unit,
+    )
+
+
+@router.get("/workload")
+def officer_workload(
+    principal: PrincipalDep,
+    projections: ProjectionsDep,
+    unit: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> Workload:
+    """Active cases per officer, weighted by supervision level (no case data)."""
+    require(principal, Permission.READ_OUTCOMES)
+    if principal.role == Role.SUPERVISOR:
+        if unit is not None and unit != principal.unit:
+            raise Forbidden("supervisors see their own unit")
+        unit = principal.unit
+    return Workload(unit_id=unit, officers=workload(projections.view("caseload"), unit))
+
+
+@router.get("/outcomes")
+def agency_outcomes(
+    principal: PrincipalDep,
+    projections: ProjectionsDep,
+    unit: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+) -> Outcomes:
+    """Outcome measures per unit and officer (supervisors: their own unit)."""
+    require(principal, Permission.READ_OUTCOMES)
+    if principal.role == Role.SUPERVISOR:
+        if unit is not None and unit != principal.unit:
+            raise Forbidden("supervisors see their own unit")
+        unit = principal.unit
+    return Outcomes(**outcomes(projections.view("caseload"), unit_id=unit))

@@ -1,0 +1,239 @@
+"""Caseloads, audit trail, outcomes, verification, export and sealing over HTTP."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+from tests.api.conftest import (
+    ADMIN,
+    AUDITOR,
+    CONSUMER,
+    OFFICER,
+    OTHER_OFFICER,
+    OTHER_SUPERVISOR,
+    SUPERVISOR,
+    assert_problem,
+    auth,
+    log_contact,
+    open_case,
+)
+
+TOOL = Path(__file__).parents[2] / "tools" / "verify_export.py"
+
+
+def caught_up(client: TestClient) -> None:
+    """Wait (not sleep) until every read model has processed the store's head."""
+    client.app.state.projections.wait(timeout=20)  # type: ignore[attr-defined]
+
+
+def test_an_officers_caseload_lists_their_cases_with_due_dates(client: TestClient):
+    mine = open_case(client)
+    open_case(client, headers=SUPERVISOR, officer_id="officer-cy")
+    log_contact(client, mine, "k1")
+    caught_up(client)
+
+    response = client.get("/caseloads/officer-ana", headers=OFFICER)
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["lag"] == 0
+    [row] = body["rows"]
+    assert row["probationer_id"] == str(mine)
+    assert row["last_contact"] == datetime.now(UTC).date().isoformat()
+    assert row["supervision_level"] == "pending_assessment"
+    assert row["compliance"] in {"on_track", "reassessment_overdue", "contact_overdue"}
+    assert_problem(client.get("/caseloads/officer-ana", headers=OTHER_OFFICER), 403)
+    assert_problem(client.get("/caseloads/officer-ana", headers=CONSUMER), 403)
+    unit = client.get("/caseloads", params={"unit": "unit-north"}, headers=SUPERVISOR)
+    assert len(unit.json()["rows"]) == 2
+    assert_problem(
+        client.get(
+            "/caseloads", params={"unit": "unit-north"}, headers=OTHER_SUPERVISOR
+        ),
+        403,
+    )
+    overdue = client.get(
+        "/caseloads/officer-ana", params={"overdue": "true"}, headers=OFFICER
+    ).json()["rows"]
+    assert all(r["compliance"] != "on_track" for r in overdue)
+
+
+def test_a_caseload_as_of_a_past_time_is_what_it_was_then(client: TestClient):
+    first = open_case(client)
+    caught_up(client)
+    time.sleep(0.01)
+    then = datetime.now(UTC)
+    before = client.get("/caseloads/officer-ana", headers=SUPERVISOR).json()["rows"]
+    time.sleep(0.01)
+    client.post(
+        f"/probationers/{first}/transfer",
+        json={"officer_id": "officer-cy", "unit_id": "unit-north", "reason": "Leave"},
+        headers=SUPERVISOR,
+    ).raise_for_status()
+
+    past = client.get(
+        "/caseloads/officer-ana",
+        params={"as_of": then.isoformat()},
+        headers=SUPERVISOR,
+    )
+
+    assert past.status_code == 200, past.text
+    assert (
+        [r["probationer_id"] for r in past.json()["rows"]]
+        == [r["probationer_id"] for r in before]
+        == [str(first)]
+    )
+
+
+def test_the_audit_trail_filters_and_pairs_corrections(client: TestClient):
+    case_id = open_case(client)
+    version = log_contact(client, case_id, "k1")
+    client.post(
+        f"/probationers/{case_id}/corrections",
+        json={
+            "action": "correct",
+            "entry_id": "k1",
+            "target_version": version,
+            "changes": {"contact_type": "home"},
+            "reason": "Was a home visit",
+        },
+        headers=SUPERVISOR,
+    ).raise_for_status()
+    caught_up(client)
+
+    trail = client.get(
+        "/audit", params={"probationer": str(case_id)}, headers=AUDITOR
+    ).json()
+    contacts = client.get(
+        "/audit",
+        params={"type": "ContactLogged", "actor": "officer-ana"},
+        headers=AUDITOR,
+    ).json()
+    pairs = client.get(
+        "/audit/corrections", params={"probationer": str(case_id)}, headers=AUDITOR
+    ).json()
+
+    assert [r["event_type"] for r in trail["rows"]] == [
+        "CaseOpened",
+        "ContactLogged",
+        "EntryCorrected",
+    ]
+    assert trail["rows"][1]["summary"] == "Contact logged: office visit, attended"
+    assert [r["version"] for r in contacts["rows"]] == [2]
+    [pair] = pairs
+    assert pair["correction"]["corrects_version"] == 2
+    assert pair["corrected"]["payload"]["contact_type"] == "office"
+    assert_problem(client.get("/audit", headers=OFFICER), 403)
+    access = client.get(
+        "/audit/access", params={"user": "auditor-eve"}, headers=AUDITOR
+    ).json()["items"]
+    assert {a["probationer_id"] for a in access} == {str(case_id)}
+
+
+def test_outcomes_and_workload_for_managers_only(client: TestClient):
+    open_case(client)
+    caught_up(client)
+
+    figures = client.get("/outcomes", headers=SUPERVISOR)
+    load = client.get("/workload", headers=AUDITOR)
+
+    assert figures.status_code == 200, figures.text
+    assert set(figures.json()["units"]) == {"unit-north"}
+    assert load.json()["officers"][0]["cases"] == 1
+    assert_problem(client.get("/outcomes", headers=OFFICER), 403)
+    assert_problem(
+        client.get("/outcomes", params={"unit": "x"}, headers=SUPERVISOR), 403
+    )
+
+
+def _verifier() -> Any:
+    spec = importlib.util.spec_from_file_location("verify_export", TOOL)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_verify_and_a_certified_export(client: TestClient, tmp_path: Path):
+    case_id = open_case(client)
+    log_contact(client, case_id, "k1")
+
+    verdict = client.get(f"/probationers/{case_id}/verify", headers=AUDITOR).json()
+    bundle = client.get(f"/probationers/{case_id}/export", headers=AUDITOR)
+    page = client.get(
+        f"/probationers/{case_id}/export", params={"format": "html"}, headers=AUDITOR
+    )
+
+    assert verdict == {
+        "id": str(case_id),
+        "versions": 2,
+        "intact": True,
+        "broken_at": None,
+        "problem": None,
+    }
+    assert bundle.status_code == 200, bundle.text
+    tool = _verifier()
+    assert tool.check_chain(bundle.json()) == []
+    assert tool.check_signature(bundle.json(), None) == []
+    assert page.headers["content-type"].startswith("text/html")
+    assert "Contact logged" in page.text
+    assert_problem(client.get(f"/probationers/{case_id}/export", headers=CONSUMER), 403)
+
+
+def test_a_sealed_case_is_seen_only_by_admin_and_a_granted_court(client: TestClient):
+    case_id = open_case(client)
+    log_contact(client, case_id, "k1")
+    order = {"reason": "Expungement ordered", "court_order_ref": "SO-2026-7"}
+
+    assert_problem(
+        client.post(f"/probationers/{case_id}/seal", json=order, headers=SUPERVISOR),
+        403,
+    )
+    sealed = client.post(f"/probationers/{case_id}/seal", json=order, headers=ADMIN)
+    caught_up(client)
+
+    assert sealed.status_code == 201, sealed.text
+    court = auth("court", "judge-ho", cases=(case_id,))
+    assert (
+        client.get(f"/probationers/{case_id}", headers=court).json()["sealed"][
+            "court_order_ref"
+        ]
+        == "SO-2026-7"
+    )
+    assert client.get(f"/probationers/{case_id}", headers=ADMIN).status_code == 200
+    for headers in (OFFICER, SUPERVISOR, AUDITOR):
+        body = assert_problem(
+            client.get(f"/probationers/{case_id}", headers=headers), 403
+        )
+        assert "Dana" not in str(body)
+    assert client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"] == []
+    feed = client.get("/events", headers=CONSUMER).json()["events"]
+    assert str(case_id) not in {e["subject"] for e in feed}
+    assert client.get("/audit", headers=AUDITOR).json()["rows"] == []
+    assert_problem(
+        client.post(
+            f"/probationers/{case_id}/contacts",
+            json={
+                "contact_id": "k2",
+                "contact_type": "office",
+                "attendance": "attended",
+                "location": "Office",
+                "summary": "x",
+            },
+            headers=OFFICER,
+        ),
+        403,
+    )
+
+
+def test_readiness_reports_the_read_models_caught_up(client: TestClient):
+    open_case(client)
+    caught_up(client)
+
+    assert client.get("/readyz").status_code == 200
