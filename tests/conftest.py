@@ -47,7 +47,7 @@ def store_settings(
     if store == "sqlite":
         return Settings(db=f"sqlite:///{tmp_path}/casestream.db")  # type: ignore[arg-type]
     schema = request.getfixturevalue("pg_schema")
-    return Settings(db=postgres_dsn(), db_schema=schema)  # type: ignore[arg-type]
+    return Settings(db=postgres_dsn(), db_schema=schema, pool_size=2)  # type: ignore[arg-type]
 
 
 def store_env(

@@ -67,12 +67,31 @@ def table_name(name: str, generation: int) -> str:
     return f"{name}_g{generation}"
 
 
+def projection_env(settings: Settings) -> dict[str, str]:
+    """The store's environment with small pools: a projection needs few connections."""
+    return {
+        **settings.eventsourcing_env(),
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": "3",
+    }
+
+
 def open_view(settings: Settings, name: str, generation: int) -> TrackingRecorder:
-    """The view of one generation of a read model (tables created if missing)."""
+    """The view of one generation of a read model (tables created if missing).
+
+    The caller closes it (``close_view``) when it is not handed to a runner.
+    """
     model = READ_MODELS[name]
-    env = Environment(table_name(name, generation), settings.eventsourcing_env())
+    env = Environment(table_name(name, generation), projection_env(settings))
     factory = InfrastructureFactory[TrackingRecorder].construct(env=env)
     return factory.tracking_recorder(model.views[settings.backend])
+
+
+def close_view(view: TrackingRecorder) -> None:
+    """Release a view's connections (in-memory views hold none)."""
+    datastore = getattr(view, "datastore", None)
+    if datastore is not None:
+        datastore.close()
 
 
 def named_projection(name: str, generation: int) -> type[Projection[Any]]:
@@ -131,17 +150,23 @@ def rebuild(
     registry = registry_for(settings)
     current = registry.generation(name)
     new = current + 1
-    with CaseHistory(env=settings.eventsourcing_env()) as app:
+    with CaseHistory(env=projection_env(settings)) as app:
         view = open_view(settings, name, new)
         if restart:
             drop(view)
+            close_view(view)
             view = open_view(settings, name, new)
         # A rebuild that was cut off resumes where its last batch committed.
-        catch_up(app, view, batch_size=batch_size, progress=progress)
+        try:
+            catch_up(app, view, batch_size=batch_size, progress=progress)
+        finally:
+            close_view(view)
         registry.set_generation(name, new)
         # Servers switch on their next check; generations before `current` are unused.
         for old in range(1, current):
-            drop(open_view(settings, name, old))
+            stale = open_view(settings, name, old)
+            drop(stale)
+            close_view(stale)
     return new
 
 
@@ -208,14 +233,17 @@ class LiveProjections:
         model = READ_MODELS[name]
         # Catch up in batches first (fast after a restart or on a new store) ...
         view = open_view(self.settings, name, generation)
-        with CaseHistory(env=self.settings.eventsourcing_env()) as app:
-            catch_up(app, view)
+        try:
+            with CaseHistory(env=projection_env(self.settings)) as app:
+                catch_up(app, view)
+        finally:
+            close_view(view)
         # ... then follow live, one event per transaction.
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
             application_class=CaseHistory,
             projection_class=named_projection(name, generation),
             view_class=model.views[self.settings.backend],
-            env=self.settings.eventsourcing_env(),
+            env=projection_env(self.settings),
         )
         runner.__enter__()
         with self._lock:
