@@ -688,6 +688,18 @@ class CaseHistory(Application[UUID]):
             ],
         )
 
+    def late_entries(self, case_id: UUID, at: datetime) -> list[int]:
+        """Versions that took effect by ``at`` but were recorded after it: what the
+        record at ``at`` could not yet say (a court weighs them differently)."""
+        return [
+            h.version
+            for h in self.history(case_id)
+            if h.recorded_at is not None
+            and h.recorded_at > at
+            and h.effective_at is not None
+            and h.effective_at <= at
+        ]
+
     def history(self, case_id: UUID) -> list[HistoryEntry]:
         """Every event of a case in order, with its recorded time from the store."""
         events = list(self._case_events(case_id))

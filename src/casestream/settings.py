@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     run_projections: bool = True
     # /readyz answers 503 while a read model is more events than this behind the store.
     ready_max_lag: int = Field(default=1000, ge=0)
+    # A server takes a checkpoint (Merkle root of all chain heads) this often; 0 = never.
+    checkpoint_every_seconds: float = Field(default=3600.0, ge=0)
     # The agency's Ed25519 key for certified exports (created on first use if missing).
     signing_key_path: str = "./casestream-signing-key.pem"
     # PostgreSQL schema for every table (events, read models, access log); empty

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from uuid import UUID
 
 from casestream import chain
 from casestream.persistence import Checkpoint, RecordedAtRecorder
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,12 @@ def take_checkpoint(store: RecordedAtRecorder) -> Checkpoint:
     root, cases = heads_root(store, position)
     checkpoint = Checkpoint(position, root, cases)
     if position and all(c.position != position for c in store.checkpoints()):
-        store.insert_checkpoint(checkpoint)
+        try:
+            store.insert_checkpoint(checkpoint)
+        except Exception:
+            # Another process checkpointed the same position first: that one stands.
+            if all(c.position != position for c in store.checkpoints()):
+                raise
     return checkpoint
 
 
@@ -128,3 +137,26 @@ def verify_store(store: RecordedAtRecorder, only: UUID | None = None) -> StoreVe
         if only
         else [verify_checkpoint(store, c) for c in store.checkpoints()],
     )
+
+
+class PeriodicCheckpoints:
+    """Takes a checkpoint every ``every`` seconds in a background thread (a server runs
+    one; several servers may: a position already checkpointed is simply skipped)."""
+
+    def __init__(self, store: RecordedAtRecorder, every: float) -> None:
+        self._store = store
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                take_checkpoint(self._store)
+            except Exception:
+                logger.warning("checkpoint failed; will retry", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)

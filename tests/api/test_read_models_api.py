@@ -237,3 +237,28 @@ def test_readiness_reports_the_read_models_caught_up(client: TestClient):
     caught_up(client)
 
     assert client.get("/readyz").status_code == 200
+
+
+def test_as_effective_at_flags_entries_recorded_later(client: TestClient):
+    case_id = open_case(client)  # effective 2026-01-12
+    client.post(
+        f"/probationers/{case_id}/contacts",
+        json={
+            "contact_id": "late",
+            "contact_type": "home",
+            "attendance": "attended",
+            "location": "Home",
+            "summary": "Visit logged late",
+            "effective_at": "2026-02-01T10:00:00Z",
+        },
+        headers=OFFICER,
+    ).raise_for_status()
+
+    then = client.get(
+        f"/probationers/{case_id}",
+        params={"as_effective_at": "2026-02-02T00:00:00Z"},
+        headers=OFFICER,
+    ).json()
+
+    assert then["point_in_time"]["late_entries"] == [1, 2]  # both recorded today
+    assert "late" in {e["id"] for e in then["entries"]}

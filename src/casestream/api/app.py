@@ -24,6 +24,7 @@ from casestream.api.routes import (
 )
 from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
+from casestream.verify import PeriodicCheckpoints
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +50,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Read models follow the store in background threads (the library's
         # ProjectionRunner per read model), unless workers run them elsewhere.
         projections = LiveProjections(settings) if settings.run_projections else None
+        checkpoints = (
+            PeriodicCheckpoints(case_history.store, settings.checkpoint_every_seconds)
+            if settings.checkpoint_every_seconds
+            else None
+        )
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections
         try:
             yield
         finally:
+            if checkpoints is not None:
+                checkpoints.stop()
             if projections is not None:
                 projections.stop()
             access_log.close()

@@ -320,6 +320,8 @@ class PointInTime(Schema):
     version: int | None = None
     as_recorded_at: datetime | None = None
     as_effective_at: datetime | None = None
+    # As effective at T: versions included that were recorded only after T.
+    late_entries: list[int] | None = None
 
 
 class CaseState(Schema):

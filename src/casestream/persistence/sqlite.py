@@ -132,21 +132,16 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
     def chain_heads(self, upto: int) -> list[tuple[str, int, bytes]]:
         t = self.events_table_name
         rows = self._query(
-            f"SELECT e.originator_id, MAX(e.originator_version) FROM {t} e "
-            "WHERE e.rowid <= ? GROUP BY e.originator_id",
+            f"SELECT h.originator_id, h.v, c.link FROM (SELECT originator_id, "
+            f"MAX(originator_version) AS v FROM {t} WHERE rowid <= ? "
+            f"GROUP BY originator_id) h LEFT JOIN {t}_chain c "
+            "ON c.originator_id = h.originator_id AND c.originator_version = h.v",
             (upto,),
         )
-        heads = []
-        for oid_hex, version in rows:
-            links = self._query(
-                f"SELECT link FROM {t}_chain WHERE originator_id = ? "
-                "AND originator_version = ?",
-                (oid_hex, version),
-            )
-            heads.append(
-                (str(UUID(oid_hex)), version, bytes(links[0][0]) if links else b"")
-            )
-        return sorted(heads)
+        return sorted(
+            (str(UUID(oid)), v, bytes(link) if link is not None else b"")
+            for oid, v, link in rows
+        )
 
     def originator_ids(self) -> list[UUID]:
         t = self.events_table_name

@@ -79,7 +79,10 @@ def get_case(
         return case_state(past, PointInTime(as_recorded_at=as_recorded_at))
     if as_effective_at is not None:
         past = cases.case_as_effective_at(case.id, as_effective_at)
-        return case_state(past, PointInTime(as_effective_at=as_effective_at))
+        late = cases.late_entries(case.id, as_effective_at)
+        return case_state(
+            past, PointInTime(as_effective_at=as_effective_at, late_entries=late)
+        )
     response.headers["ETag"] = f'"{case.version}"'
     return case_state(case, None)
 
