@@ -173,6 +173,16 @@ def unit_caseload(
     )
 
 
+def _managed_unit(principal: Principal, unit: str | None) -> str | None:
+    """The unit a manager's figures cover: a supervisor's own, whatever was asked."""
+    require(principal, Permission.READ_OUTCOMES)
+    if principal.role != Role.SUPERVISOR:
+        return unit
+    if unit is not None and unit != principal.unit:
+        raise Forbidden("supervisors see their own unit")
+    return principal.unit
+
+
 @router.get("/workload")
 def officer_workload(
     principal: PrincipalDep,
@@ -180,11 +190,7 @@ def officer_workload(
     unit: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Workload:
     """Active cases per officer, weighted by supervision level (no case data)."""
-    require(principal, Permission.READ_OUTCOMES)
-    if principal.role == Role.SUPERVISOR:
-        if unit is not None and unit != principal.unit:
-            raise Forbidden("supervisors see their own unit")
-        unit = principal.unit
+    unit = _managed_unit(principal, unit)
     return Workload(unit_id=unit, officers=workload(projections.view("caseload"), unit))
 
 
@@ -195,9 +201,5 @@ def agency_outcomes(
     unit: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
 ) -> Outcomes:
     """Outcome measures per unit and officer (supervisors: their own unit)."""
-    require(principal, Permission.READ_OUTCOMES)
-    if principal.role == Role.SUPERVISOR:
-        if unit is not None and unit != principal.unit:
-            raise Forbidden("supervisors see their own unit")
-        unit = principal.unit
+    unit = _managed_unit(principal, unit)
     return Outcomes(**outcomes(projections.view("caseload"), unit_id=unit))
