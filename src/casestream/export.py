@@ -167,24 +167,25 @@ def merkle_proof(leaves: list[bytes], index: int) -> list[list[str]]:
 
 def render_html(bundle: dict[str, Any]) -> str:
     """A chronological history a clerk can read: who recorded each entry, and when."""
-    corrected_by: dict[int, list[int]] = {}
+    corrected_by: dict[int, list[tuple[str, int]]] = {}
     for e in bundle["events"]:
         target = e["data"].get("target_version")
         if e["event_type"] in ("EntryCorrected", "EntryVoided") and target:
-            corrected_by.setdefault(target, []).append(e["version"])
+            verb = "voided" if e["event_type"] == "EntryVoided" else "corrected"
+            corrected_by.setdefault(target, []).append((verb, e["version"]))
     rows = []
     for e in bundle["events"]:
         notes = []
         if e["event_type"] in ("EntryCorrected", "EntryVoided"):
             target = e["data"].get("target_version")
             notes.append(f'corrects <a href="#v{target}">v{target}</a>')
-        for v in corrected_by.get(e["version"], []):
-            notes.append(f'corrected by <a href="#v{v}">v{v}</a>')
+        for verb, v in corrected_by.get(e["version"], []):
+            notes.append(f'{verb} by <a href="#v{v}">v{v}</a>')
         if e["late"]:
             notes.append("late entry")
         rows.append(
             f'<tr id="v{e["version"]}"><td>{e["version"]}</td>'
-            f"<td>{_esc(e['effective_at'])}</td><td>{_esc(e['recorded_at'])}</td>"
+            f"<td>{_when(e['effective_at'])}</td><td>{_when(e['recorded_at'])}</td>"
             f"<td>{_esc(e['actor_id'])} ({_esc(e['actor_role'])})</td>"
             f"<td>{_esc(e['summary'])}</td><td>{_esc(e['reason'] or '')}</td>"
             f"<td>{' · '.join(notes)}</td></tr>"
@@ -199,8 +200,8 @@ def render_html(bundle: dict[str, Any]) -> str:
 td,th{{border:1px solid #999;padding:4px 8px;vertical-align:top;font-size:90%}}
 th{{background:#eee}}.meta{{color:#444}}</style></head><body>
 <h1>Case history: {_esc(person.get("name", ""))}</h1>
-<p class="meta">Case {_esc(bundle["case_id"])} · as at {_esc(bundle["at"])} ·
-exported {_esc(bundle["exported_at"])} · {len(bundle["events"])} entries ·
+<p class="meta">Case {_esc(bundle["case_id"])} · as at {_when(bundle["at"])} ·
+exported {_when(bundle["exported_at"])} · {len(bundle["events"])} entries ·
 chain {"intact" if bundle["chain"]["intact"] else "BROKEN: " + _esc(bundle["chain"]["problem"])}
 · checkpoint at position {checkpoint["position"]} (root {checkpoint["root"][:16]}…)
 · signed with Ed25519 key {bundle["signature"]["public_key"][:16]}…</p>
@@ -209,6 +210,14 @@ chain {"intact" if bundle["chain"]["intact"] else "BROKEN: " + _esc(bundle["chai
 {"".join(rows)}
 </table></body></html>
 """
+
+
+def _when(iso: str | None) -> str:
+    """An ISO time as a clerk reads it: 2026-03-03 14:05:09 UTC."""
+    if not iso:
+        return ""
+    at = datetime.fromisoformat(iso).astimezone(UTC)
+    return f"{at:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _esc(value: Any) -> str:

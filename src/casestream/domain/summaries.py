@@ -10,6 +10,20 @@ def _words(value: object) -> str:
     return str(value).replace("_", " ")
 
 
+# Instruments by the names practitioners use for them.
+INSTRUMENT_NAMES = {
+    "lsi_r": "LSI-R",
+    "ls_cmi": "LS/CMI",
+    "oras_cst": "ORAS-CST",
+    "oras_csst": "ORAS-CSST",
+    "compas_core": "COMPAS Core",
+    "strong_r": "STRONG-R",
+    "static_99r": "Static-99R",
+    "oasys": "OASys",
+    "local_other": "local instrument",
+}
+
+
 def _entry(kind: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda d: f"{kind} {d.get('entry_id')} (v{d.get('target_version')})"
 
@@ -25,7 +39,8 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     ),
     "OfficerAssigned": lambda d: f"Officer assigned: {d['officer_id']}, {d['unit_id']}",
     "AssessmentCompleted": lambda d: (
-        f"Assessment completed: {_words(d['instrument'])} {d['instrument_version']}, "
+        f"Assessment completed: {INSTRUMENT_NAMES.get(d['instrument'], d['instrument'])} "
+        f"v{d['instrument_version']}, "
         f"total {d['total']}, {_words(d['risk_level'])} risk"
         + (
             f", overridden to {_words(d['override_level'])}"
