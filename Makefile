@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export CASESTREAM_TEST_POSTGRES_DSN ?= postgresql://postgres@127.0.0.1:5432/casestream_test
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test soak lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -25,14 +25,32 @@ test: $(STAMP)
 	bash scripts/ensure-postgres.sh
 	$(BIN)/pytest
 
+## The reliability scenarios (tests/reliability) at ten times their counts, or
+## CASESTREAM_RELIABILITY_SCALE times (optional; tens of minutes), then their figures
+## into docs/reliability.md. `make test` runs the same scenarios at scale 1.
+soak: $(STAMP)
+	bash scripts/ensure-postgres.sh
+	CASESTREAM_RELIABILITY_SCALE=$${CASESTREAM_RELIABILITY_SCALE:-10} $(BIN)/pytest tests/reliability
+	$(BIN)/python -m tests.reliability.report --check
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests tools bench
 	$(BIN)/ruff format --check src tests tools bench
 	$(BIN)/mypy
 
+## Every benchmark at agency scale (PostgreSQL and SQLite; about 25 minutes), each
+## against a baseline measured in the same run: tables on screen, bench/results/*.json,
+## docs/growth.png. Each uses a fresh PostgreSQL schema or SQLite file, dropped after.
+BENCHMARKS := append load catchup growth api profile
+
 bench: $(STAMP)
 	bash scripts/ensure-postgres.sh
-	$(BIN)/python bench/catchup.py
+	set -e; for b in $(BENCHMARKS); do $(BIN)/python -m bench.$$b; done
+
+## The same benchmarks on small data: a smoke check that they run (CI), not figures.
+bench-quick: $(STAMP)
+	bash scripts/ensure-postgres.sh
+	set -e; for b in $(BENCHMARKS); do $(BIN)/python -m bench.$$b --quick; done
 
 clean:
 	rm -rf $(VENV) casestream.db casestream.db-wal casestream.db-shm
