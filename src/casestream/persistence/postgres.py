@@ -3,7 +3,8 @@ checkpoints beside the library's events table, append-only by triggers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,22 @@ from casestream.persistence.base import (
     chain_rows,
     idempotency_row,
 )
+
+# Every process that creates casestream tables takes this transaction-scoped advisory
+# lock first: workers starting together then create tables one after another instead of
+# deadlocking on each other's DDL.
+DDL_LOCK = 0x63_61_73_65_73_74  # "casest"
+
+
+@contextmanager
+def tables_created_one_at_a_time(datastore: Any) -> Iterator[None]:
+    """Hold a session advisory lock (on its own connection) while tables are created."""
+    with datastore.get_connection() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
 
 class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder):
@@ -137,6 +154,10 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             ),
         }
 
+    def create_table(self) -> None:
+        with tables_created_one_at_a_time(self.datastore):
+            super().create_table()
+
     def sql(self, text: str, **names: str) -> Composed:
         """A statement with this store's schema and table names filled in."""
         idents = {k: Identifier(v) for k, v in {**self._names, **names}.items()}
@@ -150,18 +171,29 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        """Runs inside the events' transaction: key and links commit with the events."""
-        row = idempotency_row(stored_events, kwargs.get("idempotency"))
-        if row is not None:
-            curs.execute(self._sql["insert_idempotency"], row, prepare=True)
+        """Runs inside the events' transaction: key and links commit with the events.
 
-        def previous_link(oid: UUID, version: int) -> bytes | None:
-            curs.execute(self._sql["previous_link"], (oid, version), prepare=True)
-            found = curs.fetchone()
-            return bytes(found["link"]) if found else None
+        The library runs this in pipeline mode, before its table lock. The nested
+        pipeline block syncs on exit, so a conflict on the key or a link (a writer
+        racing for the same version, or a twin request with the same key) is raised
+        here, as an IntegrityError. Without that sync the error could arrive while the
+        library was still queueing its own statements: the commit then failed with
+        "pipeline aborted" (an OperationalError, retried ten times and answered 503
+        instead of 409), or left the connection's prepared statements out of step
+        ("prepared statement ... does not exist", a 500 on a later request).
+        """
+        with curs.connection.pipeline():
+            row = idempotency_row(stored_events, kwargs.get("idempotency"))
+            if row is not None:
+                curs.execute(self._sql["insert_idempotency"], row, prepare=True)
 
-        links = chain_rows(stored_events, previous_link)
-        curs.executemany(self._sql["insert_link"], links)
+            def previous_link(oid: UUID, version: int) -> bytes | None:
+                curs.execute(self._sql["previous_link"], (oid, version), prepare=True)
+                found = curs.fetchone()
+                return bytes(found["link"]) if found else None
+
+            links = chain_rows(stored_events, previous_link)
+            curs.executemany(self._sql["insert_link"], links)
 
     def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
         [row] = self._query("max_version_at", (originator_id, at))

@@ -10,6 +10,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
+from casestream.persistence.postgres import tables_created_one_at_a_time
 from casestream.projections.audit import (
     AUDIT_COLUMNS,
     AuditQuery,
@@ -37,6 +38,10 @@ class PostgresView(PostgresTrackingRecorder):
         self.table = tracking_table_name.removesuffix("_tracking")
         self.schema = Identifier(self.datastore.schema)
         self.ident = Identifier(self.table)
+
+    def create_table(self) -> None:
+        with tables_created_one_at_a_time(self.datastore):
+            super().create_table()
 
     def sql(self, text: str, **names: str) -> Composed:
         """SQL with {schema}, {table} and other named identifiers filled in."""

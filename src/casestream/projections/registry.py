@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from casestream.persistence import MEMORY_STORE
+from casestream.persistence.postgres import DDL_LOCK
 from casestream.settings import Settings
 
 _MEMORY: dict[tuple[str, str], int] = {}
@@ -76,7 +77,8 @@ class PostgresRegistry(Registry):
         self.table = sql.Identifier(
             env.get("POSTGRES_SCHEMA") or "public", "projection_generations"
         )
-        with self._connect() as conn:
+        with self._connect() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
             conn.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} "

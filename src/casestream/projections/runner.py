@@ -9,6 +9,7 @@ at n+1; servers notice and switch. Old generations are dropped by the next rebui
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from casestream.projections.sqlite import SQLiteAuditView, SQLiteCaseloadView
 from casestream.settings import Backend, Settings
 
 ViewClasses = dict[Backend, type[TrackingRecorder]]
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,9 @@ class LiveProjections:
 
     Each read model gets the library's ``ProjectionRunner`` on its serving generation;
     a watcher thread checks the registry and, after a rebuild elsewhere, starts a runner
-    on the new generation before the old one is stopped.
+    on the new generation before the old one is stopped. A runner whose thread stopped
+    on an error (the database restarted under it) is started again the same way: it
+    resumes from its tracked position, so nothing is skipped or applied twice.
     """
 
     def __init__(
@@ -221,6 +225,8 @@ class LiveProjections:
         self.registry: Registry = registry_for(settings)
         self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
         self.generations: dict[str, int] = {}
+        # The error each failed runner stopped on, until it is started again.
+        self._errors: dict[str, Exception] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._check_every = check_every
@@ -229,12 +235,17 @@ class LiveProjections:
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
 
-    def _start(self, name: str, generation: int) -> None:
+    def _start(self, name: str, generation: int, *, restart: bool = False) -> None:
         model = READ_MODELS[name]
+        env = projection_env(self.settings)
+        if restart:
+            # The tables are there: no DDL, whose locks on the events table, taken
+            # while writers are busy, can deadlock with them.
+            env["CREATE_TABLE"] = "n"
         # Catch up in batches first (fast after a restart or on a new store) ...
         view = open_view(self.settings, name, generation)
         try:
-            with CaseHistory(env=projection_env(self.settings)) as app:
+            with CaseHistory(env=env) as app:
                 catch_up(app, view)
         finally:
             close_view(view)
@@ -243,22 +254,33 @@ class LiveProjections:
             application_class=CaseHistory,
             projection_class=named_projection(name, generation),
             view_class=model.views[self.settings.backend],
-            env=projection_env(self.settings),
+            env=env,
         )
         runner.__enter__()
         with self._lock:
             old = self.runners.get(name)
             self.runners[name] = runner
             self.generations[name] = generation
+            self._errors.pop(name, None)
         if old is not None:
-            old.__exit__(None, None, None)
+            try:
+                old.__exit__(None, None, None)
+            except Exception:  # it had failed: its error was reported by check()
+                logger.warning("a stopped %s runner had failed", name, exc_info=True)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._check_every):
-            for name in self.names:
-                generation = self.registry.generation(name)
-                if generation != self.generations.get(name):
-                    self._start(name, generation)
+            try:
+                failed = self.failures()
+                for name in self.names:
+                    generation = self.registry.generation(name)
+                    moved = generation != self.generations.get(name)
+                    if moved or name in failed:
+                        if self._stopping.is_set():
+                            return
+                        self._start(name, generation, restart=not moved)
+            except Exception:  # the store is restarting: look again next time
+                logger.warning("could not check or restart a read model", exc_info=True)
 
     def view(self, name: str) -> Any:
         with self._lock:
@@ -291,12 +313,28 @@ class LiveProjections:
             lags[name] = max(head - position, 0)
         return lags
 
+    def failures(self) -> dict[str, Exception]:
+        """Read models whose runner stopped on an error, and not yet started again.
+
+        The library hands a runner's error out once (``run_forever``); it is kept
+        here until the watcher has replaced the runner.
+        """
+        with self._lock:
+            runners = dict(self.runners)
+        for name, runner in runners.items():
+            try:
+                runner.run_forever(timeout=0)
+            except Exception as e:
+                with self._lock:
+                    if self.runners.get(name) is runner:
+                        self._errors[name] = e
+        with self._lock:
+            return dict(self._errors)
+
     def check(self) -> None:
         """Re-raise an error a runner hit (a projection that fails must not go quiet)."""
-        with self._lock:
-            runners = list(self.runners.values())
-        for runner in runners:
-            runner.run_forever(timeout=0)
+        for error in self.failures().values():
+            raise error
 
     def stop(self) -> None:
         self._stopping.set()
