@@ -10,7 +10,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresFactory,
+)
 from psycopg.sql import SQL, Composed, Identifier
 
 from casestream.persistence.base import (
@@ -247,10 +251,19 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
         ]
 
 
+class PostgresSnapshotRecorder(PostgresAggregateRecorder):
+    """The library's recorder (snapshots), creating its tables under the same lock."""
+
+    def create_table(self) -> None:
+        with tables_created_one_at_a_time(self.datastore):
+            super().create_table()
+
+
 class PostgresRecordedAtFactory(PostgresFactory):
     """PostgreSQL persistence with recorded-at times, chain and idempotency (production)."""
 
     application_recorder_class = PostgresRecordedAtRecorder
+    aggregate_recorder_class = PostgresSnapshotRecorder
 
 
 # Tables the service only ever reads and appends to.
