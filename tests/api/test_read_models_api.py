@@ -23,6 +23,9 @@ from tests.api.conftest import (
     open_case,
 )
 
+from casestream.api.app import create_app
+from casestream.settings import Settings
+
 TOOL = Path(__file__).parents[2] / "tools" / "verify_export.py"
 
 
@@ -262,3 +265,20 @@ def test_as_effective_at_flags_entries_recorded_later(client: TestClient):
 
     assert then["point_in_time"]["late_entries"] == [1, 2]  # both recorded today
     assert "late" in {e["id"] for e in then["entries"]}
+
+
+def test_api_processes_can_read_models_a_separate_worker_keeps(settings: Settings):
+    from casestream.projections.runner import LiveProjections
+
+    reader = settings.model_copy(update={"run_projections": False})
+    with TestClient(create_app(reader)) as client:
+        case_id = open_case(client)
+        with LiveProjections(settings, names=("caseload", "audit")):  # the worker
+            caught_up(client)  # the API process waits on the worker's progress
+
+            rows = client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"]
+            trail = client.get("/audit", headers=AUDITOR).json()
+
+        assert [r["probationer_id"] for r in rows] == [str(case_id)]
+        assert trail["lag"] == 0
+        assert client.get("/readyz").status_code == 200

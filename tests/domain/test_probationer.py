@@ -455,3 +455,12 @@ def test_term_end_before_term_start_is_refused():
 
     with pytest.raises(InvalidInput):
         Probationer.open(actor=OFFICER, **fields)
+
+
+def test_text_with_a_nul_character_is_refused():
+    case = a_case()
+
+    with pytest.raises(InvalidInput, match="NUL"):
+        contact(case, summary="Reported\x00")
+
+    assert case.collect_events() == []

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from casestream.access_log import open_access_log
 from casestream.api.errors import install_error_handlers
 from casestream.api.metrics import MeteredCaseHistory, Metrics
-from casestream.api.middleware import BodySizeLimit, RequestMetrics
+from casestream.api.middleware import BodySizeLimit, RefuseNul, RequestMetrics
 from casestream.api.routes import (
     audit,
     case_entries,
@@ -22,6 +22,7 @@ from casestream.api.routes import (
     partners,
     probationers,
 )
+from casestream.projections.readers import FollowedReadModels, ReadModels
 from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
 from casestream.verify import PeriodicCheckpoints
@@ -49,7 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise
         # Read models follow the store in background threads (the library's
         # ProjectionRunner per read model), unless workers run them elsewhere.
-        projections = LiveProjections(settings) if settings.run_projections else None
+        projections: ReadModels = (
+            LiveProjections(settings)
+            if settings.run_projections
+            else FollowedReadModels(settings)
+        )
         checkpoints = (
             PeriodicCheckpoints(case_history.store, settings.checkpoint_every_seconds)
             if settings.checkpoint_every_seconds
@@ -63,8 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if checkpoints is not None:
                 checkpoints.stop()
-            if projections is not None:
-                projections.stop()
+            projections.stop()
             access_log.close()
             case_history.close()
 
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
     # Added last = outermost: metrics see every answer, including a 413.
+    app.add_middleware(RefuseNul)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

@@ -35,7 +35,7 @@ from casestream.api.schemas import Command, Recorded
 from casestream.application import CaseHistory
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.probationer import Probationer
-from casestream.projections.runner import LiveProjections
+from casestream.projections.readers import ReadModels
 from casestream.settings import Settings
 
 bearer = HTTPBearer(
@@ -59,8 +59,8 @@ def get_access_log(request: Request) -> AccessLog:
     return log
 
 
-def get_projections(request: Request) -> LiveProjections:
-    projections: LiveProjections | None = request.app.state.projections
+def get_projections(request: Request) -> ReadModels:
+    projections: ReadModels | None = request.app.state.projections
     if projections is None:
         raise ReadModelsOff("read models are not running in this process")
     return projections
@@ -75,7 +75,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CaseHistoryDep = Annotated[CaseHistory, Depends(get_case_history)]
 AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
-ProjectionsDep = Annotated[LiveProjections, Depends(get_projections)]
+ProjectionsDep = Annotated[ReadModels, Depends(get_projections)]
 
 
 class ReadModelsOff(Exception):

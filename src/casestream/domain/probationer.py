@@ -75,6 +75,8 @@ def require_text(value: object, field: str, *, max_length: int = 10_000) -> str:
     """Refuse blank or oversized free text."""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "must be non-empty text")
+    if "\x00" in value:  # PostgreSQL text cannot hold it; no record needs it
+        raise InvalidInput(field, "must not contain U+0000 (NUL)")
     if len(value) > max_length:
         raise InvalidInput(field, f"must be at most {max_length} characters")
     return value

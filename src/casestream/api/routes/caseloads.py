@@ -34,7 +34,7 @@ from casestream.application import CaseHistory
 from casestream.domain.values import RiskLevel
 from casestream.projections.caseload import caseload_as_of, query_caseload, workload
 from casestream.projections.outcomes import outcomes
-from casestream.projections.runner import LiveProjections
+from casestream.projections.readers import ReadModels
 
 router = APIRouter(tags=["caseloads"], responses=PROBLEM_RESPONSES)
 
@@ -54,7 +54,7 @@ def _answer(
     request: Request,
     principal: Principal,
     access_log: Any,
-    projections: LiveProjections | None,
+    projections: ReadModels | None,
     cases: CaseHistory,
     **about: Any,
 ) -> Caseload:
