@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     pool_size: int = Field(default=5, ge=1, le=100)
     pool_max_overflow: int = Field(default=10, ge=0, le=100)
     lock_timeout_seconds: int = Field(default=5, ge=0, le=600)
+    # How long one attempt waits for a store connection (PostgreSQL); the library makes
+    # ten attempts, so while the database is down a request answers 503 after about
+    # ten times this (docs/reliability.md, scenario 5).
+    connect_timeout_seconds: int = Field(default=5, ge=1, le=60)
     create_tables: bool = True
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -126,7 +130,7 @@ class Settings(BaseSettings):
             "POSTGRES_MAX_OVERFLOW": str(self.pool_max_overflow),
             # A stuck writer must not block every writer forever (EVENTSOURCING.md §9).
             "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout_seconds),
             "POSTGRES_PRE_PING": "y",
             # Never POSTGRES_ENABLE_DB_FUNCTIONS: that path skips the table lock and
             # lets a subscriber miss events (EVENTSOURCING.md §2.5).

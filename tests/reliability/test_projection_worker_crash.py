@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.factories import fill_events
+from tests.reliability.harness import record_figures
 
 from casestream.application import CaseHistory
 from casestream.projections.audit import AuditQuery, AuditView, rows_for
@@ -54,6 +55,7 @@ def kill_repeatedly(argv: list[str], env: dict[str, str], kills: int) -> int:
 def test_a_rebuild_killed_many_times_equals_a_replay(
     app: CaseHistory, settings: Settings
 ):
+    started = time.monotonic()
     fill_events(app, EVENTS)
     cli = [sys.executable, "-m", "casestream.cli"]
     env = worker_env(settings)
@@ -77,6 +79,23 @@ def test_a_rebuild_killed_many_times_equals_a_replay(
     notifications = app.recorder.select_notifications(0, EVENTS + 1)
     expected = rows_for((app.mapper.to_domain_event(n), n.id) for n in notifications)
     recorded = app.store.recorded_at_of([n.id for n in notifications])
+    positions = [r["position"] for r in rows]
+    record_figures(
+        "4-projection-worker-crash-rebuild",
+        "postgres",
+        {
+            "events": EVENTS,
+            "kills": killed,
+            "acknowledged": len(expected),
+            "found": len(set(positions)),
+            "duplicates": len(positions) - len(set(positions)),
+            "lost": len(set(range(1, EVENTS + 1)) - set(positions)),
+            "server_errors": 0,
+            "finished_exit_code": finished.returncode,
+            "seconds": round(time.monotonic() - started, 1),
+        },
+        title="Projection rebuild killed with SIGKILL repeatedly, then finished",
+    )
     assert len(rows) == len(expected) == EVENTS
     assert [r["position"] for r in rows] == list(range(1, EVENTS + 1))
     for row, want in zip(rows, expected, strict=True):
@@ -90,10 +109,11 @@ def test_a_rebuild_killed_many_times_equals_a_replay(
 def test_a_live_worker_killed_many_times_equals_a_replay(
     app: CaseHistory, settings: Settings
 ):
+    started = time.monotonic()
     fill_events(app, EVENTS // 2)
     cli = [sys.executable, "-m", "casestream.cli", "project", "caseload"]
 
-    kill_repeatedly(cli, worker_env(settings), 4)
+    kills = kill_repeatedly(cli, worker_env(settings), 4)
     # The last worker runs until it has caught up, then is stopped cleanly.
     view = open_view(settings, "caseload", 1)
     assert isinstance(view, CaseloadView)
@@ -114,6 +134,22 @@ def test_a_live_worker_killed_many_times_equals_a_replay(
     notifications = app.recorder.select_notifications(0, EVENTS)
     replay = fold_all(app.mapper.to_domain_event(n) for n in notifications)
     docs = {d["probationer_id"]: d for d in view.select_docs()}
+    record_figures(
+        "4-projection-worker-crash-live",
+        "postgres",
+        {
+            "events": len(notifications),
+            "kills": kills,
+            "acknowledged": len(replay),
+            "found": len(docs),
+            "duplicates": 0,
+            "lost": len(set(replay) - set(docs)),
+            "differing_rows": sum(1 for k in replay if docs.get(k) != replay[k]),
+            "server_errors": 0,
+            "seconds": round(time.monotonic() - started, 1),
+        },
+        title="Live projection worker killed with SIGKILL repeatedly, then caught up",
+    )
     assert docs == replay
 
 

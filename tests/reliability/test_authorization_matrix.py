@@ -1,0 +1,445 @@
+"""Scenario 8: every endpoint x every role x (own case, another unit's case, a sealed case).
+
+tests/api/test_authorization_api.py checks a role-by-action table on a few actions; this
+one walks every route the app has (a new route without an expectation fails here) and
+compares each answer with the policy written out again from README's roles paragraph
+and ``casestream.api.auth.PERMISSIONS``. A denial is a bare 403 problem that names no
+case data and writes nothing; an allowed list holds only cases in the caller's scope
+(never a sealed one, but for admin and court); every read of a case, allowed or denied,
+is in the access log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from tests.api.test_case_entries_api import every_command
+from tests.conftest import store_settings
+from tests.reliability.harness import SECRET, Tally, bearer, case_body, record_figures
+
+from casestream.access_log import AccessLog, AccessOutcome, AccessQuery
+from casestream.api.app import create_app
+from casestream.api.auth import PERMISSIONS, SEES_SEALED, Permission, Role
+from casestream.application import CaseHistory
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    user: str
+    role: Role
+    unit: str | None = None
+    granted: tuple[str, ...] = ()  # case kinds a court token lists
+
+    def headers(self, cases: dict[str, str]) -> dict[str, str]:
+        granted = tuple(cases[k] for k in self.granted if k in cases)
+        return bearer(self.user, self.role.value, self.unit, granted)
+
+    def may(self, permission: Permission) -> bool:
+        return permission in PERMISSIONS[self.role]
+
+
+CALLERS = [
+    Caller("officer", "officer-ana", Role.OFFICER, "unit-north"),
+    Caller("other officer", "officer-cy", Role.OFFICER, "unit-north"),
+    Caller("supervisor", "supervisor-bo", Role.SUPERVISOR, "unit-north"),
+    Caller("other supervisor", "supervisor-di", Role.SUPERVISOR, "unit-south"),
+    Caller("auditor", "auditor-eve", Role.AUDITOR),
+    Caller("court", "court-3", Role.COURT, granted=("own", "sealed")),
+    Caller("court without grant", "court-4", Role.COURT),
+    Caller("consumer", "reporting-system", Role.CONSUMER),
+    Caller("admin", "admin-root", Role.ADMIN),
+]
+KINDS = {  # case kind -> (officer, unit, sealed)
+    "own": ("officer-ana", "unit-north", False),
+    "other unit": ("officer-zed", "unit-south", False),
+    "sealed": ("officer-ana", "unit-north", True),
+}
+
+
+# The policy, written out again from README.md's roles paragraph.
+
+
+def covers(caller: Caller, kind: str) -> bool:
+    officer, unit, _ = KINDS[kind]
+    if caller.role in (Role.AUDITOR, Role.ADMIN):
+        return True  # auditor reads everything; admin everything
+    if caller.role == Role.OFFICER:
+        return officer == caller.user  # the cases assigned to them
+    if caller.role == Role.SUPERVISOR:
+        return unit == caller.unit  # their unit's
+    if caller.role == Role.COURT:
+        return kind in caller.granted  # only the cases listed in its token
+    return False  # consumer: only /events
+
+
+def visible(caller: Caller, kind: str) -> bool:
+    """A sealed case is hidden from every role but admin and court."""
+    return not KINDS[kind][2] or caller.role in SEES_SEALED
+
+
+def may_read_case(caller: Caller, kind: str) -> bool:
+    return (
+        caller.may(Permission.READ_CASES)
+        and covers(caller, kind)
+        and visible(caller, kind)
+    )
+
+
+def may_write_case(caller: Caller, kind: str) -> bool:
+    return (
+        caller.may(Permission.WRITE_CASES)
+        and covers(caller, kind)
+        and visible(caller, kind)
+    )
+
+
+CASE_READS = {
+    "GET /probationers/{probationer_id}": "",
+    "GET /probationers/{probationer_id}/history": "/history",
+    "GET /probationers/{probationer_id}/diff": "/diff?from=2020-01-01T00:00:00Z&to=2100-01-01T00:00:00Z",
+    "GET /probationers/{probationer_id}/verify": "/verify",
+    "GET /probationers/{probationer_id}/export": "/export",
+}
+
+
+def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Route -> (path below the case, a valid body) for every case command."""
+    bodies: dict[str, tuple[str, dict[str, Any]]] = {}
+    for path, body in every_command(UUID(partner)):
+        template = (
+            path.replace("g1", "{goal_id}")
+            .replace("r1", "{referral_id}")
+            .replace("v1", "{violation_id}")
+        )
+        bodies.setdefault(
+            f"POST /probationers/{{probationer_id}}/{template}", (path, body)
+        )
+    bodies["POST /probationers/{probationer_id}/seal"] = (
+        "seal",
+        {"reason": "Court order", "court_order_ref": "SO-1"},
+    )
+    return bodies
+
+
+@pytest.fixture
+def store() -> str:
+    return "postgres"
+
+
+@pytest.fixture
+def api(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[TestClient, CaseHistory, AccessLog]]:
+    chosen = store_settings(store, tmp_path, request).model_copy(
+        update={
+            "jwt_secret": SecretStr(SECRET),
+            "signing_key_path": str(tmp_path / "key.pem"),
+        }
+    )
+    with TestClient(create_app(chosen)) as client:
+        app = CaseHistory(env=chosen.eventsourcing_env())
+        try:
+            yield client, app, client.app.state.access_log  # type: ignore[attr-defined]
+        finally:
+            app.close()
+
+
+def test_every_endpoint_every_role_every_kind_of_case(
+    api: tuple[TestClient, CaseHistory, AccessLog],
+):
+    started = time.monotonic()
+    client, app, access_log = api
+    admin = bearer("admin-root", "admin")
+    tally = Tally()
+    mismatches: list[str] = []
+    leaks: list[str] = []
+    names = itertools.count()
+    covered: set[str] = set()
+
+    def new_cases() -> dict[str, str]:
+        """A fresh case of each kind (writes change cases, so each route gets its own)."""
+        cases = {}
+        for kind, (officer, unit, sealed) in KINDS.items():
+            body = case_body(officer=officer, unit=unit, name=f"Person {next(names)}")
+            cases[kind] = client.post("/probationers", json=body, headers=admin).json()[
+                "id"
+            ]
+            if sealed:
+                sealing = client.post(
+                    f"/probationers/{cases[kind]}/seal",
+                    json={"reason": "Court order", "court_order_ref": "SO-1"},
+                    headers=admin,
+                )
+                assert sealing.status_code == 201, sealing.text
+        return cases
+
+    def names_of(cases: dict[str, str]) -> list[str]:
+        return [
+            client.get(f"/probationers/{c}", headers=admin).json()["person"]["name"]
+            for c in cases.values()
+        ]
+
+    def check(
+        route: str,
+        caller: Caller,
+        allowed: bool,
+        call: Callable[[], Any],
+        secrets: list[str],
+    ) -> Any:
+        """Make the call; compare with the policy; a denial must be bare and write nothing."""
+        covered.add(route)
+        before = app.recorder.max_notification_id()
+        response = call()
+        tally.status(response.status_code)
+        status = response.status_code
+        if status >= 500 or status == 401 or (status == 403) == allowed:
+            mismatches.append(
+                f"{route} as {caller.name}: {status}, expected {'allowed' if allowed else '403'}"
+            )
+        if status == 403:
+            tally.add("denied")
+            body = response.json()
+            if set(body) != {"type", "title", "status", "detail"} or any(
+                s in response.text for s in secrets
+            ):
+                leaks.append(f"{route} as {caller.name}: {response.text[:200]}")
+            if app.recorder.max_notification_id() != before:
+                leaks.append(f"{route} as {caller.name}: a denied request wrote events")
+        else:
+            tally.add("allowed")
+        return response
+
+    def logged(caller: Caller, case_id: str) -> list[AccessOutcome]:
+        rows = access_log.select(
+            AccessQuery(user_id=caller.user, probationer_id=UUID(case_id), limit=10_000)
+        )
+        return [r.outcome for r in rows]
+
+    partner = client.post(
+        "/partners",
+        json={
+            "name": "Harbor",
+            "services": ["substance_use_treatment", "counseling"],
+            "contact": "a@b.example",
+        },
+        headers=admin,
+    ).json()["id"]
+
+    # Reads of one case: allowed, or 403; either way one more line in the access log.
+    for route, suffix in CASE_READS.items():
+        cases = new_cases()
+        secrets = [*names_of(cases), "officer-zed"]
+        for caller, kind in itertools.product(CALLERS, KINDS):
+            headers = caller.headers(cases)
+            before = logged(caller, cases[kind])
+            allowed = may_read_case(caller, kind)
+            response = check(
+                route,
+                caller,
+                allowed,
+                lambda url=f"/probationers/{cases[kind]}{suffix}", h=headers: (
+                    client.get(url, headers=h)
+                ),
+                secrets,
+            )
+            if allowed and response.status_code != 200:
+                mismatches.append(
+                    f"{route} as {caller.name} on {kind}: {response.status_code}"
+                )
+            after = logged(caller, cases[kind])
+            want = (
+                AccessOutcome.ALLOWED
+                if response.status_code == 200
+                else AccessOutcome.DENIED
+            )
+            if after != [*before, want]:
+                mismatches.append(
+                    f"{route} as {caller.name} on {kind}: access log {before} -> {after}"
+                )
+            else:
+                tally.add("case_reads_logged")
+
+    # Commands on one case: allowed (201, or the case's own 409/422), or 403 and nothing.
+    for route, (path, body) in write_bodies(partner).items():
+        cases = new_cases()
+        secrets = [*names_of(cases), "officer-zed"]
+        for caller, kind in itertools.product(CALLERS, KINDS):
+            headers = caller.headers(cases)
+            payload = dict(body)
+            if path == "transfer":  # to where it already is: the scope stays put
+                payload.update(officer_id=KINDS[kind][0], unit_id=KINDS[kind][1])
+            allowed = (
+                caller.may(Permission.SEAL_CASES) and covers(caller, kind)
+                if path == "seal"
+                else may_write_case(caller, kind)
+            )
+            response = check(
+                route,
+                caller,
+                allowed,
+                lambda url=f"/probationers/{cases[kind]}/{path}", b=payload, h=headers: (
+                    client.post(url, json=b, headers=h)
+                ),
+                secrets,
+            )
+            if response.status_code == 201:
+                tally.add("writes_201")
+
+    # Routes without a case in the path.
+    cases = new_cases()
+    secrets_all = names_of(cases)
+    sealed_id, own_id = cases["sealed"], cases["own"]
+    deactivated = False
+    for caller in CALLERS:
+        h = caller.headers(cases)
+        check(
+            "POST /probationers",
+            caller,
+            caller.role in (Role.OFFICER, Role.SUPERVISOR, Role.ADMIN)
+            and caller.user != "officer-cy"
+            and caller.unit in (None, "unit-north"),
+            lambda h=h: client.post(
+                "/probationers", json=case_body(name="Opened"), headers=h
+            ),
+            [],
+        )
+        for route, url, allowed in [
+            (
+                "GET /caseloads/{officer_id}",
+                "/caseloads/officer-ana",
+                caller.may(Permission.READ_CASES) and caller.user != "officer-cy",
+            ),
+            (
+                "GET /caseloads",
+                "/caseloads?unit=unit-north",
+                caller.may(Permission.READ_CASES)
+                and caller.role != Role.OFFICER
+                and caller.unit in (None, "unit-north"),
+            ),
+            ("GET /workload", "/workload", caller.may(Permission.READ_OUTCOMES)),
+            ("GET /outcomes", "/outcomes", caller.may(Permission.READ_OUTCOMES)),
+            ("GET /partners", "/partners", caller.may(Permission.READ_PARTNERS)),
+            ("GET /events", "/events?limit=1000", caller.may(Permission.READ_FEED)),
+            (
+                "GET /events/stream",
+                "/events/stream?max_seconds=0.05",
+                caller.may(Permission.READ_FEED),
+            ),
+            (
+                "GET /audit",
+                "/audit?limit=1000",
+                caller.may(Permission.READ_AUDIT_TRAIL),
+            ),
+            (
+                "GET /audit/corrections",
+                f"/audit/corrections?probationer={sealed_id}",
+                caller.may(Permission.READ_AUDIT_TRAIL) and caller.role in SEES_SEALED,
+            ),
+            (
+                "GET /audit/access",
+                "/audit/access",
+                caller.may(Permission.READ_ACCESS_LOG),
+            ),
+            ("GET /healthz", "/healthz", True),
+            ("GET /readyz", "/readyz", True),
+            ("GET /metrics", "/metrics", True),
+        ]:
+            client.app.state.projections.wait()  # type: ignore[attr-defined]
+            response = check(
+                route,
+                caller,
+                allowed,
+                lambda url=url, h=h: client.get(url, headers=h),
+                secrets_all,
+            )
+            if response.status_code != 200:
+                continue
+            # What an allowed list shows: only cases in scope, never a hidden sealed one.
+            text = response.text
+            for kind, case_id in cases.items():
+                shown = case_id in text
+                if (
+                    shown
+                    and route.startswith("GET /caseloads")
+                    and not (covers(caller, kind) and visible(caller, kind))
+                ):
+                    leaks.append(f"{route} as {caller.name} lists the {kind} case")
+                if (
+                    shown
+                    and route in ("GET /events", "GET /events/stream", "GET /audit")
+                    and not visible(caller, kind)
+                ):
+                    leaks.append(f"{route} as {caller.name} shows the {kind} case")
+            if caller.role == Role.CONSUMER and any(s in text for s in secrets_all):
+                leaks.append(f"{route} as consumer carries free text")
+            if route.startswith("GET /caseloads"):  # each case listed is a read: logged
+                for kind, case_id in cases.items():
+                    if case_id in text and AccessOutcome.ALLOWED not in logged(
+                        caller, case_id
+                    ):
+                        mismatches.append(
+                            f"{route} as {caller.name}: the {kind} case was listed, not logged"
+                        )
+        check(
+            "POST /partners",
+            caller,
+            caller.may(Permission.MANAGE_PARTNERS),
+            lambda h=h: client.post(
+                "/partners",
+                json={"name": "P", "services": ["housing"], "contact": "p@x.example"},
+                headers=h,
+            ),
+            [],
+        )
+        response = check(
+            "POST /partners/{partner_id}/deactivate",
+            caller,
+            caller.may(Permission.MANAGE_PARTNERS),
+            lambda h=h: client.post(
+                f"/partners/{partner}/deactivate", json={"reason": "Closed"}, headers=h
+            ),
+            [],
+        )
+        deactivated = deactivated or response.status_code == 201
+    del own_id
+
+    routes = {
+        f"{method.upper()} {path}"
+        for path, operations in client.app.openapi()["paths"].items()  # type: ignore[attr-defined]
+        for method in operations
+    }
+    record_figures(
+        "8-authorization",
+        "postgres",
+        {
+            "routes": len(routes),
+            "callers": len(CALLERS),
+            "case_kinds": len(KINDS),
+            "requests": tally["requests"],
+            "allowed": tally["allowed"],
+            "denied_403": tally["denied"],
+            "mismatches": len(mismatches),
+            "leaks": len(leaks),
+            "case_reads_logged": tally["case_reads_logged"],
+            "writes_201": tally["writes_201"],
+            "server_errors": tally.server_errors,
+            "seconds": round(time.monotonic() - started, 1),
+        },
+        title="Authorization: every endpoint x role x (own, other unit's, sealed case)",
+    )
+    assert sorted(routes - covered) == []  # every route of the app was tried
+    assert mismatches == []
+    assert leaks == []
+    assert deactivated
+    assert tally["writes_201"] > 0
+    assert tally.server_errors == 0
