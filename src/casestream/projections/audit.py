@@ -116,8 +116,9 @@ def audit_where(
     q: AuditQuery, placeholder: str, time: Callable[[datetime], Any]
 ) -> tuple[str, list[Any]]:
     """The WHERE clause (and its parameters) of an audit query, for either SQL store."""
-    clauses = [f"position > {placeholder}"]
-    params: list[Any] = [q.after]
+    # From the start, no position bound: the planner then uses the filter's own index.
+    clauses = [f"position > {placeholder}"] if q.after else ["TRUE"]
+    params: list[Any] = [q.after] if q.after else []
     for column, value, op in (
         ("originator_id", q.originator_id, "="),
         ("actor_id", q.actor_id, "="),

@@ -48,6 +48,11 @@ class PostgresView(PostgresTrackingRecorder):
         idents = {k: Identifier(v) for k, v in names.items()}
         return SQL(text).format(schema=self.schema, table=self.ident, **idents)
 
+    def analyze(self) -> None:
+        """Fresh statistics, so that queries on a just-built table use its indexes."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self.sql("ANALYZE {schema}.{table}"))
+
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self.sql("DROP TABLE IF EXISTS {schema}.{table}"))

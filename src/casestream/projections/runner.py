@@ -161,6 +161,9 @@ def rebuild(
         # A rebuild that was cut off resumes where its last batch committed.
         try:
             catch_up(app, view, batch_size=batch_size, progress=progress)
+            analyze = getattr(view, "analyze", None)
+            if analyze is not None:
+                analyze()  # before it serves: the planner must know the new table
         finally:
             close_view(view)
         registry.set_generation(name, new)
