@@ -464,13 +464,14 @@ class Tally:
 def record_figures(
     scenario: str, store: str, figures: dict[str, Any], *, title: str
 ) -> Path:
-    """Write one scenario's figures to ``results/<scenario>-<store>.json``.
+    """Write one scenario's figures to ``results/<scenario>-<store>[-x<scale>].json``.
 
     Written before the test asserts, so a failing run leaves its numbers behind too.
     ``python -m tests.reliability.report`` turns the files into docs/reliability.md.
     """
     RESULTS_DIR.mkdir(exist_ok=True)
-    path = RESULTS_DIR / f"{scenario}-{store}.json"
+    scale = "" if SCALE == 1 else f"-x{SCALE:g}"  # a soak keeps its own files
+    path = RESULTS_DIR / f"{scenario}-{store}{scale}.json"
     payload = {
         "scenario": scenario,
         "title": title,

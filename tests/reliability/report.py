@@ -40,7 +40,21 @@ def cell(value: Any) -> str:
 def render(results: list[dict[str, Any]]) -> str:
     if not results:
         return "No figures yet: run `make test` or `make soak`, then this script.\n"
+    return "\n".join(
+        table(scale, [r for r in results if r.get("scale", 1) == scale])
+        for scale in sorted({r.get("scale", 1) for r in results})
+    )
+
+
+def table(scale: float, results: list[dict[str, Any]]) -> str:
+    """One table per scale: 1 is what `make test` runs, more is `make soak`."""
+    how = "`make test`" if scale == 1 else "`make soak`"
     lines = [
+        f"### Scale {cell(scale)} ({how}; `CASESTREAM_RELIABILITY_SCALE`)",
+        "",
+        f"Runs finished {min(r['finished_at'] for r in results)} to "
+        f"{max(r['finished_at'] for r in results)} (UTC).",
+        "",
         "| scenario | store | " + " | ".join(HEADINGS) + " | seconds |",
         "|---|---|" + "---:|" * (len(COLUMNS) + 1),
     ]
@@ -50,21 +64,12 @@ def render(results: list[dict[str, Any]]) -> str:
             + " | ".join(cell(r.get(c)) for c in COLUMNS)
             + f" | {cell(r.get('seconds'))} |"
         )
-    lines.append("")
-    scales = sorted({r.get("scale", 1) for r in results})
-    lines.append(
-        f"Scale {', '.join(cell(s) for s in scales)} (`CASESTREAM_RELIABILITY_SCALE`); "
-        f"runs finished {min(r['finished_at'] for r in results)} to "
-        f"{max(r['finished_at'] for r in results)} (UTC)."
-    )
-    lines.append("")
-    lines.append("Everything else each scenario counted:")
-    lines.append("")
+    lines += ["", "Everything else each scenario counted:", ""]
     skip = {"scenario", "title", "store", "scale", "finished_at", "seconds", *COLUMNS}
     for r in results:
         rest = {k: v for k, v in r.items() if k not in skip}
         lines.append(
-            f"- **{r['scenario']}** ({r['store']}) — {r['title']}: "
+            f"- **{r['scenario']}** ({r['store']}) - {r['title']}: "
             + "; ".join(f"{k}: {cell(v)}" for k, v in rest.items())
         )
     return "\n".join(lines) + "\n"
