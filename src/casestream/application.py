@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -125,6 +125,9 @@ def event_payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:
 
 def event_type(event: DomainEventProtocol[Any]) -> str:
     return type(event).__name__
+
+
+A = TypeVar("A", Probationer, Partner)
 
 
 def _idempotency(key: str | None, fingerprint: str | None) -> tuple[str, str] | None:
@@ -554,19 +557,12 @@ class CaseHistory(Application[UUID]):
         key: str | None,
         fingerprint: str | None,
     ) -> int:
-        idem = _idempotency(key, fingerprint)
-        replayed = self._replayed(idem)
-        if replayed is not None:
-            return replayed.originator_version
-        partner = self.get_partner(partner_id)
-        try:
-            command(partner)
-        except CaseError:
-            replayed = self._replayed(idem)
-            if replayed is not None:
-                return replayed.originator_version
-            raise
-        return self._save_once(partner, idem).originator_version
+        return self._run(
+            lambda: self.get_partner(partner_id),
+            None,
+            command,
+            _idempotency(key, fingerprint),
+        )
 
     def _save_once(
         self, aggregate: Partner | Probationer, idem: tuple[str, str] | None
@@ -577,8 +573,9 @@ class CaseHistory(Application[UUID]):
         except IntegrityError:
             replayed = self._replayed(idem)
             if replayed is None:
+                noun = "case" if isinstance(aggregate, Probationer) else "partner"
                 raise ConcurrencyConflict(
-                    f"{aggregate.id} was changed by someone else; reload and retry"
+                    f"{noun} {aggregate.id} was changed by someone else; reload and retry"
                 ) from None
             return replayed
         return IdempotentResult(
@@ -739,6 +736,15 @@ class CaseHistory(Application[UUID]):
         command: Callable[[Probationer], Any],
         idem: tuple[str, str] | None = None,
     ) -> int:
+        return self._run(lambda: self.get_case(case_id), expected, command, idem)
+
+    def _run(
+        self,
+        load: Callable[[], A],
+        expected: int | None,
+        command: Callable[[A], Any],
+        idem: tuple[str, str] | None,
+    ) -> int:
         """Load, check the expected version, run one command, save atomically.
 
         With an idempotency key, a repeat of the same request returns the first
@@ -748,12 +754,13 @@ class CaseHistory(Application[UUID]):
         if replayed is not None:
             return replayed.originator_version
         try:
-            case = self.get_case(case_id)
-            if expected is not None and case.version != expected:
+            aggregate = load()
+            if expected is not None and aggregate.version != expected:
                 raise ConcurrencyConflict(
-                    f"case {case_id} is at version {case.version}, not {expected}"
+                    f"case {aggregate.id} is at version {aggregate.version}, "
+                    f"not {expected}"
                 )
-            command(case)
+            command(aggregate)
         except CaseError:
             # A twin request with the same key may have committed since we looked:
             # then its result stands, and this refusal is not news to the caller.
@@ -761,13 +768,4 @@ class CaseHistory(Application[UUID]):
             if replayed is not None:
                 return replayed.originator_version
             raise
-        try:
-            self.save(case, idempotency=idem)
-        except IntegrityError:
-            replayed = self._replayed(idem)
-            if replayed is not None:
-                return replayed.originator_version
-            raise ConcurrencyConflict(
-                f"case {case_id} was changed by someone else; reload and retry"
-            ) from None
-        return case.version
+        return self._save_once(aggregate, idem).originator_version
