@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
@@ -107,6 +107,29 @@ def endpoint_of(request: Request) -> str:
     return f"{request.method} {route}"
 
 
+def log_reads(
+    access_log: AccessLog,
+    principal: Principal,
+    request: Request,
+    case_ids: Iterable[UUID],
+    outcome: AccessOutcome = AccessOutcome.ALLOWED,
+) -> None:
+    """Append one access-log row per case this request read (or was refused)."""
+    access_log.record_many(
+        [
+            AccessAttempt(
+                user_id=principal.user,
+                role=principal.role.value,
+                probationer_id=case_id,
+                endpoint=endpoint_of(request),
+                outcome=outcome,
+                query=request.url.query,
+            )
+            for case_id in case_ids
+        ]
+    )
+
+
 def readable_case(
     probationer_id: UUID,
     request: Request,
@@ -117,16 +140,7 @@ def readable_case(
     """The case as it is now, if the caller may read it; the decision is logged."""
 
     def log(outcome: AccessOutcome) -> None:
-        access_log.record(
-            AccessAttempt(
-                user_id=principal.user,
-                role=principal.role.value,
-                probationer_id=probationer_id,
-                endpoint=endpoint_of(request),
-                outcome=outcome,
-                query=request.url.query,
-            )
-        )
+        log_reads(access_log, principal, request, [probationer_id], outcome)
 
     if not principal.may(Permission.READ_CASES) or (
         principal.role == Role.COURT and probationer_id not in principal.cases

@@ -8,15 +8,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 
-from casestream.access_log import AccessAttempt, AccessLog, AccessOutcome, AccessQuery
-from casestream.api.auth import Forbidden, Permission, Principal, require
+from casestream.access_log import AccessQuery
+from casestream.api.auth import Forbidden, Permission, require
 from casestream.api.deps import (
     AccessLogDep,
     CaseHistoryDep,
     PrincipalDep,
     ProjectionsDep,
-    endpoint_of,
     hidden_cases,
+    log_reads,
 )
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.schemas import (
@@ -122,7 +122,12 @@ def audit_trail(
     )
     hidden = {str(i) for i in hidden_cases(principal, cases)}
     page = [r for r in rows[:limit] if r["originator_id"] not in hidden]
-    _log_case_reads(request, principal, log, {r["originator_id"] for r in page})
+    log_reads(
+        log,
+        principal,
+        request,
+        sorted({UUID(r["originator_id"]) for r in page}, key=str),
+    )
     head = cases.recorder.max_notification_id() or 0
     position = projections.position("audit")
     return AuditPage(
@@ -148,28 +153,10 @@ def corrections(
         raise Forbidden("this case is not within your scope")
     view: AuditView = projections.view("audit")
     pairs = view.corrections(str(probationer))
-    _log_case_reads(request, principal, log, {str(probationer)} if pairs else set())
+    log_reads(log, principal, request, [probationer] if pairs else [])
     return [
         CorrectionPair(
             correction=_audit_row(c), corrected=_audit_row(t) if t is not None else None
         )
         for c, t in pairs
     ]
-
-
-def _log_case_reads(
-    request: Request, principal: Principal, log: AccessLog, ids: set[str]
-) -> None:
-    log.record_many(
-        [
-            AccessAttempt(
-                user_id=principal.user,
-                role=principal.role.value,
-                probationer_id=UUID(i),
-                endpoint=endpoint_of(request),
-                outcome=AccessOutcome.ALLOWED,
-                query=request.url.query,
-            )
-            for i in sorted(ids)
-        ]
-    )

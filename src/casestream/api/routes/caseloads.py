@@ -11,7 +11,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Path, Query, Request
 
-from casestream.access_log import AccessAttempt, AccessOutcome
 from casestream.api.auth import (
     Forbidden,
     Permission,
@@ -25,8 +24,8 @@ from casestream.api.deps import (
     CaseHistoryDep,
     PrincipalDep,
     ProjectionsDep,
-    endpoint_of,
     hidden_cases,
+    log_reads,
 )
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.schemas import Caseload, CaseloadRow, Instant, Outcomes, Workload
@@ -61,19 +60,7 @@ def _answer(
     """Log the read of every case listed, then answer with the view's position."""
     hidden = hidden_cases(principal, cases)
     rows = [r for r in rows if UUID(r["probationer_id"]) not in hidden]
-    access_log.record_many(
-        [
-            AccessAttempt(
-                user_id=principal.user,
-                role=principal.role.value,
-                probationer_id=UUID(r["probationer_id"]),
-                endpoint=endpoint_of(request),
-                outcome=AccessOutcome.ALLOWED,
-                query=request.url.query,
-            )
-            for r in rows
-        ]
-    )
+    log_reads(access_log, principal, request, [UUID(r["probationer_id"]) for r in rows])
     head = cases.recorder.max_notification_id() or 0
     # Replayed from the store (no projections): exact at its point, no lag.
     position = head if projections is None else projections.position("caseload")
