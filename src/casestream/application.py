@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar, cast
@@ -11,7 +11,12 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Notification,
+    Transcoding,
+)
 from eventsourcing.utils import get_topic
 
 from casestream.domain.errors import (
@@ -152,17 +157,32 @@ class CaseHistory(Application[UUID]):
         topic = [get_topic(Probationer.CaseSealed)]
         with self._sealed_lock:
             head = self.recorder.max_notification_id() or 0
-            while self._sealed_scanned < head:
-                page = self.recorder.select_notifications(
-                    self._sealed_scanned,
-                    1000,
-                    stop=head,
-                    topics=topic,
-                    inclusive_of_start=False,
-                )
+            for page in self.notification_pages(self._sealed_scanned, head, topic):
                 self._sealed.update(cast(UUID, n.originator_id) for n in page)
-                self._sealed_scanned = page[-1].id if len(page) == 1000 else head
+            self._sealed_scanned = max(head, self._sealed_scanned)
             return frozenset(self._sealed)
+
+    def notification_pages(
+        self,
+        after: int = 0,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        batch_size: int = 1000,
+    ) -> Iterator[list[Notification]]:
+        """Stored events after a global position (up to ``stop``), one query a page.
+
+        The library's notification log caps a page at ten; this reads the recorder.
+        """
+        position = after
+        while stop is None or position < stop:
+            page = self.recorder.select_notifications(
+                position, batch_size, stop=stop, topics=topics, inclusive_of_start=False
+            )
+            if page:
+                yield list(page)
+            if len(page) < batch_size:
+                return
+            position = page[-1].id
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -593,18 +613,12 @@ class CaseHistory(Application[UUID]):
 
     def list_partners(self) -> list[Partner]:
         """Every registered partner, in registration order (the directory is small)."""
-        topic = get_topic(Partner.Registered)
-        ids: list[UUID] = []
-        start = 0
-        while True:
-            page = self.recorder.select_notifications(
-                start, 500, topics=[topic], inclusive_of_start=False
-            )
-            ids.extend(cast(UUID, n.originator_id) for n in page)
-            if len(page) < 500:
-                break
-            start = page[-1].id
-        return [self.get_partner(i) for i in ids]
+        pages = self.notification_pages(topics=[get_topic(Partner.Registered)])
+        return [
+            self.get_partner(cast(UUID, n.originator_id))
+            for page in pages
+            for n in page
+        ]
 
     # Reads: current state, state at a version, as recorded at T, as effective at T.
 

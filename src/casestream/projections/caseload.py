@@ -16,7 +16,6 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from casestream.application import CaseHistory
 from casestream.domain import policies
@@ -470,31 +469,16 @@ def caseload_as_of(
     event recorded by then, presented against that day's clock (what a court reviewing a
     supervision decision needs to see)."""
     head = app.store.max_notification_id_recorded_at(at) or 0
-    docs: dict[str, Doc] = {}
-    position = 0
-    while position < head:
-        notifications = app.recorder.select_notifications(
-            position, min(batch_size, head - position), inclusive_of_start=False
-        )
-        if not notifications:
-            break
-        for n in notifications:
-            event = app.mapper.to_domain_event(n)
-            key = str(event.originator_id)
-            folded = fold(docs.get(key), event)
-            if folded is not None:
-                docs[key] = folded
-        position = notifications[-1].id
-    sealed_now = {
-        str(n.originator_id)
-        for n in app.recorder.select_notifications(
-            0, 1_000_000, topics=[get_topic(Probationer.CaseSealed)]
-        )
-    }
+    docs = fold_all(
+        app.mapper.to_domain_event(n)
+        for page in app.notification_pages(0, head, batch_size=batch_size)
+        for n in page
+    )
+    sealed_now = {str(i) for i in app.sealed_cases()}
     rows = [
         present(d, at)
         for d in docs.values()
-        if str(d["probationer_id"]) not in sealed_now
+        if d["probationer_id"] not in sealed_now
         if (officer_id is None or d["officer_id"] == officer_id)
         and (unit_id is None or d["unit_id"] == unit_id)
         and d["status"] == "active"

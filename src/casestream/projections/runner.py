@@ -125,12 +125,7 @@ def catch_up(
     """Bring a view up to the store's head (or ``stop_at``) in batched transactions."""
     position = view.max_tracking_id(app.name) or 0
     head = stop_at if stop_at is not None else app.recorder.max_notification_id() or 0
-    while position < head:
-        notifications = app.recorder.select_notifications(
-            position, min(batch_size, head - position), inclusive_of_start=False
-        )
-        if not notifications:
-            break
+    for notifications in app.notification_pages(position, head, batch_size=batch_size):
         events = [app.mapper.to_domain_event(n) for n in notifications]
         positions = [n.id for n in notifications]
         process_batch(view, events, positions, Tracking(app.name, positions[-1]))
