@@ -13,6 +13,11 @@ OFFICER = Actor("officer-ana", "officer")
 SUPERVISOR = Actor("supervisor-bo", "supervisor")
 
 
+def state(case: Any) -> dict[str, Any]:
+    """What a case says, without the library's bookkeeping (for comparing states)."""
+    return {k: v for k, v in vars(case).items() if k != "_pending_events"}
+
+
 def days_ago(n: float) -> datetime:
     return datetime.now(UTC) - timedelta(days=n)
 

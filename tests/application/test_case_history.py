@@ -18,6 +18,7 @@ from tests.factories import (
     full_lifecycle,
     open_case,
     register_partner,
+    state,
 )
 
 from casestream.application import CaseHistory
@@ -38,11 +39,6 @@ from casestream.domain.errors import (
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import Actor
 from casestream.verify import verify_case
-
-
-def state(case: Probationer) -> dict[str, Any]:
-    """What a case says, without the library's bookkeeping."""
-    return {k: v for k, v in vars(case).items() if k != "_pending_events"}
 
 
 def replay(app: CaseHistory, case_id: UUID) -> Probationer:

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings, strategies as st
-from tests.factories import OFFICER, SUPERVISOR, open_case
+from tests.factories import OFFICER, SUPERVISOR, open_case, state
 
 from casestream.application import CaseHistory
 from casestream.domain.errors import CaseError
-from casestream.domain.probationer import Probationer
 
 COMMANDS = st.lists(
     st.sampled_from(
@@ -33,10 +32,6 @@ COMMANDS = st.lists(
     min_size=1,
     max_size=12,
 )
-
-
-def state(case: Probationer) -> dict[str, Any]:
-    return {k: v for k, v in vars(case).items() if k != "_pending_events"}
 
 
 def run(app: CaseHistory, case_id: Any, command: str, n: int) -> None:
