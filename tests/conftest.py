@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from casestream.application import CaseHistory
+from casestream.keys import init_signing_key
 from casestream.persistence import MEMORY_STORE, forget_memory_store
 from casestream.settings import Settings
 
@@ -42,12 +43,16 @@ def pg_schema() -> Iterator[str]:
 def store_settings(
     store: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Settings:
+    """Settings of a fresh store, with the agency's signing key made for the test."""
+    key = tmp_path / "agency-key.pem"
+    init_signing_key(key)
+    common = {"signing_key_path": str(key), "witness_dir": str(tmp_path / "witness")}
     if store == "memory":
-        return Settings(db=f"memory://{uuid.uuid4().hex}")  # type: ignore[arg-type]
+        return Settings(db=f"memory://{uuid.uuid4().hex}", **common)  # type: ignore[arg-type]
     if store == "sqlite":
-        return Settings(db=f"sqlite:///{tmp_path}/casestream.db")  # type: ignore[arg-type]
+        return Settings(db=f"sqlite:///{tmp_path}/casestream.db", **common)  # type: ignore[arg-type]
     schema = request.getfixturevalue("pg_schema")
-    return Settings(db=postgres_dsn(), db_schema=schema, pool_size=2)  # type: ignore[arg-type]
+    return Settings(db=postgres_dsn(), db_schema=schema, pool_size=2, **common)  # type: ignore[arg-type]
 
 
 def store_env(

@@ -2,13 +2,16 @@
 """Verify a casestream case export: python3 verify_export.py BUNDLE.json [--key HEX]
 
 Checks, with the Python standard library only:
-  1. every event's hash-chain link, from the genesis value to the case's head;
+  1. every event's hash-chain link (which covers the time the store recorded it), from
+     the genesis value to the case's head;
   2. that the head is a leaf of the checkpoint's Merkle root (with the proof given);
 and, with the `cryptography` package (pip install cryptography):
-  3. the agency's Ed25519 signature over the whole bundle.
+  3. the agency's Ed25519 signature over the checkpoint, made when the checkpoint was
+     taken: a history rewritten after it cannot lead to the root signed then;
+  4. the agency's Ed25519 signature over the whole bundle.
 
-Pass --key with the agency's published public key (hex) so that a bundle signed by
-someone else is refused. Exit status 0 means every check passed.
+Pass --key with the agency's published public key (hex) so that a bundle or checkpoint
+signed by someone else is refused. Exit status 0 means every check passed.
 """
 
 from __future__ import annotations
@@ -18,12 +21,25 @@ import base64
 import hashlib
 import json
 import sys
+from datetime import UTC, datetime
 
-GENESIS = hashlib.sha256(b"casestream/chain/v1/genesis").digest()
+GENESIS = hashlib.sha256(b"casestream/chain/v2/genesis").digest()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+CHECKPOINT_FIELDS = ("format", "position", "root", "cases", "signed_at")
+
+
+def micros(iso: str) -> int:
+    delta = datetime.fromisoformat(iso) - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def link(
-    prev: bytes, originator_id: str, version: int, topic: str, state: bytes
+    prev: bytes,
+    originator_id: str,
+    version: int,
+    topic: str,
+    recorded_us: int,
+    state: bytes,
 ) -> bytes:
     h = hashlib.sha256()
     h.update(prev)
@@ -32,6 +48,7 @@ def link(
     encoded_topic = topic.encode("utf-8")
     h.update(len(encoded_topic).to_bytes(4, "big"))
     h.update(encoded_topic)
+    h.update(recorded_us.to_bytes(8, "big", signed=True))
     h.update(state)
     return h.digest()
 
@@ -64,10 +81,17 @@ def check_chain(bundle: dict) -> list[str]:
         if event["version"] != expected:
             return [f"version {expected} is missing (found {event['version']})"]
         state = base64.b64decode(event["state"])
-        computed = link(prev, case_id, event["version"], event["topic"], state)
+        recorded = micros(event["recorded_at"])
+        computed = link(
+            prev, case_id, event["version"], event["topic"], recorded, state
+        )
         if computed.hex() != event["link"]:
             return [f"version {expected}: the event does not match its chain link"]
         prev = computed
+    if not bundle["chain"]["intact"]:
+        problems.append(
+            f"the exporter found the case broken: {bundle['chain']['problem']}"
+        )
     cp = bundle["checkpoint"]
     if cp["head_version"] != len(bundle["events"]):
         problems.append("the checkpoint's head is not the last exported event")
@@ -82,8 +106,19 @@ def check_signature(bundle: dict, expected_key: str | None) -> list[str]:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
     except ImportError:
-        return ["cannot check the signature: pip install cryptography"]
+        return ["cannot check the signatures: pip install cryptography"]
     signature = bundle.get("signature") or {}
+    agency = (expected_key or signature.get("public_key") or "").lower()
+    cp = bundle["checkpoint"]
+    if cp.get("public_key", "").lower() != agency:
+        return ["the checkpoint is signed with another key than the agency's"]
+    statement = {k: cp[k] for k in CHECKPOINT_FIELDS}
+    try:
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(agency)).verify(
+            bytes.fromhex(cp["signature"]), canonical(statement)
+        )
+    except InvalidSignature:
+        return ["the checkpoint's signature does not match: it is not the agency's"]
     if signature.get("algorithm") != "Ed25519":
         return ["the bundle is not signed with Ed25519"]
     if expected_key and signature["public_key"] != expected_key.lower():
@@ -114,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(
         f"OK: case {bundle['case_id']}, {len(bundle['events'])} events, chain intact, "
-        f"under checkpoint {bundle['checkpoint']['position']}, signature valid"
+        f"under signed checkpoint {bundle['checkpoint']['position']} of "
+        f"{bundle['checkpoint']['signed_at']}, signatures valid"
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -9,9 +10,14 @@ from datetime import date, datetime
 from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+)
+from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     JSONTranscoder,
     Notification,
@@ -24,6 +30,7 @@ from casestream.domain.errors import (
     CaseNotFound,
     ConcurrencyConflict,
     IdempotencyKeyReused,
+    IntegrityBroken,
     InvalidInput,
     PartnerNotFound,
 )
@@ -31,7 +38,13 @@ from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.summaries import summarize
 from casestream.domain.values import Actor
+from casestream.integrity import Integrity, check_rows, note
+from casestream.keys import SNAPSHOT_KEY
 from casestream.persistence import IdempotentResult, RecordedAtRecorder
+from casestream.persistence.snapshots import SealedSnapshotRecorder
+
+logger = logging.getLogger(__name__)
+
 
 # Fields every stored event has; the rest of an event is its payload.
 ENVELOPE = frozenset(
@@ -77,6 +90,15 @@ class HistoryEntry:
     @property
     def summary(self) -> str:
         return summarize(self.event_type, self.data)
+
+
+@dataclass(frozen=True)
+class LoadedCase:
+    """A case as loaded, with whether the rows it was built from passed their checks."""
+
+    case: Probationer
+    integrity: Integrity
+    recorded: dict[int, datetime]
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,9 @@ class CaseHistory(Application[UUID]):
     snapshotting_intervals: ClassVar[dict[type, int]] = {Probationer: 50}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        # Told of every case found broken on a read (metrics, alerts).
+        self.integrity_listeners: list[Callable[[UUID, Integrity], None]] = []
+        self.snapshot_listeners: list[Callable[[UUID, int, str], None]] = []
         super().__init__(env)
         self._sealed: set[UUID] = set()
         self._sealed_scanned = 0
@@ -183,6 +208,40 @@ class CaseHistory(Application[UUID]):
             if len(page) < batch_size:
                 return
             position = page[-1].id
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        """Snapshots sealed with their chain link and a MAC (``persistence.snapshots``)."""
+        inner = self.factory.aggregate_recorder(purpose="snapshots")
+        key = self.env.get(SNAPSHOT_KEY)
+        self.sealed_snapshots = SealedSnapshotRecorder(
+            inner,
+            self.store,
+            bytes.fromhex(key) if key else None,
+            self._snapshot_rejected,
+        )
+        return EventStore(mapper=self.mapper, recorder=self.sealed_snapshots)
+
+    def _snapshot_rejected(self, case_id: UUID, version: int, why: str) -> None:
+        for listener in self.snapshot_listeners:
+            listener(case_id, version, why)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot the case just saved, from the state this process checked and
+        changed, never from a fresh unchecked replay (which could launder a forged
+        event into a correctly sealed snapshot)."""
+        if not self.snapshots:
+            return
+        new: dict[UUID, int] = {}
+        for event in processing_event.events:
+            new[event.originator_id] = new.get(event.originator_id, 0) + 1
+        for oid, count in new.items():
+            aggregate = processing_event.aggregates.get(oid)
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if aggregate is None or not interval:
+                continue
+            if aggregate.version // interval > (aggregate.version - count) // interval:
+                snapshot_class = getattr(type(aggregate), "Snapshot", Snapshot)
+                self.snapshots.put([snapshot_class.take(aggregate)])
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -623,13 +682,67 @@ class CaseHistory(Application[UUID]):
     # Reads: current state, state at a version, as recorded at T, as effective at T.
 
     def get_case(self, case_id: UUID, version: int | None = None) -> Probationer:
-        try:
-            case: object = self.repository.get(case_id, version=version)
-        except AggregateNotFoundError:
-            raise CaseNotFound(f"no probationer {case_id}") from None
-        if not isinstance(case, Probationer):
+        return self.load_case(case_id, version).case
+
+    def load_case(self, case_id: UUID, version: int | None = None) -> LoadedCase:
+        """A case at its head (or a version), from its newest sealed snapshot and the
+        events after it, every one checked against its chain link; a case that fails
+        is still answered, with the failure, and reported."""
+        snapshot = self.sealed_snapshots.latest(case_id, version)
+        start = snapshot.stored.originator_version if snapshot else 1
+        rows = self.store.case_rows(case_id, gte=start, lte=version)
+        if snapshot is not None and not rows.events:
+            snapshot, rows = None, self.store.case_rows(case_id, lte=version)
+        if not rows.events and snapshot is None:
             raise CaseNotFound(f"no probationer {case_id}")
-        return case
+        integrity = check_rows(
+            case_id,
+            rows,
+            from_link=snapshot.link if snapshot else None,
+            to_head=version is None,
+        )
+        replay = rows.events[1:] if snapshot else rows.events
+        aggregate: Any = (
+            cast(Any, self.mapper.to_domain_event(snapshot.stored)).mutate(None)
+            if snapshot
+            else None
+        )
+        for row in replay:
+            event: Any = self.mapper.to_domain_event(row.stored)
+            aggregate = event.mutate(aggregate)
+        if not isinstance(aggregate, Probationer):
+            raise CaseNotFound(f"no probationer {case_id}")
+        self._report(case_id, integrity)
+        recorded = {e.stored.originator_version: e.recorded_at for e in rows.events}
+        return LoadedCase(aggregate, integrity, recorded)
+
+    def case_events(
+        self, case_id: UUID
+    ) -> tuple[list[DomainEventProtocol[UUID]], dict[int, datetime], Integrity]:
+        """Every event of a case, checked, with the time the store recorded each."""
+        rows = self.store.case_rows(case_id)
+        if not rows.events:
+            raise CaseNotFound(f"no probationer {case_id}")
+        integrity = check_rows(case_id, rows)
+        self._report(case_id, integrity)
+        return (
+            [self.mapper.to_domain_event(r.stored) for r in rows.events],
+            {r.stored.originator_version: r.recorded_at for r in rows.events},
+            integrity,
+        )
+
+    def _report(self, case_id: UUID, integrity: Integrity) -> None:
+        note(integrity)
+        if integrity.intact:
+            return
+        logger.error(
+            "case %s fails its integrity check at version %s: %s",
+            case_id,
+            integrity.broken_at,
+            integrity.problem,
+        )
+        for listener in self.integrity_listeners:
+            listener(case_id, integrity)
 
     def case_as_recorded_at(self, case_id: UUID, at: datetime) -> Probationer:
         """What the record said at ``at``: only events the store had recorded by then."""
@@ -647,7 +760,7 @@ class CaseHistory(Application[UUID]):
         """
         events = [
             e
-            for e in self._case_events(case_id)
+            for e in self.case_events(case_id)[0]
             if cast(Probationer.Event, e).effective_at <= at
         ]
         if not events or not isinstance(events[0], Probationer.CaseOpened):
@@ -713,10 +826,7 @@ class CaseHistory(Application[UUID]):
 
     def history(self, case_id: UUID) -> list[HistoryEntry]:
         """Every event of a case in order, with its recorded time from the store."""
-        events = list(self._case_events(case_id))
-        if not events:
-            raise CaseNotFound(f"no probationer {case_id}")
-        recorded = self.store.recorded_times(case_id)
+        events, recorded, _ = self.case_events(case_id)
         return [
             HistoryEntry(
                 version=e.originator_version,
@@ -730,9 +840,6 @@ class CaseHistory(Application[UUID]):
             )
             for e in events
         ]
-
-    def _case_events(self, case_id: UUID) -> Iterator[DomainEventProtocol[UUID]]:
-        return iter(self.events.get(case_id))
 
     def _replayed(self, idem: tuple[str, str] | None) -> IdempotentResult | None:
         """The first result of a repeated idempotency key (same request), if any."""
@@ -750,7 +857,17 @@ class CaseHistory(Application[UUID]):
         command: Callable[[Probationer], Any],
         idem: tuple[str, str] | None = None,
     ) -> int:
-        return self._run(lambda: self.get_case(case_id), expected, command, idem)
+        return self._run(lambda: self._writable(case_id), expected, command, idem)
+
+    def _writable(self, case_id: UUID) -> Probationer:
+        loaded = self.load_case(case_id)
+        if not loaded.integrity.intact:
+            raise IntegrityBroken(
+                f"case {case_id} fails its integrity check at version "
+                f"{loaded.integrity.broken_at} ({loaded.integrity.problem}); nothing "
+                "is written on it until an administrator has investigated"
+            )
+        return loaded.case
 
     def _run(
         self,

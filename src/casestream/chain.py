@@ -1,26 +1,43 @@
 """The hash chain that makes a case's stored history tamper-evident (stdlib only).
 
 Each stored event's link is SHA-256 over: the previous link of the same aggregate (a
-fixed genesis value for version 1), the originator id, the version, the topic and the
-exact stored bytes (after any compression or encryption). Changing, removing, reordering
-or forging an event breaks the chain at that version. ``tools/verify_export.py`` repeats
-these few lines so that a court can check an export without casestream installed.
+fixed genesis value for version 1), the originator id, the version, the topic, the time
+the database recorded it (microseconds since the epoch, assigned and hashed by the
+database in the insert) and the exact stored bytes (after any compression or
+encryption). Changing, removing, reordering, back-dating or forging an event breaks the
+chain at that version. ``tools/verify_export.py`` repeats these few lines so that a
+court can check an export without casestream installed, and the PostgreSQL trigger in
+``persistence/postgres.py`` computes the same bytes in SQL.
 
-A checkpoint is a Merkle root over every aggregate's chain head at a global position:
-it proves later that no whole case was removed, and an export carries the proof path
-from its case's head to the root.
+A checkpoint is a Merkle root over every aggregate's chain head at a global position,
+signed when it is taken (``casestream.checkpoints``): it proves later that no case was
+removed or re-chained, and an export carries the proof path from its case's head to
+the root of a stored, signed checkpoint.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-GENESIS = hashlib.sha256(b"casestream/chain/v1/genesis").digest()
+GENESIS = hashlib.sha256(b"casestream/chain/v2/genesis").digest()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(at: datetime) -> int:
+    """A recorded-at time as the chain hashes it: whole microseconds since the epoch."""
+    delta = at - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def link(
-    prev: bytes, originator_id: str, version: int, topic: str, state: bytes
+    prev: bytes,
+    originator_id: str,
+    version: int,
+    topic: str,
+    recorded_us: int,
+    state: bytes,
 ) -> bytes:
     """The chain link of one stored event."""
     h = hashlib.sha256()
@@ -30,6 +47,7 @@ def link(
     encoded_topic = topic.encode("utf-8")
     h.update(len(encoded_topic).to_bytes(4, "big"))
     h.update(encoded_topic)
+    h.update(recorded_us.to_bytes(8, "big", signed=True))
     h.update(state)
     return h.digest()
 
@@ -48,7 +66,7 @@ def _parent(left: bytes, right: bytes) -> bytes:
 def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """Root over leaves in the given order (an odd node is carried up unchanged)."""
     if not leaves:
-        return hashlib.sha256(b"casestream/chain/v1/empty").digest()
+        return hashlib.sha256(b"casestream/chain/v2/empty").digest()
     level = list(leaves)
     while len(level) > 1:
         level = [

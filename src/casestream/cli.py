@@ -154,42 +154,56 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from casestream.verify import verify_store
 
+    settings = get_settings()
+    public_key = settings.agency_public_key()
+    witness = Path(args.witness) if args.witness else settings.witness
     with open_app() as app:
-        verdict = verify_store(app.store, UUID(args.case) if args.case else None)
-    table = Table(title="Hash chains")
-    for column in ("aggregate", "versions", "verdict"):
-        table.add_column(column)
+        verdict = verify_store(
+            app.store,
+            UUID(args.case) if args.case else None,
+            public_key=public_key,
+            snapshots=app.sealed_snapshots,
+            witness=witness,
+        )
+    # Whole ids and problems, one per line: a log of this names the broken case.
     for c in verdict.cases:
         if not c.intact or args.case:
-            table.add_row(
-                c.originator_id,
-                str(c.versions),
-                "intact" if c.intact else f"[red]broken at v{c.broken_at}: {c.problem}",
-            )
+            line = "intact" if c.intact else f"BROKEN at v{c.broken_at}: {c.problem}"
+            console.print(f"case {c.originator_id} ({c.versions} versions): {line}")
     for cp in verdict.checkpoints:
-        table.add_row(
-            f"checkpoint @ {cp.position}",
-            str(cp.cases),
-            "intact" if cp.intact else f"[red]{cp.problem}",
+        line = "intact" if cp.intact else f"BROKEN: {cp.problem}"
+        console.print(
+            f"checkpoint {cp.position} ({cp.cases} cases): {line}", soft_wrap=True
         )
-    console.print(table)
+    for problem in verdict.witness:
+        console.print(f"witness {witness}: BROKEN: {problem}", soft_wrap=True)
     broken = [c for c in verdict.cases if not c.intact]
     console.print(
         f"{len(verdict.cases)} aggregates, {len(broken)} broken; "
-        f"{len(verdict.checkpoints)} checkpoints"
+        f"{len(verdict.checkpoints)} checkpoints, "
+        f"{sum(not c.intact for c in verdict.checkpoints)} broken"
+        + (f"; witness {witness}: {len(verdict.witness)} problems" if witness else "")
+        + ("" if public_key else "; signatures NOT checked (no agency key)"),
+        soft_wrap=True,
     )
-    return 0 if verdict.intact else 1
+    return 0 if verdict.intact and public_key else 1
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
-    from casestream.verify import take_checkpoint
+    from casestream.checkpoints import take_checkpoint
 
+    settings = get_settings()
+    key = settings.signing_key()
     with open_app() as app:
-        cp = take_checkpoint(app.store)
+        cp = take_checkpoint(app.store, key, settings.witness)
     console.print(
-        f"Checkpoint at position {cp.position}: {cp.cases} cases, root {cp.root.hex()}"
+        f"Checkpoint at position {cp.position}: {cp.cases} cases, root {cp.root.hex()}, "
+        f"signed {cp.signed_at.isoformat()}",
+        soft_wrap=True,
     )
     return 0
 
@@ -199,21 +213,52 @@ def cmd_export(args: argparse.Namespace) -> int:
     from datetime import datetime
     from pathlib import Path
 
-    from casestream.export import build_bundle, load_or_create_key, render_html
+    from casestream.checkpoints import take_checkpoint
+    from casestream.domain.errors import NotYetCheckpointed
+    from casestream.export import build_bundle, render_html
 
     at = datetime.fromisoformat(args.at) if args.at else None
     if at is not None and at.tzinfo is None:
         console.print("[red]--at needs a timezone, e.g. 2026-03-03T17:00:00+00:00")
         return 2
-    key = load_or_create_key(Path(get_settings().signing_key_path))
+    settings = get_settings()
+    key = settings.signing_key()
     with open_app() as app:
-        bundle = build_bundle(app, UUID(args.case_id), key, at)
+        try:
+            bundle = build_bundle(app, UUID(args.case_id), key, at)
+        except NotYetCheckpointed:
+            # An operator's explicit act may sign a new checkpoint; a GET never does.
+            cp = take_checkpoint(app.store, key, settings.witness)
+            errors.print(
+                f"took checkpoint {cp.position} to cover the case's latest entries"
+            )
+            bundle = build_bundle(app, UUID(args.case_id), key, at)
     Path(args.out).write_text(json.dumps(bundle, indent=1, ensure_ascii=False))
     if args.html:
         Path(args.html).write_text(render_html(bundle))
     console.print(
-        f"Wrote {args.out}: {len(bundle['events'])} events, signed by "
-        f"{bundle['signature']['public_key']}. Check it with tools/verify_export.py."
+        f"Wrote {args.out}: {len(bundle['events'])} events, under checkpoint "
+        f"{bundle['checkpoint']['position']}, signed by "
+        f"{bundle['signature']['public_key']}. Check it with tools/verify_export.py.",
+        soft_wrap=True,
+    )
+    return 0 if bundle["chain"]["intact"] else 1
+
+
+def cmd_keys_init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from casestream.keys import init_signing_key, public_bytes
+
+    path = Path(get_settings().signing_key_path)
+    key, created = init_signing_key(path)
+    if not created and args.if_missing:
+        return 0
+    verb = "created" if created else "already there, kept"
+    console.print(
+        f"Signing key {verb} at {path}; public key (publish it for verifiers): "
+        f"{public_bytes(key).hex()}",
+        soft_wrap=True,
     )
     return 0
 
@@ -323,12 +368,32 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="each projection's position and lag")
     status.set_defaults(func=cmd_status)
 
-    verify = sub.add_parser("verify", help="recompute every hash chain and checkpoint")
+    verify = sub.add_parser(
+        "verify", help="recompute every hash chain, checkpoint signature and witness"
+    )
     verify.add_argument("--case", default=None)
+    verify.add_argument(
+        "--witness",
+        default=None,
+        help="compare the checkpoints with this witness directory "
+        "(default: CASESTREAM_WITNESS_DIR)",
+    )
     verify.set_defaults(func=cmd_verify)
 
-    checkpoint = sub.add_parser("checkpoint", help="record a root over all chain heads")
+    checkpoint = sub.add_parser(
+        "checkpoint", help="sign and record a root over all chain heads"
+    )
     checkpoint.set_defaults(func=cmd_checkpoint)
+
+    keys = sub.add_parser("keys", help="the agency's signing key")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_init = keys_sub.add_parser(
+        "init", help="create the signing key (CASESTREAM_SIGNING_KEY_PATH) once"
+    )
+    keys_init.add_argument(
+        "--if-missing", action="store_true", help="say nothing if it already exists"
+    )
+    keys_init.set_defaults(func=cmd_keys_init)
 
     export = sub.add_parser("export", help="a signed, verifiable bundle of one case")
     export.add_argument("case_id")
@@ -364,8 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from casestream.keys import SigningKeyMissing
+
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+    except SigningKeyMissing as e:
+        errors.print(f"casestream: {e}")
+        return 2
     return code
 
 

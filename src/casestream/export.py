@@ -1,11 +1,15 @@
 """Certified export of one case for a court or an appeal: a self-contained, signed bundle.
 
 The bundle holds every stored event of the case exactly as stored (base64) with its chain
-link, who recorded it and when (the store's time), the case as recorded and as effective
-at the requested time with late entries flagged, a checkpoint covering the case with the
-Merkle proof from the case's chain head to its root, and an Ed25519 signature by the
-agency's key over the canonical JSON of all of it. ``tools/verify_export.py`` checks it
-with the standard library (and ``cryptography`` for the signature).
+link, who recorded it and when (the store's time, which the link covers), the case as
+recorded and as effective at the requested time with late entries flagged, the first
+*stored, signed* checkpoint taken after the case's last event with the Merkle proof from
+the case's head to that checkpoint's root, and an Ed25519 signature by the agency's key
+over the canonical JSON of all of it. ``tools/verify_export.py`` checks it with the
+standard library (and ``cryptography`` for the signatures).
+
+Nothing is recomputed to vouch for the case: a history rewritten after its checkpoint
+no longer leads to the root the agency signed then, and the verifier refuses it.
 """
 
 from __future__ import annotations
@@ -14,19 +18,22 @@ import base64
 import html
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from casestream import chain
 from casestream.application import CaseHistory, event_payload, event_type
-from casestream.domain.errors import CaseNotFound
+from casestream.checkpoints import (
+    checkpoint_statement,
+    covering_checkpoint,
+    signature_valid as checkpoint_signed,
+)
+from casestream.domain.errors import CaseNotFound, NotYetCheckpointed
 from casestream.domain.probationer import Probationer
 from casestream.domain.summaries import summarize
-from casestream.verify import take_checkpoint, verify_case
+from casestream.keys import public_bytes
 
 FORMAT = "casestream-export/1"
 
@@ -51,26 +58,6 @@ def canonical(value: Any) -> bytes:
     ).encode("utf-8")
 
 
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The agency's signing key; a development key is created if none exists yet."""
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError(f"{path} is not an Ed25519 private key")
-        return key
-    key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    path.chmod(0o600)
-    return key
-
-
 def case_state(case: Probationer | None) -> dict[str, Any] | None:
     if case is None:
         return None
@@ -81,17 +68,41 @@ def case_state(case: Probationer | None) -> dict[str, Any] | None:
 def build_bundle(
     app: CaseHistory, case_id: UUID, key: Ed25519PrivateKey, at: datetime | None = None
 ) -> dict[str, Any]:
-    """The signed bundle of a case, answering both time questions at ``at`` (or now)."""
+    """The signed bundle of a case, answering both time questions at ``at`` (or now).
+
+    Reads only: it needs a checkpoint that the server's schedule (or an explicit
+    ``casestream checkpoint`` / ``POST /checkpoints``) took after the case's last event.
+    """
     at = at or datetime.now(UTC)
-    stored = list(app.recorder.select_events(case_id))
-    if not stored:
+    rows = app.store.case_rows(case_id)
+    if not rows.events:
         raise CaseNotFound(f"no probationer {case_id}")
-    links = app.store.chain_links(case_id)
-    recorded = app.store.recorded_times(case_id)
-    checkpoint = take_checkpoint(app.store)
-    heads = app.store.chain_heads(checkpoint.position)
-    leaves = [chain.leaf(o, v, h) for o, v, h in heads]
-    index = next(i for i, h in enumerate(heads) if h[0] == str(case_id))
+    domain_events, _, integrity = app.case_events(case_id)
+    head = rows.events[-1]
+    covering = covering_checkpoint(app.store, head.position)
+    if covering is None:
+        raise NotYetCheckpointed(
+            f"no checkpoint has been taken since version {head.stored.originator_version}"
+            " of this case was recorded; one is taken every "
+            "CASESTREAM_CHECKPOINT_EVERY_SECONDS, or now with POST /checkpoints"
+        )
+    checkpoint = covering.checkpoint
+    leaves = [chain.leaf(o, v, h) for o, v, h in covering.leaves]
+    index = next(
+        (i for i, h in enumerate(covering.leaves) if h[0] == str(case_id)), None
+    )
+    problems = [] if integrity.intact else [str(integrity.problem)]
+    if not checkpoint_signed(checkpoint, public_bytes(key)):
+        problems.append(f"checkpoint {checkpoint.position} is not signed by this key")
+    if chain.merkle_root(leaves) != checkpoint.root:
+        problems.append(f"checkpoint {checkpoint.position}'s stored heads were altered")
+    if index is None or covering.leaves[index][1:] != (
+        head.stored.originator_version,
+        head.link,
+    ):
+        problems.append(
+            f"the case's head is not the one checkpoint {checkpoint.position} signed"
+        )
     try:
         as_recorded: Probationer | None = app.case_as_recorded_at(case_id, at)
     except CaseNotFound:
@@ -101,20 +112,19 @@ def build_bundle(
     except CaseNotFound:
         as_effective = None
     events = []
-    for s in stored:
-        domain_event = app.mapper.to_domain_event(s)
+    for row, domain_event in zip(rows.events, domain_events, strict=True):
+        s = row.stored
         data = event_payload(domain_event)
         kind = event_type(domain_event)
         effective = getattr(domain_event, "effective_at", None)
-        recorded_at = recorded[s.originator_version]
         events.append(
             {
                 "version": s.originator_version,
                 "topic": s.topic,
                 "state": base64.b64encode(s.state).decode("ascii"),
-                "link": links[s.originator_version].hex(),
+                "link": (row.link or b"").hex(),
                 "event_type": kind,
-                "recorded_at": recorded_at,
+                "recorded_at": row.recorded_at,
                 "effective_at": effective,
                 "actor_id": getattr(domain_event, "actor_id", ""),
                 "actor_role": getattr(domain_event, "actor_role", ""),
@@ -122,10 +132,11 @@ def build_bundle(
                 "summary": summarize(kind, data),
                 "data": data,
                 # Late: recorded after `at`, though it took effect before it.
-                "late": recorded_at > at and effective is not None and effective <= at,
+                "late": row.recorded_at > at
+                and effective is not None
+                and effective <= at,
             }
         )
-    verdict = verify_case(app.store, case_id)
     bundle: dict[str, Any] = jsonable(
         {
             "format": FORMAT,
@@ -133,8 +144,8 @@ def build_bundle(
             "case_id": str(case_id),
             "at": at,
             "chain": {
-                "intact": verdict.intact,
-                "problem": verdict.problem,
+                "intact": not problems,
+                "problem": "; ".join(problems) or None,
                 "genesis": chain.GENESIS.hex(),
             },
             "events": events,
@@ -142,20 +153,22 @@ def build_bundle(
             "as_effective_at": case_state(as_effective),
             "late_entries": [e["version"] for e in events if e["late"]],
             "checkpoint": {
-                "position": checkpoint.position,
-                "root": checkpoint.root.hex(),
-                "cases": checkpoint.cases,
-                "head_version": heads[index][1],
-                "proof": merkle_proof(leaves, index),
+                **checkpoint_statement(
+                    checkpoint.position,
+                    checkpoint.root,
+                    checkpoint.cases,
+                    checkpoint.signed_at,
+                ),
+                "signature": checkpoint.signature.hex(),
+                "public_key": checkpoint.public_key.hex(),
+                "head_version": covering.leaves[index][1] if index is not None else 0,
+                "proof": merkle_proof(leaves, index) if index is not None else [],
             },
         }
     )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
     bundle["signature"] = {
         "algorithm": "Ed25519",
-        "public_key": public.hex(),
+        "public_key": public_bytes(key).hex(),
         "value": key.sign(canonical(bundle)).hex(),
     }
     return bundle

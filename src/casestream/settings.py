@@ -14,13 +14,22 @@ and nowhere else.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.utils import get_topic
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from casestream.keys import (
+    SNAPSHOT_KEY,
+    SigningKeyMissing,
+    load_signing_key,
+    public_bytes,
+    snapshot_mac_key,
+)
 from casestream.persistence import (
     MEMORY_STORE,
     MemoryFactory,
@@ -58,8 +67,15 @@ class Settings(BaseSettings):
     ready_max_lag: int = Field(default=1000, ge=0)
     # A server takes a checkpoint (Merkle root of all chain heads) this often; 0 = never.
     checkpoint_every_seconds: float = Field(default=3600.0, ge=0)
-    # The agency's Ed25519 key for certified exports (created on first use if missing).
+    # The agency's Ed25519 key: signs checkpoints and certified exports; a key derived
+    # from it seals snapshots. Created once by `casestream keys init`, never by a read.
     signing_key_path: str = "./casestream-signing-key.pem"
+    # The agency's published Ed25519 public key (hex) that `verify` checks signatures
+    # against; empty means the signing key's own.
+    public_key: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")
+    # A directory outside the database that receives a copy of every checkpoint
+    # (a write-once mount in production); empty means none.
+    witness_dir: str = ""
     # PostgreSQL schema for every table (events, read models, access log); empty
     # means the server's default, ``public``.
     db_schema: str = Field(default="", pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,62})?$")
@@ -89,6 +105,29 @@ class Settings(BaseSettings):
         """True while tokens are signed with the published development key."""
         return self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
 
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The agency's key; ``SigningKeyMissing`` says how to create it."""
+        return load_signing_key(Path(self.signing_key_path))
+
+    def agency_public_key(self) -> bytes | None:
+        """The key signatures are checked against, if one is known here."""
+        if self.public_key:
+            return bytes.fromhex(self.public_key)
+        try:
+            return public_bytes(self.signing_key())
+        except SigningKeyMissing:
+            return None
+
+    @property
+    def witness(self) -> Path | None:
+        return Path(self.witness_dir) if self.witness_dir else None
+
+    def _snapshot_env(self) -> dict[str, str]:
+        try:
+            return {SNAPSHOT_KEY: snapshot_mac_key(self.signing_key()).hex()}
+        except SigningKeyMissing:
+            return {}  # no snapshots are written or trusted without the key
+
     @property
     def backend(self) -> Backend:
         return backend_of(self.db.get_secret_value())
@@ -98,6 +137,7 @@ class Settings(BaseSettings):
         url = self.db.get_secret_value()
         common = {
             "CREATE_TABLE": "y" if self.create_tables else "n",
+            **self._snapshot_env(),
         }
         backend = self.backend
         if backend == "memory":

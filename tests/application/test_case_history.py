@@ -21,7 +21,7 @@ from tests.factories import (
     state,
 )
 
-from casestream.application import CaseHistory
+from casestream.application import CaseHistory, LoadedCase
 from casestream.domain.errors import (
     CaseClosed,
     CaseError,
@@ -308,14 +308,14 @@ def test_two_writers_on_the_same_version_one_wins_and_nothing_is_lost(
 ):
     case_id = open_case(app)
     both_loaded = threading.Barrier(2, timeout=10)
-    load = app.get_case
+    load = app.load_case
 
-    def racing_load(cid: UUID, version: int | None = None) -> Probationer:
+    def racing_load(cid: UUID, version: int | None = None) -> LoadedCase:
         case = load(cid, version)
         both_loaded.wait()
         return case
 
-    app.get_case = racing_load  # type: ignore[method-assign]
+    app.load_case = racing_load  # type: ignore[method-assign]
     outcomes: dict[str, object] = {}
 
     def write(contact_id: str) -> None:
@@ -329,7 +329,7 @@ def test_two_writers_on_the_same_version_one_wins_and_nothing_is_lost(
         t.start()
     for t in threads:
         t.join(timeout=20)
-    app.get_case = load  # type: ignore[method-assign]
+    app.load_case = load  # type: ignore[method-assign]
 
     winners = [k for k, v in outcomes.items() if v == 2]
     losers = [k for k, v in outcomes.items() if isinstance(v, ConcurrencyConflict)]

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -15,8 +15,12 @@ from casestream.application import CaseHistory
 from casestream.demo import load_demo
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import CaseStatus, EntryKind
+from casestream.settings import Settings
 
-MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+def memory() -> dict[str, str]:
+    """A fresh in-memory casestream store of its own."""
+    return Settings(db=f"memory://{uuid4().hex}").eventsourcing_env()  # type: ignore[arg-type]
 
 
 @dataclass
@@ -35,7 +39,7 @@ class Demo:
 @pytest.fixture(scope="module")
 def demo() -> Iterator[Demo]:
     """Twenty people, loaded once: the tests below only read."""
-    app = CaseHistory(env=MEMORY)
+    app = CaseHistory(env=memory())
     progress: list[int] = []
     ids = load_demo(app, 20, progress=progress.append)
     yield Demo(app, ids, progress)
@@ -107,7 +111,7 @@ def test_every_event_takes_effect_in_the_past_in_order_and_not_before_its_case_o
 
 
 def test_the_same_seed_gives_the_same_sequence_of_events_per_case():
-    first, second, other = (CaseHistory(env=MEMORY) for _ in range(3))
+    first, second, other = (CaseHistory(env=memory()) for _ in range(3))
 
     ids_first = load_demo(first, 5, seed=11)
     ids_second = load_demo(second, 5, seed=11)

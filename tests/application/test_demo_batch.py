@@ -67,7 +67,9 @@ def test_batch_saves_many_cases_per_transaction(
     assert all(app.get_case(i).version > 1 for i in ids)
 
 
-def test_batch_takes_snapshots_as_the_application_would(app: CaseHistory):
+def test_batch_leaves_a_sealed_snapshot_at_or_after_the_last_multiple_of_fifty(
+    app: CaseHistory,
+):
     ids = load_demo(app, 10, batch=True, months=36)
     long_cases = [i for i in ids if app.get_case(i).version >= 50]
 
@@ -76,7 +78,11 @@ def test_batch_takes_snapshots_as_the_application_would(app: CaseHistory):
         assert app.snapshots is not None
         versions = [s.originator_version for s in app.snapshots.get(case_id)]
         case = app.get_case(case_id)
-        assert versions == list(range(50, case.version + 1, 50))
+        # A save that passes a multiple of fifty snapshots the state it saved (one
+        # batch may pass several), so a load replays fewer than fifty events.
+        assert versions
+        assert (case.version // 50) * 50 <= max(versions) <= case.version
+        assert app.load_case(case_id).integrity.intact
 
 
 def test_more_months_mean_cases_opened_further_back_and_longer_histories(

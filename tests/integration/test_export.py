@@ -9,12 +9,18 @@ import time
 import venv
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tests.factories import OFFICER, days_ago, full_lifecycle
 
 from casestream.application import CaseHistory
-from casestream.export import build_bundle, load_or_create_key, render_html
+from casestream.checkpoints import take_checkpoint
+from casestream.domain.errors import NotYetCheckpointed
+from casestream.export import build_bundle, render_html
+from casestream.keys import init_signing_key
+from casestream.settings import Settings
 
 TOOL = Path(__file__).parents[2] / "tools" / "verify_export.py"
 
@@ -34,6 +40,19 @@ def court_python(tmp_path_factory: pytest.TempPathFactory) -> str:
     return python
 
 
+@pytest.fixture
+def key(settings: Settings) -> Ed25519PrivateKey:
+    return settings.signing_key()
+
+
+def exported(
+    app: CaseHistory, case_id: Any, key: Ed25519PrivateKey, at: datetime | None = None
+) -> dict[str, Any]:
+    """A checkpoint signed after the case's last entry, then the export under it."""
+    take_checkpoint(app.store, key)
+    return build_bundle(app, case_id, key, at)
+
+
 def verify(python: str, bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [python, str(TOOL), str(bundle), *args],
@@ -45,11 +64,10 @@ def verify(python: str, bundle: Path, *args: str) -> subprocess.CompletedProcess
 
 
 def test_an_export_verifies_in_a_clean_environment_and_a_changed_byte_fails(
-    app: CaseHistory, tmp_path: Path, court_python: str
+    app: CaseHistory, tmp_path: Path, court_python: str, key: Ed25519PrivateKey
 ):
     case_id = full_lifecycle(app)
-    key = load_or_create_key(tmp_path / "agency.pem")
-    bundle = build_bundle(app, case_id, key)
+    bundle = exported(app, case_id, key)
     path = tmp_path / "case.json"
     path.write_text(json.dumps(bundle, indent=1))
     public = bundle["signature"]["public_key"]
@@ -68,10 +86,10 @@ def test_an_export_verifies_in_a_clean_environment_and_a_changed_byte_fails(
 
 
 def test_a_changed_event_fails_the_chain_even_if_re_signed(
-    app: CaseHistory, tmp_path: Path
+    app: CaseHistory, tmp_path: Path, key: Ed25519PrivateKey
 ):
     case_id = full_lifecycle(app)
-    bundle = build_bundle(app, case_id, load_or_create_key(tmp_path / "k.pem"))
+    bundle = exported(app, case_id, key)
     bundle["events"][2]["state"] = bundle["events"][3]["state"]
     path = tmp_path / "case.json"
     path.write_text(json.dumps(bundle))
@@ -82,23 +100,35 @@ def test_a_changed_event_fails_the_chain_even_if_re_signed(
     assert "version 3: the event does not match its chain link" in result.stdout
 
 
-def test_a_bundle_signed_by_another_key_is_refused(app: CaseHistory, tmp_path: Path):
+def test_a_bundle_signed_by_another_key_is_refused(
+    app: CaseHistory, tmp_path: Path, key: Ed25519PrivateKey
+):
     case_id = full_lifecycle(app)
-    agency = load_or_create_key(tmp_path / "agency.pem")
-    forger = load_or_create_key(tmp_path / "forger.pem")
+    forger, _ = init_signing_key(tmp_path / "forger.pem")
+    agency_key = exported(app, case_id, key)["signature"]["public_key"]
     bundle = build_bundle(app, case_id, forger)
     path = tmp_path / "case.json"
     path.write_text(json.dumps(bundle))
-    agency_key = build_bundle(app, case_id, agency)["signature"]["public_key"]
 
     result = verify(sys.executable, path, "--key", agency_key)
 
     assert result.returncode == 1
     assert "another key" in result.stdout
+    assert not bundle["chain"]["intact"]  # the forger's key signed no checkpoint
+
+
+def test_an_export_needs_a_checkpoint_after_the_last_entry_and_takes_none_itself(
+    app: CaseHistory, key: Ed25519PrivateKey
+):
+    case_id = full_lifecycle(app)
+
+    with pytest.raises(NotYetCheckpointed):
+        build_bundle(app, case_id, key)
+    assert app.store.checkpoints() == []  # reading wrote nothing
 
 
 def test_late_entries_are_flagged_and_both_time_questions_answered(
-    app: CaseHistory, tmp_path: Path
+    app: CaseHistory, tmp_path: Path, key: Ed25519PrivateKey
 ):
     case_id = full_lifecycle(app)
     time.sleep(0.005)
@@ -113,7 +143,7 @@ def test_late_entries_are_flagged_and_both_time_questions_answered(
         effective_at=days_ago(7),
     )
 
-    bundle = build_bundle(app, case_id, load_or_create_key(tmp_path / "k.pem"), at)
+    bundle = exported(app, case_id, key, at)
 
     late = bundle["late_entries"]
     assert late == [bundle["events"][-1]["version"]]

@@ -13,8 +13,9 @@ from tests.conftest import postgres_dsn
 from tests.factories import OFFICER, full_lifecycle, open_case
 
 from casestream.application import CaseHistory
+from casestream.checkpoints import take_checkpoint
 from casestream.settings import Settings
-from casestream.verify import take_checkpoint, verify_case, verify_store
+from casestream.verify import verify_case, verify_store
 
 Execute = Callable[[str, tuple[Any, ...]], None]
 
@@ -33,6 +34,7 @@ def sql(settings: Settings, store: str) -> Iterator[Execute]:
 
         def run_sqlite(statement: str, params: tuple[Any, ...]) -> None:
             statement = statement.replace("{events}", "stored_events")
+            statement = statement.replace("{snapshots}", "stored_snapshots")
             params = tuple(p.hex if isinstance(p, UUID) else p for p in params)
             for (name,) in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'trigger'"
@@ -48,8 +50,14 @@ def sql(settings: Settings, store: str) -> Iterator[Execute]:
 
     def run_pg(statement: str, params: tuple[Any, ...]) -> None:
         table = f'"{schema}".casehistory_events'
-        for t in (table, f'"{schema}".casehistory_events_chain'):
-            pg.execute(f"ALTER TABLE {t} DISABLE TRIGGER USER")
+        for suffix in ("", "_chain", "_checkpoints", "_checkpoint_heads"):
+            pg.execute(
+                f'ALTER TABLE "{schema}".casehistory_events{suffix} DISABLE TRIGGER USER'
+            )
+        pg.execute(f'ALTER TABLE "{schema}".casehistory_snapshots DISABLE TRIGGER USER')
+        statement = statement.replace(
+            "{snapshots}", f'"{schema}".casehistory_snapshots'
+        )
         pg.execute(statement.replace("{events}", table).replace("?", "%s"), params)
 
     yield run_pg
@@ -73,9 +81,9 @@ def test_an_untouched_store_verifies_clean_and_refuses_updates_and_deletes(
     app: CaseHistory, store: str, settings: Settings
 ):
     full_lifecycle(app)
-    take_checkpoint(app.store)
+    take_checkpoint(app.store, settings.signing_key())
 
-    verdict = verify_store(app.store)
+    verdict = verify_store(app.store, public_key=settings.agency_public_key())
 
     assert verdict.intact
     assert len(verdict.cases) == 2  # the case and its partner
@@ -189,19 +197,19 @@ def test_a_forged_event_is_found_as_foreign(app: CaseHistory, sql: Execute):
 
 
 def test_a_whole_case_removed_after_a_checkpoint_breaks_the_checkpoint(
-    app: CaseHistory, sql: Execute
+    app: CaseHistory, sql: Execute, settings: Settings
 ):
     kept, removed = open_case(app), open_case(app)
     contacts(app, removed, 2)
-    take_checkpoint(app.store)
+    take_checkpoint(app.store, settings.signing_key())
     contacts(app, kept, 1)
 
     sql("DELETE FROM {events} WHERE originator_id = ?", (removed,))
     sql("DELETE FROM {events}_chain WHERE originator_id = ?", (removed,))
 
-    verdict = verify_store(app.store)
+    verdict = verify_store(app.store, public_key=settings.agency_public_key())
     assert all(c.intact for c in verdict.cases)  # each remaining chain is fine ...
     [checkpoint] = verdict.checkpoints
     assert not checkpoint.intact  # ... but the checkpoint proves a case is gone
-    assert checkpoint.problem is not None
-    assert "removed or altered" in checkpoint.problem
+    assert checkpoint.broken_cases == [str(removed)]
+    assert f"case {removed} was removed" in str(checkpoint.problem)

@@ -11,23 +11,48 @@ from fastapi import FastAPI
 from casestream.access_log import open_access_log
 from casestream.api.errors import install_error_handlers
 from casestream.api.metrics import MeteredCaseHistory, Metrics
-from casestream.api.middleware import BodySizeLimit, RefuseNul, RequestMetrics
+from casestream.api.middleware import (
+    BodySizeLimit,
+    IntegrityHeader,
+    RefuseNul,
+    RequestMetrics,
+)
 from casestream.api.routes import (
     audit,
     case_entries,
     case_reads,
     caseloads,
+    checkpoints,
     events,
     operations,
     partners,
     probationers,
 )
+from casestream.application import CaseHistory
+from casestream.checkpoints import PeriodicCheckpoints
+from casestream.keys import SigningKeyMissing
 from casestream.projections.readers import FollowedReadModels, ReadModels
 from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
-from casestream.verify import PeriodicCheckpoints
 
 logger = logging.getLogger(__name__)
+
+
+def start_checkpoints(
+    settings: Settings, case_history: CaseHistory
+) -> PeriodicCheckpoints | None:
+    """Signed checkpoints on the server's schedule (exports need one that covers the
+    case); without the signing key none can be signed, and the log says so."""
+    if not settings.checkpoint_every_seconds:
+        return None
+    try:
+        key = settings.signing_key()
+    except SigningKeyMissing as e:
+        logger.error("no checkpoints will be taken: %s", e)
+        return None
+    return PeriodicCheckpoints(
+        case_history.store, key, settings.checkpoint_every_seconds, settings.witness
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -55,19 +80,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.run_projections
             else FollowedReadModels(settings)
         )
-        checkpoints = (
-            PeriodicCheckpoints(case_history.store, settings.checkpoint_every_seconds)
-            if settings.checkpoint_every_seconds
-            else None
-        )
+        scheduled = start_checkpoints(settings, case_history)
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections
         try:
             yield
         finally:
-            if checkpoints is not None:
-                checkpoints.stop()
+            if scheduled is not None:
+                scheduled.stop()
             projections.stop()
             access_log.close()
             case_history.close()
@@ -84,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (
         probationers.router,
         case_reads.router,
+        checkpoints.router,
         caseloads.router,
         case_entries.router,
         partners.router,
@@ -94,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     install_error_handlers(app)
     # Added last = outermost: metrics see every answer, including a 413.
+    app.add_middleware(IntegrityHeader)
     app.add_middleware(RefuseNul)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)

@@ -43,6 +43,8 @@ class Permission(StrEnum):
     READ_AUDIT_TRAIL = "read_audit_trail"
     READ_OUTCOMES = "read_outcomes"
     SEAL_CASES = "seal_cases"
+    # Signing a checkpoint adds evidence and changes no record: auditors may.
+    TAKE_CHECKPOINTS = "take_checkpoints"
 
 
 # The whole policy in one table (DESIGN.md §6). Case permissions are further narrowed
@@ -68,6 +70,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_ACCESS_LOG,
             Permission.READ_AUDIT_TRAIL,
             Permission.READ_OUTCOMES,
+            Permission.TAKE_CHECKPOINTS,
         }
     ),
     Role.COURT: frozenset({Permission.READ_CASES}),

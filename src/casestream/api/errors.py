@@ -30,10 +30,12 @@ from casestream.domain.errors import (
     ConcurrencyConflict,
     EntryAlreadyVoided,
     IdempotencyKeyReused,
+    IntegrityBroken,
     InvalidEffectiveTime,
     InvalidInput,
     InvalidTransition,
     NotFound,
+    NotYetCheckpointed,
     PartnerInactive,
     PartnerNotFound,
     ReasonRequired,
@@ -41,6 +43,7 @@ from casestream.domain.errors import (
     StateConflict,
     UnknownEntry,
 )
+from casestream.keys import SigningKeyMissing
 
 PROBLEM_JSON = "application/problem+json"
 logger = logging.getLogger(__name__)
@@ -85,6 +88,12 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     StaleEntryVersion: ProblemType(409, "Stale entry version", "stale-entry-version"),
     PartnerInactive: ProblemType(409, "Partner cannot take it", "partner-inactive"),
     ConcurrencyConflict: ProblemType(409, "Stale version", "stale-version"),
+    NotYetCheckpointed: ProblemType(
+        409, "No signed checkpoint covers the case yet", "not-yet-checkpointed"
+    ),
+    IntegrityBroken: ProblemType(
+        409, "The case's stored history fails its integrity check", "integrity-broken"
+    ),
     # The store refused a write that raced another (the application maps most of
     # these to ConcurrencyConflict; this catches the rest).
     IntegrityError: ProblemType(409, "Conflicting write", "conflicting-write"),
@@ -96,6 +105,9 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     ),
     PoolTimeout: ProblemType(503, "Store busy", "store-busy"),
     ReadModelsOff: ProblemType(503, "Read models not running", "read-models-off"),
+    SigningKeyMissing: ProblemType(
+        503, "The agency's signing key is not installed", "signing-key-missing"
+    ),
 }
 
 # Statuses Starlette raises itself (unknown route, wrong method, unparsable body).
@@ -148,7 +160,7 @@ def _handler_for(kind: ProblemType) -> Handler:
             detail = "the store refused a conflicting write; reload and retry"
         if kind.status == 503:
             headers = {"Retry-After": "2"}
-            if not isinstance(exc, ReadModelsOff):
+            if not isinstance(exc, ReadModelsOff | SigningKeyMissing):
                 # Driver messages can name hosts and users: log them, don't send them.
                 logger.warning("store unavailable: %r", exc)
                 detail = "the store is unavailable; retry shortly"

@@ -38,6 +38,16 @@ class Metrics:
             ["method", "route"],
             registry=self.registry,
         )
+        self.integrity_failures = Counter(
+            "casestream_integrity_failures",
+            "Case loads whose stored rows failed their hash chain or checkpoint.",
+            registry=self.registry,
+        )
+        self.snapshots_rejected = Counter(
+            "casestream_snapshots_rejected",
+            "Snapshots ignored because their seal did not check (replayed instead).",
+            registry=self.registry,
+        )
         self.events_appended = Counter(
             "casestream_events_appended",
             "Events this process appended to the store, by event type.",
@@ -68,6 +78,10 @@ class MeteredCaseHistory(CaseHistory):
     def __init__(self, env: Mapping[str, str], metrics: Metrics) -> None:
         self.metrics = metrics
         super().__init__(env=env)
+        self.integrity_listeners.append(lambda _, __: metrics.integrity_failures.inc())
+        self.snapshot_listeners.append(
+            lambda _, __, ___: metrics.snapshots_rejected.inc()
+        )
 
     @override
     def _notify(self, recordings: list[Recording[UUID]]) -> None:

@@ -1,5 +1,5 @@
-"""ASGI middleware: a request body size limit, a refusal of NUL characters, and request
-metrics by route template."""
+"""ASGI middleware: a request body size limit, a refusal of NUL characters, request
+metrics by route template, and the integrity flag on answers built from broken rows."""
 
 from __future__ import annotations
 
@@ -11,6 +11,39 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casestream.api.errors import GENERIC_TITLES, PROBLEM_JSON
 from casestream.api.metrics import Metrics
+from casestream.integrity import collecting, worst
+
+
+class IntegrityHeader:
+    """Collects what every checked load of a request found; an answer built from rows
+    that fail their chain carries ``Casestream-Integrity: broken`` (and the version),
+    whatever route served it, so no broken case is ever served silently."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with collecting() as found:
+
+            async def flagged(message: Message) -> None:
+                if message["type"] == "http.response.start" and found:
+                    verdict = worst(found)
+                    headers = list(message.get("headers", []))
+                    headers.append((b"casestream-integrity", verdict.label.encode()))
+                    if verdict.broken_at is not None:
+                        headers.append(
+                            (
+                                b"casestream-integrity-broken-at",
+                                str(verdict.broken_at).encode(),
+                            )
+                        )
+                    message = {**message, "headers": headers}
+                await send(message)
+
+            await self.app(scope, receive, flagged)
 
 
 class BodySizeLimit:

@@ -349,6 +349,14 @@ class CaseState(Schema):
     entries: list[dict[str, Any]]
     open_violations: list[str]
     sealed: dict[str, Any] | None = None
+    integrity: Literal["intact", "broken"] = Field(
+        "intact",
+        description="'broken' when the stored rows this answer was built from fail "
+        "their hash chain, checkpoint or snapshot seal (the header "
+        "Casestream-Integrity says the same on every answer).",
+    )
+    integrity_broken_at: int | None = None
+    integrity_problem: str | None = None
 
 
 class HistoryItem(Schema):
@@ -369,6 +377,9 @@ class HistoryPage(Schema):
     limit: int
     total: int
     next_offset: int | None
+    integrity: Literal["intact", "broken"] = "intact"
+    integrity_broken_at: int | None = None
+    integrity_problem: str | None = None
 
 
 class CaseChanges(Schema):
@@ -520,6 +531,19 @@ class Verification(Schema):
     intact: bool
     broken_at: int | None
     problem: str | None
+
+
+class SignedCheckpoint(Schema):
+    """A Merkle root over every case's chain head, signed by the agency when taken."""
+
+    position: int = Field(description="The store's global position it covers.")
+    root: str = Field(description="Merkle root (hex) over every case's chain head.")
+    cases: int
+    signed_at: datetime
+    signature: str = Field(description="Ed25519 signature (hex) of the statement.")
+    public_key: str = Field(
+        description="The signing key (hex); check it is the agency's."
+    )
 
 
 class SealCase(Command):

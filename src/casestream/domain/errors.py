@@ -94,3 +94,13 @@ class IdempotencyKeyReused(InvalidInput):
         super().__init__(
             "Idempotency-Key", f"key {key!r} was already used for a different request"
         )
+
+
+class IntegrityBroken(StateConflict):
+    """Raised when a command targets a case whose stored history fails its checks:
+    nothing is written on top of a history that may have been tampered with."""
+
+
+class NotYetCheckpointed(StateConflict):
+    """Raised when a certified export is asked for a case whose latest entries no
+    signed checkpoint covers yet (an export proves inclusion, it does not sign anew)."""

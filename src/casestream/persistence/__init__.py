@@ -3,6 +3,8 @@ links, idempotency keys, checkpoints and append-only triggers (``base.py`` says 
 ``PERSISTENCE_MODULE`` names one of the factories (see ``settings.py``)."""
 
 from casestream.persistence.base import (
+    CaseRows,
+    ChainedEvent,
     Checkpoint,
     IdempotentResult,
     RecordedAtRecorder,
@@ -27,6 +29,8 @@ from casestream.persistence.sqlite import (
 
 __all__ = [
     "MEMORY_STORE",
+    "CaseRows",
+    "ChainedEvent",
     "Checkpoint",
     "IdempotentResult",
     "MemoryFactory",

@@ -16,6 +16,8 @@ from eventsourcing.popo import (
 )
 
 from casestream.persistence.base import (
+    CaseRows,
+    ChainedEvent,
     Checkpoint,
     IdempotentResult,
     RecordedAtRecorder,
@@ -33,6 +35,8 @@ class POPORecordedAtRecorder(POPOApplicationRecorder, RecordedAtRecorder):
         self._idempotency: dict[str, IdempotentResult] = {}
         self._links: dict[UUID, dict[int, bytes]] = {}
         self._checkpoints: list[Checkpoint] = []
+        # (position, originator id, version, link) of heads as each checkpoint saw them.
+        self._checkpoint_heads: list[tuple[int, str, int, bytes]] = []
 
     def _assert_uniqueness(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -52,22 +56,55 @@ class POPORecordedAtRecorder(POPOApplicationRecorder, RecordedAtRecorder):
         if row is not None:
             self._idempotency[row[0]] = IdempotentResult(*row[1:])
         links = chain_rows(
-            stored_events, lambda oid, v: self._links.get(oid, {}).get(v)
+            stored_events,
+            [now] * len(stored_events),
+            lambda oid, v: self._links.get(oid, {}).get(v),
         )
         for oid, version, link in links:
             self._links.setdefault(oid, {})[version] = link
         return ids
 
+    def case_rows(
+        self, originator_id: UUID, *, gte: int = 1, lte: int | None = None
+    ) -> CaseRows:
+        with self._database_lock:
+            index = self._stored_events_index.get(str(originator_id), {})
+            links = self._links.get(originator_id, {})
+            events = [
+                ChainedEvent(
+                    self._stored_events[i], i + 1, self._recorded[i], links.get(v)
+                )
+                for v, i in sorted(index.items())
+                if v >= gte and (lte is None or v <= lte)
+            ]
+            mine = [h for h in self._checkpoint_heads if h[1] == str(originator_id)]
+            checkpointed = (mine[-1][0], mine[-1][2], mine[-1][3]) if mine else None
+            return CaseRows(
+                events,
+                max(links, default=None),
+                checkpointed,
+                links.get(checkpointed[1]) if checkpointed else None,
+            )
+
     def chain_links(self, originator_id: UUID) -> dict[int, bytes]:
         with self._database_lock:
             return dict(self._links.get(originator_id, {}))
 
-    def chain_heads(self, upto: int) -> list[tuple[str, int, bytes]]:
+    def chain_link(self, originator_id: UUID, version: int) -> bytes | None:
         with self._database_lock:
+            return self._links.get(originator_id, {}).get(version)
+
+    def chain_heads(self, upto: int) -> list[tuple[str, int, bytes]]:
+        return self.changed_heads(0, upto)
+
+    def changed_heads(self, after: int, upto: int) -> list[tuple[str, int, bytes]]:
+        with self._database_lock:
+            changed = {str(s.originator_id) for s in self._stored_events[after:upto]}
             heads: dict[str, int] = {}
             for s in self._stored_events[:upto]:
                 oid = str(s.originator_id)
-                heads[oid] = max(heads.get(oid, 0), s.originator_version)
+                if oid in changed:
+                    heads[oid] = max(heads.get(oid, 0), s.originator_version)
             return [
                 (oid, v, self._links.get(UUID(oid), {}).get(v, b""))
                 for oid, v in sorted(heads.items())
@@ -78,19 +115,37 @@ class POPORecordedAtRecorder(POPOApplicationRecorder, RecordedAtRecorder):
             ids = {UUID(k) for k, v in self._stored_events_index.items() if v}
             return sorted(ids | set(self._links), key=str)
 
-    def insert_checkpoint(self, checkpoint: Checkpoint) -> None:
+    def insert_checkpoint(
+        self, checkpoint: Checkpoint, heads: Sequence[tuple[str, int, bytes]]
+    ) -> None:
         with self._database_lock:
-            stamped = Checkpoint(
-                checkpoint.position,
-                checkpoint.root,
-                checkpoint.cases,
-                datetime.now(UTC),
+            if any(c.position == checkpoint.position for c in self._checkpoints):
+                raise IntegrityError(f"checkpoint {checkpoint.position} exists")
+            self._checkpoints.append(checkpoint)
+            self._checkpoints.sort(key=lambda c: c.position)
+            self._checkpoint_heads.extend(
+                (checkpoint.position, oid, v, link) for oid, v, link in heads
             )
-            self._checkpoints.append(stamped)
 
     def checkpoints(self) -> list[Checkpoint]:
         with self._database_lock:
             return list(self._checkpoints)
+
+    def checkpoint_leaves(self, position: int) -> list[tuple[str, int, bytes]]:
+        with self._database_lock:
+            latest: dict[str, tuple[int, int, bytes]] = {}
+            for p, oid, v, link in self._checkpoint_heads:
+                if p <= position and (oid not in latest or latest[oid][0] < p):
+                    latest[oid] = (p, v, link)
+            return [(oid, v, link) for oid, (_, v, link) in sorted(latest.items())]
+
+    def checkpointed_heads(self, originator_id: UUID) -> list[tuple[int, int, bytes]]:
+        with self._database_lock:
+            return sorted(
+                (p, v, link)
+                for p, oid, v, link in self._checkpoint_heads
+                if oid == str(originator_id)
+            )
 
     def lookup_idempotency(self, key: str) -> IdempotentResult | None:
         with self._database_lock:

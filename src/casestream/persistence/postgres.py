@@ -17,11 +17,14 @@ from eventsourcing.postgres import (
 )
 from psycopg.sql import SQL, Composed, Identifier
 
+from casestream import chain
 from casestream.persistence.base import (
+    APPEND_ONLY_SIDE_TABLES,
+    CaseRows,
+    ChainedEvent,
     Checkpoint,
     IdempotentResult,
     RecordedAtRecorder,
-    chain_rows,
     idempotency_row,
 )
 
@@ -42,6 +45,16 @@ def tables_created_one_at_a_time(datastore: Any) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
 
+def append_only_function(schema: Identifier) -> Composed:
+    """The trigger function that refuses a change to an append-only table."""
+    return SQL(
+        "CREATE OR REPLACE FUNCTION {schema}.casestream_append_only() "
+        "RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+        "'% is append-only: % refused', TG_TABLE_NAME, TG_OP "
+        "USING ERRCODE = 'insufficient_privilege'; END $$"
+    ).format(schema=schema)
+
+
 class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder):
     """The production store. ``recorded_at`` defaults to ``clock_timestamp()`` at the
     insert, which comes after the table lock: recorded times rise with the position."""
@@ -57,6 +70,8 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             "idempotency": f"{t}_idempotency",
             "chain": f"{t}_chain",
             "checkpoints": f"{t}_checkpoints",
+            "checkpoint_heads": f"{t}_checkpoint_heads",
+            "link_function": f"{t}_chain_link",
         }
         self.sql_create_statements += [
             self.sql(
@@ -77,18 +92,48 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 "originator_version bigint, link bytea NOT NULL, "
                 "PRIMARY KEY (originator_id, originator_version))"
             ),
+            # The database assigns recorded_at and hashes it into the event's link
+            # in the same statement that stores the event (chain.py has the layout).
+            self.sql(
+                "CREATE OR REPLACE FUNCTION {schema}.{link_function}() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ DECLARE prev bytea; topic bytea; BEGIN "
+                "NEW.recorded_at := clock_timestamp(); "
+                "IF NEW.originator_version > 1 THEN SELECT link INTO prev FROM "
+                "{schema}.{chain} WHERE originator_id = NEW.originator_id AND "
+                "originator_version = NEW.originator_version - 1; END IF; "
+                "topic := convert_to(NEW.topic, 'UTF8'); "
+                "INSERT INTO {schema}.{chain} VALUES (NEW.originator_id, "
+                "NEW.originator_version, sha256(coalesce(prev, decode('"
+                + chain.GENESIS.hex()
+                + "', 'hex')) || convert_to(NEW.originator_id::text, 'UTF8') || "
+                "int8send(NEW.originator_version) || int4send(octet_length(topic)) "
+                "|| topic || int8send((extract(epoch FROM NEW.recorded_at) "
+                "* 1000000)::bigint) || NEW.state)); RETURN NEW; END $$"
+            ),
+            self.sql(
+                "CREATE OR REPLACE TRIGGER {trigger} BEFORE INSERT ON {schema}.{events} "
+                "FOR EACH ROW EXECUTE FUNCTION {schema}.{link_function}()",
+                trigger=f"{t}_chain_link",
+            ),
             self.sql(
                 "CREATE TABLE IF NOT EXISTS {schema}.{checkpoints} ("
                 "position bigint PRIMARY KEY, root bytea NOT NULL, cases int NOT NULL, "
+                "signed_at timestamptz NOT NULL, signature bytea NOT NULL, "
+                "public_key bytea NOT NULL, "
                 "created_at timestamptz NOT NULL DEFAULT clock_timestamp())"
             ),
-            # Append-only: the database itself refuses to change or remove history.
             self.sql(
-                "CREATE OR REPLACE FUNCTION {schema}.casestream_append_only() "
-                "RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
-                "'% is append-only: % refused', TG_TABLE_NAME, TG_OP "
-                "USING ERRCODE = 'insufficient_privilege'; END $$"
+                "CREATE TABLE IF NOT EXISTS {schema}.{checkpoint_heads} ("
+                "originator_id uuid, position bigint, originator_version bigint "
+                "NOT NULL, link bytea NOT NULL, PRIMARY KEY (originator_id, position))"
             ),
+            self.sql(
+                "CREATE INDEX IF NOT EXISTS {index} ON "
+                "{schema}.{checkpoint_heads} (position)",
+                index=f"{t}_checkpoint_heads_position",
+            ),
+            # Append-only: the database itself refuses to change or remove history.
+            append_only_function(Identifier(self.datastore.schema)),
             *(
                 self.sql(
                     "CREATE OR REPLACE TRIGGER {trigger} BEFORE " + ops + " ON "
@@ -97,7 +142,7 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                     trigger=f"{table}_{name}",
                     table=table,
                 )
-                for table in (t, f"{t}_chain", f"{t}_checkpoints")
+                for table in (t, *(t + s for s in APPEND_ONLY_SIDE_TABLES))
                 for name, ops, each in (
                     ("append_only", "UPDATE OR DELETE", "ROW"),
                     ("no_truncate", "TRUNCATE", "STATEMENT"),
@@ -128,33 +173,66 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 "SELECT fingerprint, originator_id, originator_version "
                 "FROM {schema}.{idempotency} WHERE key = %s"
             ),
-            "previous_link": self.sql(
+            "case_events": self.sql(
+                "SELECT e.originator_version AS v, e.topic, e.state, "
+                "e.recorded_at AS t, e.notification_id AS n, c.link "
+                "FROM {schema}.{events} e LEFT JOIN {schema}.{chain} c "
+                "ON c.originator_id = e.originator_id "
+                "AND c.originator_version = e.originator_version "
+                "WHERE e.originator_id = %s AND e.originator_version >= %s "
+                "AND e.originator_version <= %s ORDER BY e.originator_version"
+            ),
+            "last_linked": self.sql(
+                "SELECT MAX(originator_version) AS v FROM {schema}.{chain} "
+                "WHERE originator_id = %s"
+            ),
+            "checkpointed": self.sql(
+                "SELECT h.position, h.originator_version AS v, h.link, c.link AS now "
+                "FROM {schema}.{checkpoint_heads} h LEFT JOIN {schema}.{chain} c "
+                "ON c.originator_id = h.originator_id "
+                "AND c.originator_version = h.originator_version "
+                "WHERE h.originator_id = %s ORDER BY h.position DESC LIMIT 1"
+            ),
+            "link": self.sql(
                 "SELECT link FROM {schema}.{chain} "
                 "WHERE originator_id = %s AND originator_version = %s"
             ),
-            "insert_link": self.sql("INSERT INTO {schema}.{chain} VALUES (%s, %s, %s)"),
             "links": self.sql(
                 "SELECT originator_version AS v, link FROM {schema}.{chain} "
                 "WHERE originator_id = %s"
             ),
-            "heads": self.sql(
+            # A version is always stored after the one before it, so an aggregate's
+            # highest version in (after, upto] is its head at upto.
+            "changed_heads": self.sql(
                 "SELECT h.originator_id::text AS id, h.v, c.link FROM ("
                 "SELECT originator_id, MAX(originator_version) AS v FROM "
-                "{schema}.{events} WHERE notification_id <= %s GROUP BY originator_id"
-                ") h LEFT JOIN {schema}.{chain} c ON c.originator_id = h.originator_id "
-                "AND c.originator_version = h.v ORDER BY h.originator_id::text"
+                "{schema}.{events} WHERE notification_id > %s AND notification_id <= %s "
+                "GROUP BY originator_id) h LEFT JOIN {schema}.{chain} c "
+                "ON c.originator_id = h.originator_id AND c.originator_version = h.v"
             ),
             "ids": self.sql(
                 "SELECT originator_id FROM {schema}.{events} UNION "
                 "SELECT originator_id FROM {schema}.{chain}"
             ),
             "insert_checkpoint": self.sql(
-                "INSERT INTO {schema}.{checkpoints} (position, root, cases) "
-                "VALUES (%s, %s, %s)"
+                "INSERT INTO {schema}.{checkpoints} (position, root, cases, signed_at, "
+                "signature, public_key) VALUES (%s, %s, %s, %s, %s, %s)"
+            ),
+            "insert_checkpoint_head": self.sql(
+                "INSERT INTO {schema}.{checkpoint_heads} VALUES (%s, %s, %s, %s)"
             ),
             "checkpoints": self.sql(
-                "SELECT position, root, cases, created_at FROM {schema}.{checkpoints} "
-                "ORDER BY position"
+                "SELECT position, root, cases, signed_at, signature, public_key "
+                "FROM {schema}.{checkpoints} ORDER BY position"
+            ),
+            "checkpoint_leaves": self.sql(
+                "SELECT DISTINCT ON (originator_id) originator_id::text AS id, "
+                "originator_version AS v, link FROM {schema}.{checkpoint_heads} "
+                "WHERE position <= %s ORDER BY originator_id, position DESC"
+            ),
+            "checkpointed_heads": self.sql(
+                "SELECT position, originator_version AS v, link FROM "
+                "{schema}.{checkpoint_heads} WHERE originator_id = %s ORDER BY position"
             ),
         }
 
@@ -175,11 +253,11 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
     def _insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> None:
-        """Runs inside the events' transaction: key and links commit with the events.
+        """Runs inside the events' transaction: the key commits with the events (the
+        links are written by the trigger on the events table).
 
         The library runs this in pipeline mode, before its table lock. The nested
-        pipeline block syncs on exit, so a conflict on the key or a link (a writer
-        racing for the same version, or a twin request with the same key) is raised
+        pipeline block syncs on exit, so a conflict on the key (a twin request with the same key) is raised
         here, as an IntegrityError. Without that sync the error could arrive while the
         library was still queueing its own statements: the commit then failed with
         "pipeline aborted" (an OperationalError, retried ten times and answered 503
@@ -190,14 +268,6 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             row = idempotency_row(stored_events, kwargs.get("idempotency"))
             if row is not None:
                 curs.execute(self._sql["insert_idempotency"], row, prepare=True)
-
-            def previous_link(oid: UUID, version: int) -> bytes | None:
-                curs.execute(self._sql["previous_link"], (oid, version), prepare=True)
-                found = curs.fetchone()
-                return bytes(found["link"]) if found else None
-
-            links = chain_rows(stored_events, previous_link)
-            curs.executemany(self._sql["insert_link"], links)
 
     def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
         [row] = self._query("max_version_at", (originator_id, at))
@@ -223,36 +293,133 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             r["fingerprint"], r["originator_id"], r["originator_version"]
         )
 
+    def case_rows(
+        self, originator_id: UUID, *, gte: int = 1, lte: int | None = None
+    ) -> CaseRows:
+        """One round trip (a pipeline) for the events, the last link and the head
+        the latest checkpoint saw."""
+        top = lte if lte is not None else 2**62
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline(),
+            conn.cursor() as c1,
+            conn.cursor() as c2,
+            conn.cursor() as c3,
+        ):
+            c1.execute(
+                self._sql["case_events"], (originator_id, gte, top), prepare=True
+            )
+            c2.execute(self._sql["last_linked"], (originator_id,), prepare=True)
+            c3.execute(self._sql["checkpointed"], (originator_id,), prepare=True)
+            rows, last, checkpointed = c1.fetchall(), c2.fetchone(), c3.fetchone()
+        events = [
+            ChainedEvent(
+                StoredEvent(originator_id, r["v"], r["topic"], bytes(r["state"])),
+                r["n"],
+                r["t"],
+                bytes(r["link"]) if r["link"] is not None else None,
+            )
+            for r in rows
+        ]
+        last_linked = last["v"] if last else None
+        if checkpointed is None:
+            return CaseRows(events, last_linked)
+        now = checkpointed["now"]
+        return CaseRows(
+            events,
+            last_linked,
+            (checkpointed["position"], checkpointed["v"], bytes(checkpointed["link"])),
+            bytes(now) if now is not None else None,
+        )
+
+    def chain_link(self, originator_id: UUID, version: int) -> bytes | None:
+        rows = self._query("link", (originator_id, version))
+        return bytes(rows[0]["link"]) if rows else None
+
     def chain_links(self, originator_id: UUID) -> dict[int, bytes]:
         return {
             r["v"]: bytes(r["link"]) for r in self._query("links", (originator_id,))
         }
 
     def chain_heads(self, upto: int) -> list[tuple[str, int, bytes]]:
-        return [
+        return self.changed_heads(0, upto)
+
+    def changed_heads(self, after: int, upto: int) -> list[tuple[str, int, bytes]]:
+        return sorted(
             (r["id"], r["v"], bytes(r["link"]) if r["link"] is not None else b"")
-            for r in self._query("heads", (upto,))
-        ]
+            for r in self._query("changed_heads", (after, upto))
+        )
 
     def originator_ids(self) -> list[UUID]:
         return sorted((r["originator_id"] for r in self._query("ids", ())), key=str)
 
-    def insert_checkpoint(self, checkpoint: Checkpoint) -> None:
+    def insert_checkpoint(
+        self, checkpoint: Checkpoint, heads: Sequence[tuple[str, int, bytes]]
+    ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 self._sql["insert_checkpoint"],
-                (checkpoint.position, checkpoint.root, checkpoint.cases),
+                (
+                    checkpoint.position,
+                    checkpoint.root,
+                    checkpoint.cases,
+                    checkpoint.signed_at,
+                    checkpoint.signature,
+                    checkpoint.public_key,
+                ),
+            )
+            curs.executemany(
+                self._sql["insert_checkpoint_head"],
+                [(UUID(o), checkpoint.position, v, link) for o, v, link in heads],
             )
 
     def checkpoints(self) -> list[Checkpoint]:
         return [
-            Checkpoint(r["position"], bytes(r["root"]), r["cases"], r["created_at"])
+            Checkpoint(
+                r["position"],
+                bytes(r["root"]),
+                r["cases"],
+                r["signed_at"],
+                bytes(r["signature"]),
+                bytes(r["public_key"]),
+            )
             for r in self._query("checkpoints", ())
+        ]
+
+    def checkpoint_leaves(self, position: int) -> list[tuple[str, int, bytes]]:
+        return sorted(
+            (r["id"], r["v"], bytes(r["link"]))
+            for r in self._query("checkpoint_leaves", (position,))
+        )
+
+    def checkpointed_heads(self, originator_id: UUID) -> list[tuple[int, int, bytes]]:
+        return [
+            (r["position"], r["v"], bytes(r["link"]))
+            for r in self._query("checkpointed_heads", (originator_id,))
         ]
 
 
 class PostgresSnapshotRecorder(PostgresAggregateRecorder):
-    """The library's recorder (snapshots), creating its tables under the same lock."""
+    """The library's recorder (snapshots), creating its tables under the same lock.
+    Snapshots may be pruned (DELETE) but never changed in place."""
+
+    def __init__(
+        self, datastore: Any, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        table = Identifier(self.events_table_name)
+        schema = Identifier(self.datastore.schema)
+        self.sql_create_statements += [
+            append_only_function(schema),
+            SQL(
+                "CREATE OR REPLACE TRIGGER {trigger} BEFORE UPDATE ON {schema}.{table} "
+                "FOR EACH ROW EXECUTE FUNCTION {schema}.casestream_append_only()"
+            ).format(
+                trigger=Identifier(f"{self.events_table_name}_no_update"),
+                schema=schema,
+                table=table,
+            ),
+        ]
 
     def create_table(self) -> None:
         with tables_created_one_at_a_time(self.datastore):
@@ -267,7 +434,7 @@ class PostgresRecordedAtFactory(PostgresFactory):
 
 
 # Tables the service only ever reads and appends to.
-APPEND_ONLY_SUFFIXES = ("", "_chain", "_checkpoints", "_idempotency")
+APPEND_ONLY_SUFFIXES = ("", *APPEND_ONLY_SIDE_TABLES, "_idempotency")
 
 
 def restrict_runtime_role(

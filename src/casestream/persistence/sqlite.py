@@ -3,6 +3,7 @@ checkpoints beside the library's events table, append-only by triggers."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -12,11 +13,13 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    IntegrityError,
     ListenNotifySubscription,
     StoredEvent,
     Subscription,
 )
 from eventsourcing.sqlite import (
+    SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
     SQLiteCursor,
     SQLiteDatastore,
@@ -25,6 +28,9 @@ from eventsourcing.sqlite import (
 )
 
 from casestream.persistence.base import (
+    APPEND_ONLY_SIDE_TABLES,
+    CaseRows,
+    ChainedEvent,
     Checkpoint,
     IdempotentResult,
     RecordedAtRecorder,
@@ -83,11 +89,17 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
             "PRIMARY KEY (originator_id, originator_version)) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {table}_checkpoints ("
             "position INTEGER PRIMARY KEY, root BLOB NOT NULL, cases INTEGER NOT NULL, "
+            "signed_at TEXT NOT NULL, signature BLOB NOT NULL, public_key BLOB NOT NULL, "
             f"created_at TEXT NOT NULL DEFAULT (strftime('{SQLITE_TIME_FORMAT}', 'now')))",
+            f"CREATE TABLE IF NOT EXISTS {table}_checkpoint_heads ("
+            "originator_id TEXT, position INTEGER, originator_version INTEGER NOT NULL, "
+            "link BLOB NOT NULL, PRIMARY KEY (originator_id, position)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {table}_checkpoint_heads_position "
+            f"ON {table}_checkpoint_heads (position)",
             *(
                 f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
                 f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: {op} refused'); END"
-                for t in (table, f"{table}_chain", f"{table}_checkpoints")
+                for t in (table, *(table + s for s in APPEND_ONLY_SIDE_TABLES))
                 for op in ("UPDATE", "DELETE")
             ),
         ]
@@ -114,12 +126,74 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
             found = c.fetchone()
             return bytes(found[0]) if found else None
 
-        links = chain_rows(stored_events, previous_link)
+        recorded = self._recorded_at_rows(c, ids or [])
+        links = chain_rows(stored_events, recorded, previous_link)
         c.executemany(
             f"INSERT INTO {self.events_table_name}_chain VALUES (?,?,?)",
             [(oid.hex, v, link) for oid, v, link in links],
         )
         return ids
+
+    def _recorded_at_rows(self, c: SQLiteCursor, ids: Sequence[int]) -> list[datetime]:
+        """The times SQLite just gave the new rows, read in the same transaction."""
+        c.execute(
+            f"SELECT rowid, recorded_at FROM {self.events_table_name} "
+            f"WHERE rowid IN ({','.join('?' * len(ids))})",
+            list(ids),
+        )
+        by_id = {r[0]: from_sqlite_time(r[1]) for r in c.fetchall()}
+        return [by_id[i] for i in ids]
+
+    def case_rows(
+        self, originator_id: UUID, *, gte: int = 1, lte: int | None = None
+    ) -> CaseRows:
+        t = self.events_table_name
+        oid = originator_id.hex
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT e.rowid, e.originator_version, e.topic, e.state, "
+                f"e.recorded_at, c.link FROM {t} e LEFT JOIN {t}_chain c "
+                "ON c.originator_id = e.originator_id "
+                "AND c.originator_version = e.originator_version "
+                "WHERE e.originator_id = ? AND e.originator_version >= ? "
+                "AND e.originator_version <= ? ORDER BY e.originator_version",
+                (oid, gte, lte if lte is not None else 2**62),
+            )
+            events = [
+                ChainedEvent(
+                    StoredEvent(originator_id, r[1], r[2], bytes(r[3])),
+                    r[0],
+                    from_sqlite_time(r[4]),
+                    bytes(r[5]) if r[5] is not None else None,
+                )
+                for r in c.fetchall()
+            ]
+            c.execute(
+                f"SELECT MAX(originator_version) FROM {t}_chain WHERE originator_id = ?",
+                (oid,),
+            )
+            last_linked = c.fetchone()[0]
+            c.execute(
+                "SELECT h.position, h.originator_version, h.link, c.link "
+                f"FROM {t}_checkpoint_heads h LEFT JOIN {t}_chain c "
+                "ON c.originator_id = h.originator_id "
+                "AND c.originator_version = h.originator_version "
+                "WHERE h.originator_id = ? ORDER BY h.position DESC LIMIT 1",
+                (oid,),
+            )
+            row = c.fetchone()
+        if row is None:
+            return CaseRows(events, last_linked)
+        now = bytes(row[3]) if row[3] is not None else None
+        return CaseRows(events, last_linked, (row[0], row[1], bytes(row[2])), now)
+
+    def chain_link(self, originator_id: UUID, version: int) -> bytes | None:
+        rows = self._query(
+            f"SELECT link FROM {self.events_table_name}_chain "
+            "WHERE originator_id = ? AND originator_version = ?",
+            (originator_id.hex, version),
+        )
+        return bytes(rows[0][0]) if rows else None
 
     def chain_links(self, originator_id: UUID) -> dict[int, bytes]:
         rows = self._query(
@@ -130,13 +204,18 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
         return {r[0]: bytes(r[1]) for r in rows}
 
     def chain_heads(self, upto: int) -> list[tuple[str, int, bytes]]:
+        return self.changed_heads(0, upto)
+
+    def changed_heads(self, after: int, upto: int) -> list[tuple[str, int, bytes]]:
+        """A version is always stored after the one before it, so an aggregate's
+        highest version in (after, upto] is its head at ``upto``."""
         t = self.events_table_name
         rows = self._query(
             f"SELECT h.originator_id, h.v, c.link FROM (SELECT originator_id, "
-            f"MAX(originator_version) AS v FROM {t} WHERE rowid <= ? "
+            f"MAX(originator_version) AS v FROM {t} WHERE rowid > ? AND rowid <= ? "
             f"GROUP BY originator_id) h LEFT JOIN {t}_chain c "
             "ON c.originator_id = h.originator_id AND c.originator_version = h.v",
-            (upto,),
+            (after, upto),
         )
         return sorted(
             (str(UUID(oid)), v, bytes(link) if link is not None else b"")
@@ -151,23 +230,71 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
         )
         return sorted((UUID(r[0]) for r in rows), key=str)
 
-    def insert_checkpoint(self, checkpoint: Checkpoint) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute(
-                f"INSERT INTO {self.events_table_name}_checkpoints "
-                "(position, root, cases) VALUES (?,?,?)",
-                (checkpoint.position, checkpoint.root, checkpoint.cases),
-            )
+    def insert_checkpoint(
+        self, checkpoint: Checkpoint, heads: Sequence[tuple[str, int, bytes]]
+    ) -> None:
+        t = self.events_table_name
+        try:
+            with self.datastore.transaction(commit=True) as c:
+                c.execute(
+                    f"INSERT INTO {t}_checkpoints (position, root, cases, signed_at, "
+                    "signature, public_key) VALUES (?,?,?,?,?,?)",
+                    (
+                        checkpoint.position,
+                        checkpoint.root,
+                        checkpoint.cases,
+                        checkpoint.signed_at.isoformat(),
+                        checkpoint.signature,
+                        checkpoint.public_key,
+                    ),
+                )
+                c.executemany(
+                    f"INSERT INTO {t}_checkpoint_heads VALUES (?,?,?,?)",
+                    [
+                        (UUID(oid).hex, checkpoint.position, v, link)
+                        for oid, v, link in heads
+                    ],
+                )
+        except sqlite3.IntegrityError as e:
+            raise IntegrityError(str(e)) from e
 
     def checkpoints(self) -> list[Checkpoint]:
         rows = self._query(
-            "SELECT position, root, cases, created_at FROM "
+            "SELECT position, root, cases, signed_at, signature, public_key FROM "
             f"{self.events_table_name}_checkpoints ORDER BY position",
             (),
         )
         return [
-            Checkpoint(r[0], bytes(r[1]), r[2], from_sqlite_time(r[3])) for r in rows
+            Checkpoint(
+                r[0],
+                bytes(r[1]),
+                r[2],
+                datetime.fromisoformat(r[3]),
+                bytes(r[4]),
+                bytes(r[5]),
+            )
+            for r in rows
         ]
+
+    def checkpoint_leaves(self, position: int) -> list[tuple[str, int, bytes]]:
+        t = f"{self.events_table_name}_checkpoint_heads"
+        rows = self._query(
+            f"SELECT h.originator_id, h.originator_version, h.link FROM {t} h "
+            f"JOIN (SELECT originator_id, MAX(position) AS p FROM {t} "
+            "WHERE position <= ? GROUP BY originator_id) m "
+            "ON m.originator_id = h.originator_id AND m.p = h.position",
+            (position,),
+        )
+        return sorted((str(UUID(r[0])), r[1], bytes(r[2])) for r in rows)
+
+    def checkpointed_heads(self, originator_id: UUID) -> list[tuple[int, int, bytes]]:
+        rows = self._query(
+            "SELECT position, originator_version, link FROM "
+            f"{self.events_table_name}_checkpoint_heads WHERE originator_id = ? "
+            "ORDER BY position",
+            (originator_id.hex,),
+        )
+        return [(r[0], r[1], bytes(r[2])) for r in rows]
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -291,10 +418,23 @@ class NamedSQLiteTrackingRecorder(SQLiteTrackingRecorder):
         ]
 
 
+class SQLiteSnapshotRecorder(SQLiteAggregateRecorder):
+    """The library's recorder (snapshots): may be pruned, never changed in place."""
+
+    def construct_create_table_statements(self) -> list[str]:
+        t = self.events_table_name
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t} "
+            f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: UPDATE refused'); END",
+        ]
+
+
 class SQLiteRecordedAtFactory(SQLiteFactory):
     """SQLite persistence with recorded-at times (the embedded default)."""
 
     application_recorder_class = SQLiteRecordedAtRecorder
+    aggregate_recorder_class = SQLiteSnapshotRecorder
 
     def tracking_recorder(
         self, tracking_recorder_class: type[SQLiteTrackingRecorder] | None = None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -19,7 +18,7 @@ from casestream.api.deps import (
 )
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.schemas import Instant, Recorded, SealCase, Verification
-from casestream.export import build_bundle, load_or_create_key, render_html
+from casestream.export import build_bundle, render_html
 from casestream.verify import verify_case
 
 router = APIRouter(prefix="/probationers", tags=["trust"], responses=PROBLEM_RESPONSES)
@@ -27,8 +26,9 @@ router = APIRouter(prefix="/probationers", tags=["trust"], responses=PROBLEM_RES
 
 @router.get("/{probationer_id}/verify")
 def verify(case: ReadableCase, cases: CaseHistoryDep) -> Verification:
-    """Recompute the case's hash chain: intact, or the first broken version and why."""
-    verdict = verify_case(cases.store, case.id)
+    """Recompute the case's hash chain, compare it with every checkpoint that covered
+    it and check its snapshots: intact, or the first broken version and why."""
+    verdict = verify_case(cases.store, case.id, cases.sealed_snapshots)
     return Verification(
         id=case.id,
         versions=verdict.versions,
@@ -51,8 +51,10 @@ def export(
     ] = None,
     format: Literal["json", "html"] = "json",
 ) -> Response:
-    """A signed, self-verifying bundle for a court (``tools/verify_export.py``)."""
-    key = load_or_create_key(Path(settings.signing_key_path))
+    """A signed, self-verifying bundle for a court (``tools/verify_export.py``),
+    proving the case is under a signed checkpoint taken after its last entry (409
+    ``not-yet-checkpointed`` until one is). Writes nothing but the access log."""
+    key = settings.signing_key()
     bundle: dict[str, Any] = build_bundle(cases, case.id, key, at)
     if format == "html":
         return HTMLResponse(render_html(bundle))

@@ -23,6 +23,7 @@ from casestream.api.schemas import (
 from casestream.application import HistoryEntry
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.probationer import Probationer
+from casestream.integrity import worst
 
 router = APIRouter(
     prefix="/probationers", tags=["probationers"], responses=PROBLEM_RESPONSES
@@ -104,6 +105,7 @@ def get_history(
         limit=limit,
         total=len(history),
         next_offset=end if end < len(history) else None,
+        **integrity_fields(),
     )
 
 
@@ -167,4 +169,15 @@ def case_state(case: Probationer, point: PointInTime | None) -> CaseState:
         entries=plain(list(case.entries.values())),
         open_violations=[v["id"] for v in case.open_violations()],
         sealed=plain(case.sealed),
+        **integrity_fields(),
     )
+
+
+def integrity_fields() -> dict[str, Any]:
+    """What this request's checked loads found, for the answer's body."""
+    found = worst()
+    return {
+        "integrity": found.label,
+        "integrity_broken_at": found.broken_at,
+        "integrity_problem": found.problem,
+    }

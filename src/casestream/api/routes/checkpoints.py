@@ -1,0 +1,49 @@
+"""Signed checkpoints: list them for verifiers, or take one now (exports need one taken
+after the case's last entry; the server also takes them on a schedule)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from casestream.api.auth import Permission, require
+from casestream.api.deps import CaseHistoryDep, PrincipalDep, SettingsDep
+from casestream.api.errors import PROBLEM_RESPONSES
+from casestream.api.schemas import SignedCheckpoint
+from casestream.checkpoints import take_checkpoint
+from casestream.persistence import Checkpoint
+
+router = APIRouter(prefix="/checkpoints", tags=["trust"], responses=PROBLEM_RESPONSES)
+
+
+def signed(cp: Checkpoint) -> SignedCheckpoint:
+    return SignedCheckpoint(
+        position=cp.position,
+        root=cp.root.hex(),
+        cases=cp.cases,
+        signed_at=cp.signed_at,
+        signature=cp.signature.hex(),
+        public_key=cp.public_key.hex(),
+    )
+
+
+@router.get("")
+def list_checkpoints(
+    principal: PrincipalDep, cases: CaseHistoryDep
+) -> list[SignedCheckpoint]:
+    """Every stored checkpoint, oldest first, with its Ed25519 signature."""
+    require(principal, Permission.READ_AUDIT_TRAIL)
+    return [signed(cp) for cp in cases.store.checkpoints()]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_checkpoint(
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    settings: SettingsDep,
+    response: Response,
+) -> SignedCheckpoint:
+    """Sign a checkpoint at the store's head now (or return the one already there)."""
+    require(principal, Permission.TAKE_CHECKPOINTS)
+    cp = take_checkpoint(cases.store, settings.signing_key(), settings.witness)
+    response.headers["Location"] = f"/checkpoints#{cp.position}"
+    return signed(cp)
