@@ -17,8 +17,9 @@ install: $(STAMP)
 
 ## Serve on http://127.0.0.1:8000 from the embedded SQLite store, with demo data on first run.
 run: $(STAMP)
+	$(BIN)/casestream keys init --if-missing
 	$(BIN)/casestream demo --if-empty --people $${CASESTREAM_DEMO_PEOPLE:-200}
-	$(BIN)/casestream serve
+	CASESTREAM_WITNESS_DIR=$${CASESTREAM_WITNESS_DIR:-./casestream-witness} $(BIN)/casestream serve
 
 ## The whole suite, on the in-memory store, SQLite and PostgreSQL (started if needed).
 test: $(STAMP)

@@ -168,6 +168,10 @@ def test_verify_and_a_certified_export(client: TestClient, tmp_path: Path):
     log_contact(client, case_id, "k1")
 
     verdict = client.get(f"/probationers/{case_id}/verify", headers=AUDITOR).json()
+    not_yet = client.get(f"/probationers/{case_id}/export", headers=AUDITOR)
+    assert client.get("/checkpoints", headers=AUDITOR).json() == []  # a GET wrote none
+    assert_problem(client.post("/checkpoints", headers=OFFICER), 403)
+    taken = client.post("/checkpoints", headers=AUDITOR)
     bundle = client.get(f"/probationers/{case_id}/export", headers=AUDITOR)
     page = client.get(
         f"/probationers/{case_id}/export", params={"format": "html"}, headers=AUDITOR
@@ -180,7 +184,11 @@ def test_verify_and_a_certified_export(client: TestClient, tmp_path: Path):
         "broken_at": None,
         "problem": None,
     }
+    assert assert_problem(not_yet, 409)["type"].endswith("not-yet-checkpointed")
+    assert taken.status_code == 201, taken.text
+    assert client.get("/checkpoints", headers=AUDITOR).json() == [taken.json()]
     assert bundle.status_code == 200, bundle.text
+    assert bundle.json()["checkpoint"]["signature"] == taken.json()["signature"]
     tool = _verifier()
     assert tool.check_chain(bundle.json()) == []
     assert tool.check_signature(bundle.json(), None) == []
