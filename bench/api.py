@@ -165,6 +165,7 @@ def start_server(
         "CASESTREAM_DB": settings.db.get_secret_value(),
         "CASESTREAM_DB_SCHEMA": settings.db_schema,
         "CASESTREAM_JWT_SECRET": secret,
+        "CASESTREAM_SIGNING_KEY_PATH": settings.signing_key_path,
         # Every worker holds its own pools (the app's, the access log's, and two
         # projection runners'): keep them small enough for max_connections = 100.
         "CASESTREAM_POOL_SIZE": str(max(2, 10 // workers)),

@@ -32,6 +32,7 @@ from rich.console import Console
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
 from casestream.domain.values import Actor
+from casestream.keys import init_signing_key
 from casestream.settings import Settings
 
 PG_DSN = os.environ.get(
@@ -55,10 +56,19 @@ class NoSnapshots(CaseHistory):
 # --- Stores: each benchmark gets its own, created empty and dropped at the end.
 
 
+def _signing_key(folder: str) -> str:
+    """A signing key of the benchmark's own: snapshots are sealed with it, as in
+    production (without one, no snapshot is written or trusted)."""
+    path = Path(folder) / "agency.pem"
+    init_signing_key(path)
+    return str(path)
+
+
 @contextmanager
 def pg_store(pool_size: int = 5, max_overflow: int = 10) -> Iterator[Settings]:
     """A fresh PostgreSQL schema for one benchmark, dropped (with its rows) afterwards."""
     schema = f"bench_{uuid.uuid4().hex[:10]}"
+    folder = tempfile.mkdtemp(prefix="casestream-bench-")
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
@@ -67,10 +77,12 @@ def pg_store(pool_size: int = 5, max_overflow: int = 10) -> Iterator[Settings]:
             db_schema=schema,
             pool_size=pool_size,
             pool_max_overflow=max_overflow,
+            signing_key_path=_signing_key(folder),
         )
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager
@@ -78,7 +90,9 @@ def sqlite_store() -> Iterator[Settings]:
     """A fresh SQLite file in a temporary folder, removed afterwards."""
     folder = tempfile.mkdtemp(prefix="casestream-bench-")
     try:
-        yield Settings(db=f"sqlite:///{folder}/bench.db")
+        yield Settings(
+            db=f"sqlite:///{folder}/bench.db", signing_key_path=_signing_key(folder)
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -137,6 +137,9 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
             "CASESTREAM_POOL_SIZE": "3",
             "CASESTREAM_POOL_MAX_OVERFLOW": "6",
             "CASESTREAM_FEED_POLL_SECONDS": "0.1",
+            # The test store's signing key: snapshots the server seals, the test's
+            # own application can open (and the other way round).
+            "CASESTREAM_SIGNING_KEY_PATH": settings.signing_key_path,
             "PYTHONUNBUFFERED": "1",
         }
     )
@@ -225,10 +228,7 @@ class Server:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.starts += 1
         self.workdir.mkdir(parents=True, exist_ok=True)
-        env = {
-            **self.env,
-            "CASESTREAM_SIGNING_KEY_PATH": str(self.workdir / "signing-key.pem"),
-        }
+        env = self.env
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
