@@ -143,11 +143,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     with open_app() as app:
         rows = status(get_settings(), app)
     table = Table(title="Projections")
-    for column in ("read model", "generation", "position", "store head", "lag"):
+    columns = ("read model", "generation", "position", "store head", "lag", "poisoned")
+    for column in columns:
         table.add_column(column)
     for s in rows:
         table.add_row(
-            s.name, str(s.generation), str(s.position), str(s.head), str(s.lag)
+            s.name,
+            str(s.generation),
+            str(s.position),
+            str(s.head),
+            str(s.lag),
+            str(s.poisoned),
         )
     console.print(table)
     return 0
