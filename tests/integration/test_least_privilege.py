@@ -67,6 +67,7 @@ def deployment(pg_schema: str, tmp_path: Path) -> Iterator[Deployment]:
         "CASESTREAM_DB_SCHEMA": pg_schema,
         "CASESTREAM_JWT_SECRET": SECRET,
         "CASESTREAM_SIGNING_KEY_PATH": str(tmp_path / "signing-key.pem"),
+        "CASESTREAM_WITNESS_DIR": str(tmp_path / "witness"),
         "COLUMNS": "200",
     }
     runtime_dsn = dsn_as(role, PASSWORD)
