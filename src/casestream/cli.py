@@ -143,11 +143,17 @@ def cmd_status(args: argparse.Namespace) -> int:
     with open_app() as app:
         rows = status(get_settings(), app)
     table = Table(title="Projections")
-    for column in ("read model", "generation", "position", "store head", "lag"):
+    columns = ("read model", "generation", "position", "store head", "lag", "poisoned")
+    for column in columns:
         table.add_column(column)
     for s in rows:
         table.add_row(
-            s.name, str(s.generation), str(s.position), str(s.head), str(s.lag)
+            s.name,
+            str(s.generation),
+            str(s.position),
+            str(s.head),
+            str(s.lag),
+            str(s.poisoned),
         )
     console.print(table)
     return 0
@@ -263,29 +269,28 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_grant_runtime(args: argparse.Namespace) -> int:
-    from casestream.persistence.postgres import (
-        PostgresRecordedAtRecorder,
-        restrict_runtime_role,
-    )
-    from casestream.projections.registry import registry_for
-    from casestream.projections.runner import READ_MODELS, table_name
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from casestream.migrate import migrate
 
-    settings = get_settings()
-    if settings.backend != "postgres":
-        console.print(
-            "[red]Roles and privileges are PostgreSQL's; CASESTREAM_DB is not."
-        )
+    for done in migrate(get_settings()):
+        console.print(f"[green]✓[/] {done}")
+    return 0
+
+
+def cmd_grant_runtime(args: argparse.Namespace) -> int:
+    from casestream.runtime_role import GrantRefused, grant_runtime
+
+    try:
+        granted = grant_runtime(get_settings(), args.role)
+    except GrantRefused as e:
+        sys.stderr.write(f"{e}\n")  # one line, unwrapped: scripts read it
         return 2
-    registry = registry_for(settings)
-    views = []
-    for name in READ_MODELS:
-        t = table_name(name, registry.generation(name))
-        views += [t, f"{t}_tracking"]
-    with open_app() as app:
-        recorder = app.recorder
-        assert isinstance(recorder, PostgresRecordedAtRecorder)
-        restrict_runtime_role(recorder, args.role, [*views, "projection_generations"])
+    table = Table(title=f"What {granted.role} may do")
+    for column in ("table", "privileges"):
+        table.add_column(column)
+    for name, privileges in granted.tables.items():
+        table.add_row(name, ", ".join(privileges))
+    console.print(table)
     console.print(
         f"{args.role} may now read and append events, never update or delete them."
     )
@@ -401,6 +406,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--html", default=None, help="also write a readable page")
     export.add_argument("--at", default=None, help="answer as of this ISO time")
     export.set_defaults(func=cmd_export)
+
+    migrate = sub.add_parser(
+        "migrate", help="create every table the service needs (run as the owner)"
+    )
+    migrate.set_defaults(func=cmd_migrate)
 
     grant = sub.add_parser(
         "grant-runtime", help="PostgreSQL: let a role append and read events, no more"

@@ -15,7 +15,10 @@ def test_health_and_readiness(client: TestClient):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready"}
+    assert ready.json() == {
+        "status": "ready",
+        "poisoned": {"caseload": 0, "audit": 0},
+    }
 
 
 def test_readiness_fails_with_503_when_the_store_does_not_answer(

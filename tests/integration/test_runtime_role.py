@@ -65,6 +65,9 @@ def test_the_runtime_role_appends_and_reads_but_cannot_update_delete_or_truncate
             admin.execute(
                 f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA "{schema}" FROM {role}'
             )
+            admin.execute(
+                f'REVOKE ALL ON ALL FUNCTIONS IN SCHEMA "{schema}" FROM {role}'
+            )
             admin.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
             admin.execute(f"DROP ROLE {role}")
     app.log_contact(

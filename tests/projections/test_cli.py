@@ -43,8 +43,15 @@ def test_status_shows_the_lag_until_a_rebuild_catches_up(tmp_path: Path):
     after = cli(tmp_path, "status")
     history = cli(tmp_path, "history", str(case_id))
 
-    assert row(before, "caseload") == ["caseload", "1", "0", str(head), str(head)]
-    assert row(after, "caseload") == ["caseload", "2", str(head), str(head), "0"]
+    assert row(before, "caseload") == [
+        "caseload",
+        "1",
+        "0",
+        str(head),
+        str(head),
+        "0",
+    ]
+    assert row(after, "caseload") == ["caseload", "2", str(head), str(head), "0", "0"]
     assert "CaseReopened" in history
     assert "Contact logged: home visit, attended" in history
 

@@ -76,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Read models follow the store in background threads (the library's
         # ProjectionRunner per read model), unless workers run them elsewhere.
         projections: ReadModels = (
-            LiveProjections(settings)
+            LiveProjections(settings, on_poisoned=metrics.count_poisoned)
             if settings.run_projections
             else FollowedReadModels(settings)
         )

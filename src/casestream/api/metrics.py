@@ -17,6 +17,7 @@ from prometheus_client import (
 from typing_extensions import override
 
 from casestream.application import CaseHistory
+from casestream.projections.poison import Poisoned
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -54,6 +55,17 @@ class Metrics:
             ["type"],
             registry=self.registry,
         )
+
+        self.events_poisoned = Counter(
+            "casestream_events_poisoned",
+            "Events a read model could not apply and stepped over (see casestream "
+            "status), by read model.",
+            ["read_model"],
+            registry=self.registry,
+        )
+
+    def count_poisoned(self, read_model: str, poisoned: Poisoned) -> None:
+        self.events_poisoned.labels(read_model).inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

@@ -446,6 +446,14 @@ class Health(Schema):
     status: str
 
 
+class Readiness(Schema):
+    """Ready, with how many events each read model stepped over (``casestream
+    status`` lists them; they do not make the service unready)."""
+
+    status: str
+    poisoned: dict[str, int] = Field(default_factory=dict)
+
+
 class CaseloadRow(Schema):
     """One case on a caseload; due and overdue as of the time asked."""
 
@@ -471,6 +479,8 @@ class CaseloadRow(Schema):
     compliance: str
     flags: list[str]
     closure: dict[str, Any] | None
+    # Versions of this case the read model could not apply: the row may miss them.
+    poisoned_versions: list[int] = Field(default_factory=list)
 
 
 class Caseload(Schema):

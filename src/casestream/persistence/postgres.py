@@ -72,7 +72,13 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             "checkpoints": f"{t}_checkpoints",
             "checkpoint_heads": f"{t}_checkpoint_heads",
             "link_function": f"{t}_chain_link",
+            "lock": lock_function_name(t),
         }
+        # Same lock timeout as the library, then the lock through the function.
+        self.lock_table_statements = [
+            self.lock_table_statements[0],
+            self.sql("SELECT {schema}.{lock}()"),
+        ]
         self.sql_create_statements += [
             self.sql(
                 "ALTER TABLE {schema}.{events} ADD COLUMN IF NOT EXISTS "
@@ -132,6 +138,19 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 "{schema}.{checkpoint_heads} (position)",
                 index=f"{t}_checkpoint_heads_position",
             ),
+            # The library serialises writers with LOCK TABLE ... IN EXCLUSIVE MODE,
+            # which PostgreSQL 15 allows only to roles that may UPDATE, DELETE or
+            # TRUNCATE. The runtime role may do none of these, so it takes the same
+            # lock through this function, which runs with its owner's rights and can
+            # do nothing but lock (search_path pinned, EXECUTE granted by
+            # grant-runtime only).
+            self.sql(
+                "CREATE OR REPLACE FUNCTION {schema}.{lock}() RETURNS void "
+                "LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, "
+                "pg_temp AS $$ BEGIN LOCK TABLE {schema}.{events} IN EXCLUSIVE MODE; "
+                "END $$"
+            ),
+            self.sql("REVOKE ALL ON FUNCTION {schema}.{lock}() FROM PUBLIC"),
             # Append-only: the database itself refuses to change or remove history.
             append_only_function(Identifier(self.datastore.schema)),
             *(
@@ -433,8 +452,101 @@ class PostgresRecordedAtFactory(PostgresFactory):
     aggregate_recorder_class = PostgresSnapshotRecorder
 
 
-# Tables the service only ever reads and appends to.
+def lock_function_name(events_table: str) -> str:
+    """The function through which writers lock the events table (see above)."""
+    return f"{events_table}_lock"
+
+
+Privileges = tuple[str, ...]
+
+# Tables beside the events table (by suffix) that the service only ever reads and
+# appends to. A new append-only table is one more entry here: `migrate` then takes
+# rewrites of it away from everyone but the owner, and `grant-runtime` grants the
+# runtime role APPEND_ONLY on it and nothing more.
 APPEND_ONLY_SUFFIXES = ("", *APPEND_ONLY_SIDE_TABLES, "_idempotency")
+APPEND_ONLY: Privileges = ("SELECT", "INSERT")
+# Snapshots are a cache the service may prune; they are not history.
+SNAPSHOTS: Privileges = ("SELECT", "INSERT", "DELETE")
+# Read models are rebuilt from the events at will: the service keeps them.
+READ_WRITE: Privileges = ("SELECT", "INSERT", "UPDATE", "DELETE")
+# What a refused rewrite needs; never granted on an append-only table.
+REWRITES = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES")
+
+
+def snapshots_table(events_table: str) -> str:
+    """``casehistory_events`` → ``casehistory_snapshots`` (the library's naming)."""
+    return events_table.removesuffix("_events") + "_snapshots"
+
+
+def append_only_tables(events_table: str) -> list[str]:
+    return [events_table + suffix for suffix in APPEND_ONLY_SUFFIXES]
+
+
+def event_store_privileges(events_table: str) -> dict[str, Privileges]:
+    """What the runtime role may do on each event-store table, and nothing else."""
+    tables = dict.fromkeys(append_only_tables(events_table), APPEND_ONLY)
+    tables[snapshots_table(events_table)] = SNAPSHOTS
+    return tables
+
+
+def grant_exactly(
+    curs: Any, schema: str, role: str, table: str, privileges: Privileges
+) -> None:
+    """Leave ``role`` with exactly ``privileges`` on one table (revoke, then grant)."""
+    target, grantee = Identifier(schema, table), Identifier(role)
+    curs.execute(SQL("REVOKE ALL ON {} FROM {}").format(target, grantee))
+    if privileges:
+        curs.execute(
+            SQL("GRANT " + ", ".join(privileges) + " ON {} TO {}").format(
+                target, grantee
+            )
+        )
+
+
+def grant_event_store(curs: Any, schema: str, events_table: str, role: str) -> None:
+    """The runtime role's rights on the event store: read and append its history,
+    prune snapshots, draw notification ids, and take the writers' lock."""
+    curs.execute(
+        SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+            Identifier(schema), Identifier(role)
+        )
+    )
+    for table, privileges in event_store_privileges(events_table).items():
+        grant_exactly(curs, schema, role, table, privileges)
+    curs.execute(
+        SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
+            Identifier(schema), Identifier(role)
+        )
+    )
+    curs.execute(
+        SQL("GRANT EXECUTE ON FUNCTION {}() TO {}").format(
+            Identifier(schema, lock_function_name(events_table)), Identifier(role)
+        )
+    )
+
+
+def seal_append_only(curs: Any, schema: str, tables: Sequence[str]) -> None:
+    """Take rewrites of append-only tables away from every role but their owner.
+
+    Default privileges (``grant-runtime`` sets them so that rebuilt read models are
+    usable) also apply to a new append-only table that a later ``migrate`` creates;
+    this takes those rights back at once instead of waiting for ``grant-runtime``.
+    """
+    curs.execute(
+        "SELECT DISTINCT c.relname AS t, r.rolname AS grantee FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "CROSS JOIN LATERAL aclexplode(c.relacl) a "
+        "JOIN pg_roles r ON r.oid = a.grantee "
+        "WHERE n.nspname = %s AND c.relname = ANY(%s) "
+        "AND a.privilege_type = ANY(%s) AND a.grantee <> c.relowner",
+        (schema, list(tables), list(REWRITES)),
+    )
+    for row in curs.fetchall():
+        curs.execute(
+            SQL("REVOKE " + ", ".join(REWRITES) + " ON {} FROM {}").format(
+                Identifier(schema, row["t"]), Identifier(row["grantee"])
+            )
+        )
 
 
 def restrict_runtime_role(
@@ -442,31 +554,11 @@ def restrict_runtime_role(
 ) -> None:
     """Give the service's runtime role only what it needs: INSERT and SELECT on the
     event tables (so even a compromised service cannot rewrite history), and full use
-    of the read models it maintains. Run as the tables' owner (see docs/operations.md).
+    of the read models it maintains. Run as the tables' owner (see docs/operations.md;
+    ``casestream.runtime_role.grant_runtime`` does the whole service).
     """
+    schema = recorder.datastore.schema
     with recorder.datastore.transaction(commit=True) as curs:
-        schema = recorder.datastore.schema
-        curs.execute(
-            SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
-                Identifier(schema), Identifier(role)
-            )
-        )
-        for suffix in APPEND_ONLY_SUFFIXES:
-            table = Identifier(schema, recorder.events_table_name + suffix)
-            curs.execute(
-                SQL("REVOKE ALL ON {} FROM {}").format(table, Identifier(role))
-            )
-            curs.execute(
-                SQL("GRANT SELECT, INSERT ON {} TO {}").format(table, Identifier(role))
-            )
-        curs.execute(
-            SQL("GRANT USAGE ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
-                Identifier(schema), Identifier(role)
-            )
-        )
+        grant_event_store(curs, schema, recorder.events_table_name, role)
         for name in read_models:
-            curs.execute(
-                SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
-                    Identifier(schema, name), Identifier(role)
-                )
-            )
+            grant_exactly(curs, schema, role, name, READ_WRITE)

@@ -14,12 +14,19 @@ from datetime import date, datetime
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from casestream.application import event_payload, event_type
 from casestream.domain.partner import Partner
 from casestream.domain.summaries import summarize
+from casestream.projections.poison import (
+    OnPoisoned,
+    PoisonAware,
+    Poisoned,
+    apply_or_skip,
+    refuse_unstorable,
+)
 
 Row = dict[str, Any]
 RecordedAt = Callable[[Sequence[int]], dict[int, datetime]]
@@ -40,7 +47,7 @@ def audit_row(event: Any, position: int) -> Row:
     """An event as an audit row; ``recorded_at`` is filled by the view from the store."""
     data = event_payload(event)
     kind = event_type(event)
-    return {
+    row = {
         "position": position,
         "aggregate": "partner" if isinstance(event, Partner.Event) else "probationer",
         "originator_id": str(event.originator_id),
@@ -56,6 +63,8 @@ def audit_row(event: Any, position: int) -> Row:
         "corrects_version": data.get("target_version") if kind in CORRECTIONS else None,
         "payload": to_json(data),
     }
+    refuse_unstorable({**row, "payload": data}, "the audit row")
+    return row
 
 
 CORRECTIONS = ("EntryCorrected", "EntryVoided")
@@ -76,12 +85,22 @@ class AuditQuery:
     limit: int = 100
 
 
-class AuditView(TrackingRecorder):
-    """Where audit rows live; one implementation per store."""
+class AuditView(PoisonAware):
+    """Where audit rows live; one implementation per store.
+
+    An event that cannot be applied (``projections/poison.py``) gets no row here; it
+    is listed in the view's poisoned table instead, and the trail goes on.
+    """
 
     @abstractmethod
-    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
-        """Insert rows (with the store's recorded-at times) and the position, atomically."""
+    def append(
+        self, rows: Sequence[Row], tracking: Tracking, poisoned: Poisoned | None = None
+    ) -> None:
+        """Insert rows (with the store's recorded-at times), the position and a
+        poisoned event, atomically."""
+
+    def skip(self, poisoned: Poisoned, tracking: Tracking) -> None:
+        self.append([], tracking, poisoned)
 
     @abstractmethod
     def query(self, q: AuditQuery) -> list[Row]:
@@ -102,10 +121,17 @@ class AuditProjection(Projection[AuditView]):
     """Appends one audit row per stored event."""
 
     name = "audit"
+    on_poisoned: OnPoisoned | None = None
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.append([audit_row(domain_event, tracking.notification_id)], tracking)
+        def apply() -> None:
+            row = audit_row(domain_event, tracking.notification_id)
+            self.view.append([row], tracking)
+
+        apply_or_skip(
+            self.view, self.name, domain_event, tracking, apply, self.on_poisoned
+        )
 
 
 def rows_for(events: Iterable[tuple[Any, int]]) -> list[Row]:

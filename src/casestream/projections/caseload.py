@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from casestream.application import CaseHistory
@@ -27,6 +27,13 @@ from casestream.domain.values import (
     ReferralStatus,
     RiskLevel,
     SupervisionLevel,
+)
+from casestream.projections.poison import (
+    OnPoisoned,
+    PoisonAware,
+    Poisoned,
+    apply_or_skip,
+    refuse_unstorable,
 )
 
 Doc = dict[str, Any]
@@ -330,19 +337,33 @@ def present(doc: Doc, now: datetime | None = None) -> Doc:
         "compliance": flags[0] if flags else "on_track",
         "flags": flags,
         "closure": doc["closure"],
+        "poisoned_versions": doc.get("poisoned_versions", []),
     }
 
 
-class CaseloadView(TrackingRecorder):
-    """Where caseload rows live; one implementation per store (memory, SQLite, PostgreSQL)."""
+class CaseloadView(PoisonAware):
+    """Where caseload rows live; one implementation per store (memory, SQLite, PostgreSQL).
+
+    An event of a case that cannot be applied (``projections/poison.py``) leaves the
+    case's row as it was before that event, with the event's version added to the
+    row's ``poisoned_versions``. Later events of the case are still applied to that
+    row: a row that stopped would be staler still, and the mark tells the officer the
+    row may miss something from that version on, until the event is dealt with and
+    the read model rebuilt.
+    """
 
     @abstractmethod
     def load_docs(self, ids: Sequence[str]) -> dict[str, Doc]:
         """Current rows of these probationers (missing ones are left out)."""
 
     @abstractmethod
-    def save_docs(self, docs: dict[str, Doc], tracking: Tracking) -> None:
-        """Write rows and the tracking position in one transaction."""
+    def save_docs(
+        self,
+        docs: dict[str, Doc],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
+        """Write rows, the tracking position and a poisoned event, in one transaction."""
 
     @abstractmethod
     def select_docs(
@@ -361,18 +382,42 @@ class CaseloadView(TrackingRecorder):
             key = str(event.originator_id)
             folded = fold(docs.get(key), event)
             if folded is not None:
+                refuse_unstorable(folded, "the caseload row")
                 docs[key] = folded
         self.save_docs({k: d for k, d in docs.items() if k in ids}, tracking)
+
+    def skip(self, poisoned: Poisoned, tracking: Tracking) -> None:
+        """Keep the row as it was before the event, marked with the event's version."""
+        docs = self.load_docs([poisoned.originator_id])
+        marked = {
+            key: {
+                **doc,
+                "poisoned_versions": [
+                    *doc.get("poisoned_versions", []),
+                    poisoned.version,
+                ],
+            }
+            for key, doc in docs.items()
+        }
+        self.save_docs(marked, tracking, poisoned)
 
 
 class CaseloadProjection(Projection[CaseloadView]):
     """Keeps the caseload rows in step with the event store."""
 
     name = "caseload"
+    on_poisoned: OnPoisoned | None = None
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.apply([domain_event], tracking)
+        apply_or_skip(
+            self.view,
+            self.name,
+            domain_event,
+            tracking,
+            lambda: self.view.apply([domain_event], tracking),
+            self.on_poisoned,
+        )
 
 
 def visible(docs: Iterable[Doc]) -> list[Doc]:

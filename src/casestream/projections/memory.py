@@ -12,9 +12,30 @@ from eventsourcing.popo import POPOTrackingRecorder
 from casestream.persistence import RecordedAtRecorder
 from casestream.projections.audit import AuditQuery, AuditView, Row, matches
 from casestream.projections.caseload import CaseloadView, Doc
+from casestream.projections.poison import Poisoned
 
 
-class MemoryCaseloadView(POPOTrackingRecorder, CaseloadView):
+class MemoryPoisoned(POPOTrackingRecorder):
+    """Poisoned events in a dict by position, under the view's lock."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._poisoned: dict[int, Poisoned] = {}
+
+    def _keep_poisoned(self, poisoned: Poisoned | None) -> None:
+        if poisoned is not None:
+            self._poisoned.setdefault(poisoned.position, poisoned)
+
+    def poisoned_events(self, limit: int = 100) -> list[Poisoned]:
+        with self._database_lock:
+            return [self._poisoned[k] for k in sorted(self._poisoned)][:limit]
+
+    def poisoned_count(self) -> int:
+        with self._database_lock:
+            return len(self._poisoned)
+
+
+class MemoryCaseloadView(MemoryPoisoned, CaseloadView):
     """Caseload rows in a dict (copied in and out, like a database would)."""
 
     def __init__(self) -> None:
@@ -24,17 +45,24 @@ class MemoryCaseloadView(POPOTrackingRecorder, CaseloadView):
     def drop(self) -> None:
         with self._database_lock:
             self._docs.clear()
+            self._poisoned.clear()
             self._max_tracking_ids.clear()
 
     def load_docs(self, ids: Sequence[str]) -> dict[str, Doc]:
         with self._database_lock:
             return {i: json.loads(self._docs[i]) for i in ids if i in self._docs}
 
-    def save_docs(self, docs: dict[str, Doc], tracking: Tracking) -> None:
+    def save_docs(
+        self,
+        docs: dict[str, Doc],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
         with self._database_lock:
             self._assert_tracking_uniqueness(tracking)
             for key, doc in docs.items():
                 self._docs[key] = json.dumps(doc)
+            self._keep_poisoned(poisoned)
             self._insert_tracking(tracking)
 
     def select_docs(
@@ -50,7 +78,7 @@ class MemoryCaseloadView(POPOTrackingRecorder, CaseloadView):
         ]
 
 
-class MemoryAuditView(POPOTrackingRecorder, AuditView):
+class MemoryAuditView(MemoryPoisoned, AuditView):
     """Audit rows in a list; recorded-at times come from the in-memory event store."""
 
     events: RecordedAtRecorder | None = None
@@ -62,9 +90,12 @@ class MemoryAuditView(POPOTrackingRecorder, AuditView):
     def drop(self) -> None:
         with self._database_lock:
             self._rows.clear()
+            self._poisoned.clear()
             self._max_tracking_ids.clear()
 
-    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
+    def append(
+        self, rows: Sequence[Row], tracking: Tracking, poisoned: Poisoned | None = None
+    ) -> None:
         assert self.events is not None, "the factory links the event store"
         recorded = self.events.recorded_at_of([r["position"] for r in rows])
         with self._database_lock:
@@ -72,6 +103,7 @@ class MemoryAuditView(POPOTrackingRecorder, AuditView):
             self._rows.extend(
                 {**r, "recorded_at": recorded[r["position"]]} for r in rows
             )
+            self._keep_poisoned(poisoned)
             self._insert_tracking(tracking)
 
     def query(self, q: AuditQuery) -> list[Row]:

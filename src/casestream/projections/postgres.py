@@ -19,6 +19,12 @@ from casestream.projections.audit import (
     audit_where,
 )
 from casestream.projections.caseload import CaseloadView, Doc
+from casestream.projections.poison import (
+    POISONED_COLUMNS,
+    Poisoned,
+    poisoned_rows,
+    poisoned_table,
+)
 
 EVENTS_TABLE = "casehistory_events"  # CaseHistory's events table in the same schema
 
@@ -38,6 +44,29 @@ class PostgresView(PostgresTrackingRecorder):
         self.table = tracking_table_name.removesuffix("_tracking")
         self.schema = Identifier(self.datastore.schema)
         self.ident = Identifier(self.table)
+        self.poisoned = poisoned_table(self.table)
+        self.sql_create_statements.append(
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{p} (position bigint PRIMARY KEY, "
+                "originator_id text NOT NULL, version bigint NOT NULL, "
+                "topic text NOT NULL, error text NOT NULL, "
+                "at timestamptz NOT NULL DEFAULT clock_timestamp())",
+                p=self.poisoned,
+            )
+        )
+        columns = ", ".join(POISONED_COLUMNS)
+        self._insert_poisoned_sql = self.sql(
+            f"INSERT INTO {{schema}}.{{p}} ({columns}) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (position) DO NOTHING",
+            p=self.poisoned,
+        )
+        self._select_poisoned = self.sql(
+            f"SELECT {columns} FROM {{schema}}.{{p}} ORDER BY position LIMIT %s",
+            p=self.poisoned,
+        )
+        self._count_poisoned = self.sql(
+            "SELECT count(*) AS n FROM {schema}.{p}", p=self.poisoned
+        )
 
     def create_table(self) -> None:
         with tables_created_one_at_a_time(self.datastore):
@@ -56,11 +85,23 @@ class PostgresView(PostgresTrackingRecorder):
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self.sql("DROP TABLE IF EXISTS {schema}.{table}"))
-            curs.execute(
-                self.sql(
-                    "DROP TABLE IF EXISTS {schema}.{t}", t=self.tracking_table_name
-                )
-            )
+            for t in (self.tracking_table_name, self.poisoned):
+                curs.execute(self.sql("DROP TABLE IF EXISTS {schema}.{t}", t=t))
+
+    def _insert_poisoned(self, curs: Any, poisoned: Poisoned | None) -> None:
+        if poisoned is not None:
+            curs.execute(self._insert_poisoned_sql, poisoned_rows([poisoned])[0])
+
+    def poisoned_events(self, limit: int = 100) -> list[Poisoned]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select_poisoned, (limit,))
+            return [Poisoned(**r) for r in curs.fetchall()]
+
+    def poisoned_count(self) -> int:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._count_poisoned)
+            row = curs.fetchone()
+            return int(row["n"]) if row else 0
 
 
 class PostgresCaseloadView(PostgresView, CaseloadView):
@@ -96,9 +137,15 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
             curs.execute(self._load, (list(ids),), prepare=True)
             return {r["probationer_id"]: r["doc"] for r in curs.fetchall()}
 
-    def save_docs(self, docs: dict[str, Doc], tracking: Tracking) -> None:
+    def save_docs(
+        self,
+        docs: dict[str, Doc],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
+            self._insert_poisoned(curs, poisoned)
             curs.executemany(
                 self._upsert,
                 [
@@ -160,9 +207,12 @@ class PostgresAuditView(PostgresView, AuditView):
             events=EVENTS_TABLE,
         )
 
-    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
+    def append(
+        self, rows: Sequence[Row], tracking: Tracking, poisoned: Poisoned | None = None
+    ) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
+            self._insert_poisoned(curs, poisoned)
             curs.executemany(self._insert, list(rows))
 
     def query(self, q: AuditQuery) -> list[Row]:

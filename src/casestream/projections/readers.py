@@ -37,6 +37,8 @@ class ReadModels(Protocol):
 
     def lag(self) -> dict[str, int]: ...
 
+    def poisoned(self) -> dict[str, int]: ...
+
     def wait(self, position: int | None = None, timeout: float = 10.0) -> None: ...
 
     def check(self) -> None: ...
@@ -90,6 +92,9 @@ class FollowedReadModels:
     def lag(self) -> dict[str, int]:
         head = self.app.recorder.max_notification_id() or 0
         return {name: max(head - self.position(name), 0) for name in READ_MODELS}
+
+    def poisoned(self) -> dict[str, int]:
+        return {name: self.view(name).poisoned_count() for name in READ_MODELS}
 
     def wait(self, position: int | None = None, timeout: float = 10.0) -> None:
         target = position or self.app.recorder.max_notification_id() or 0

@@ -37,8 +37,10 @@ class MemoryRegistry(Registry):
 
 
 class SQLiteRegistry(Registry):
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, create_table: bool = True) -> None:
         self.path = path
+        if not create_table:  # `casestream migrate` made it
+            return
         with self._connect() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS projection_generations "
@@ -65,7 +67,7 @@ class SQLiteRegistry(Registry):
 
 
 class PostgresRegistry(Registry):
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, create_table: bool = True) -> None:
         self.conninfo = psycopg.conninfo.make_conninfo(
             host=env["POSTGRES_HOST"],
             port=env["POSTGRES_PORT"],
@@ -77,6 +79,8 @@ class PostgresRegistry(Registry):
         self.table = sql.Identifier(
             env.get("POSTGRES_SCHEMA") or "public", "projection_generations"
         )
+        if not create_table:  # `casestream migrate` made it; the runtime role may not
+            return
         with self._connect() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
             conn.execute(
@@ -108,10 +112,15 @@ class PostgresRegistry(Registry):
             )
 
 
+TABLE = "projection_generations"
+
+
 def registry_for(settings: Settings) -> Registry:
+    """The registry of the store ``settings`` selects; its table is created unless
+    ``CASESTREAM_CREATE_TABLES=false``."""
     env = settings.eventsourcing_env()
     if settings.backend == "memory":
         return MemoryRegistry(env[MEMORY_STORE])
     if settings.backend == "sqlite":
-        return SQLiteRegistry(env["SQLITE_DBNAME"])
-    return PostgresRegistry(env)
+        return SQLiteRegistry(env["SQLITE_DBNAME"], create_table=settings.create_tables)
+    return PostgresRegistry(env, create_table=settings.create_tables)

@@ -25,6 +25,14 @@ from casestream.persistence import RecordedAtRecorder
 from casestream.projections.audit import AuditProjection, AuditView, rows_for
 from casestream.projections.caseload import CaseloadProjection, CaseloadView
 from casestream.projections.memory import MemoryAuditView, MemoryCaseloadView
+from casestream.projections.poison import (
+    OnPoisoned,
+    PoisonAware,
+    apply_or_skip,
+    is_infrastructure,
+    poisoned_notification,
+    report,
+)
 from casestream.projections.postgres import PostgresAuditView, PostgresCaseloadView
 from casestream.projections.registry import Registry, registry_for
 from casestream.projections.sqlite import SQLiteAuditView, SQLiteCaseloadView
@@ -96,10 +104,17 @@ def close_view(view: TrackingRecorder) -> None:
         datastore.close()
 
 
-def named_projection(name: str, generation: int) -> type[Projection[Any]]:
-    """The projection class under a generation's name (the runner names tables by it)."""
+def named_projection(
+    name: str, generation: int, on_poisoned: OnPoisoned | None = None
+) -> type[Projection[Any]]:
+    """The projection class under a generation's name (the runner names tables by it),
+    telling ``on_poisoned`` of each event it steps over."""
     base = READ_MODELS[name].projection
-    return type(base.__name__, (base,), {"name": table_name(name, generation)})
+    attributes = {
+        "name": table_name(name, generation),
+        "on_poisoned": staticmethod(on_poisoned) if on_poisoned else None,
+    }
+    return type(base.__name__, (base,), attributes)
 
 
 def process_batch(
@@ -121,18 +136,64 @@ def catch_up(
     batch_size: int = 1000,
     stop_at: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    name: str = "",
+    on_poisoned: OnPoisoned | None = None,
 ) -> int:
-    """Bring a view up to the store's head (or ``stop_at``) in batched transactions."""
+    """Bring a view up to the store's head (or ``stop_at``) in batched transactions.
+
+    An event that cannot be read back or applied is stepped over and recorded
+    (``projections/poison.py``); the rest of its batch is applied as usual.
+    """
+    assert isinstance(view, PoisonAware), view
+    name = name or type(view).__name__
     position = view.max_tracking_id(app.name) or 0
     head = stop_at if stop_at is not None else app.recorder.max_notification_id() or 0
     for notifications in app.notification_pages(position, head, batch_size=batch_size):
-        events = [app.mapper.to_domain_event(n) for n in notifications]
-        positions = [n.id for n in notifications]
-        process_batch(view, events, positions, Tracking(app.name, positions[-1]))
-        position = positions[-1]
+        batch: list[tuple[Any, int]] = []
+        for n in notifications:
+            try:
+                batch.append((app.mapper.to_domain_event(n), n.id))
+            except Exception as error:
+                if is_infrastructure(error):
+                    raise
+                apply_batch(app, view, batch, name, on_poisoned)
+                batch = []
+                poisoned = poisoned_notification(n, error)
+                view.skip(poisoned, Tracking(app.name, n.id))
+                report(name, poisoned, on_poisoned)
+        apply_batch(app, view, batch, name, on_poisoned)
+        position = notifications[-1].id
         if progress is not None:
             progress(position, head)
     return position
+
+
+def apply_batch(
+    app: CaseHistory,
+    view: PoisonAware,
+    batch: list[tuple[Any, int]],
+    name: str,
+    on_poisoned: OnPoisoned | None,
+) -> None:
+    """Apply events in one transaction; if one of them cannot be applied, apply them
+    one at a time, stepping over those that cannot."""
+    if not batch:
+        return
+    events, positions = [e for e, _ in batch], [p for _, p in batch]
+    try:
+        process_batch(view, events, positions, Tracking(app.name, positions[-1]))
+    except Exception as error:
+        if is_infrastructure(error):
+            raise
+        for event, position in batch:
+            tracking = Tracking(app.name, position)
+
+            def apply_one(
+                e: Any = event, p: int = position, t: Tracking = tracking
+            ) -> None:
+                process_batch(view, [e], [p], t)
+
+            apply_or_skip(view, name, event, tracking, apply_one, on_poisoned)
 
 
 def rebuild(
@@ -155,7 +216,13 @@ def rebuild(
             view = open_view(settings, name, new)
         # A rebuild that was cut off resumes where its last batch committed.
         try:
-            catch_up(app, view, batch_size=batch_size, progress=progress)
+            catch_up(
+                app,
+                view,
+                batch_size=batch_size,
+                progress=progress,
+                name=table_name(name, new),
+            )
             analyze = getattr(view, "analyze", None)
             if analyze is not None:
                 analyze()  # before it serves: the planner must know the new table
@@ -182,6 +249,7 @@ class Status:
     generation: int
     position: int
     head: int
+    poisoned: int = 0
 
     @property
     def lag(self) -> int:
@@ -196,9 +264,14 @@ def status(settings: Settings, app: CaseHistory) -> list[Status]:
     for name in READ_MODELS:
         generation = registry.generation(name)
         view = open_view(settings, name, generation)
-        found.append(
-            Status(name, generation, view.max_tracking_id(app.name) or 0, head)
-        )
+        try:
+            assert isinstance(view, PoisonAware), view
+            position = view.max_tracking_id(app.name) or 0
+            found.append(
+                Status(name, generation, position, head, view.poisoned_count())
+            )
+        finally:
+            close_view(view)
     return found
 
 
@@ -217,9 +290,11 @@ class LiveProjections:
         settings: Settings,
         check_every: float = 2.0,
         names: tuple[str, ...] = tuple(READ_MODELS),
+        on_poisoned: OnPoisoned | None = None,
     ) -> None:
         self.settings = settings
         self.names = names
+        self.on_poisoned = on_poisoned
         self.registry: Registry = registry_for(settings)
         self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
         self.generations: dict[str, int] = {}
@@ -244,13 +319,18 @@ class LiveProjections:
         view = open_view(self.settings, name, generation)
         try:
             with CaseHistory(env=env) as app:
-                catch_up(app, view)
+                catch_up(
+                    app,
+                    view,
+                    name=table_name(name, generation),
+                    on_poisoned=self.on_poisoned,
+                )
         finally:
             close_view(view)
         # ... then follow live, one event per transaction.
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
             application_class=CaseHistory,
-            projection_class=named_projection(name, generation),
+            projection_class=named_projection(name, generation, self.on_poisoned),
             view_class=model.views[self.settings.backend],
             env=env,
         )
@@ -310,6 +390,12 @@ class LiveProjections:
             position = runner.view.max_tracking_id(runner.app.name) or 0
             lags[name] = max(head - position, 0)
         return lags
+
+    def poisoned(self) -> dict[str, int]:
+        """How many events each read model has stepped over (``projections/poison.py``)."""
+        with self._lock:
+            runners = dict(self.runners)
+        return {name: r.view.poisoned_count() for name, r in runners.items()}
 
     def failures(self) -> dict[str, Exception]:
         """Read models whose runner stopped on an error, and not yet started again.

@@ -22,6 +22,12 @@ from casestream.projections.audit import (
     audit_where,
 )
 from casestream.projections.caseload import CaseloadView, Doc
+from casestream.projections.poison import (
+    POISONED_COLUMNS,
+    Poisoned,
+    poisoned_rows,
+    poisoned_table,
+)
 
 EVENTS_TABLE = "stored_events"  # the library's SQLite events table (one per file)
 
@@ -34,12 +40,45 @@ class SQLiteView(NamedSQLiteTrackingRecorder):
         self, datastore: SQLiteDatastore, *, tracking_table_name: str = "tracking"
     ) -> None:
         self.table = tracking_table_name.removesuffix("_tracking")
+        self.poisoned = poisoned_table(self.table)
         super().__init__(datastore, tracking_table_name=tracking_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.poisoned} (position INTEGER PRIMARY KEY, "
+            "originator_id TEXT NOT NULL, version INTEGER NOT NULL, topic TEXT NOT NULL, "
+            "error TEXT NOT NULL, at TEXT NOT NULL "
+            "DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')))",
+        ]
 
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute(f"DROP TABLE IF EXISTS {self.table}")
             c.execute(f"DROP TABLE IF EXISTS {self.tracking_table_name}")
+            c.execute(f"DROP TABLE IF EXISTS {self.poisoned}")
+
+    def _insert_poisoned(self, c: SQLiteCursor, poisoned: Poisoned | None) -> None:
+        if poisoned is not None:
+            c.execute(
+                f"INSERT INTO {self.poisoned} ({', '.join(POISONED_COLUMNS)}) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (position) DO NOTHING",
+                poisoned_rows([poisoned])[0],
+            )
+
+    def poisoned_events(self, limit: int = 100) -> list[Poisoned]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT {', '.join(POISONED_COLUMNS)} FROM {self.poisoned} "
+                "ORDER BY position LIMIT ?",
+                (limit,),
+            )
+            return [Poisoned(*r) for r in c.fetchall()]
+
+    def poisoned_count(self) -> int:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT count(*) FROM {self.poisoned}")
+            return int(c.fetchone()[0])
 
 
 class SQLiteCaseloadView(SQLiteView, CaseloadView):
@@ -65,9 +104,15 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
                 found.update({r[0]: json.loads(r[1]) for r in c.fetchall()})
         return found
 
-    def save_docs(self, docs: dict[str, Doc], tracking: Tracking) -> None:
+    def save_docs(
+        self,
+        docs: dict[str, Doc],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
+            self._insert_poisoned(c, poisoned)
             c.executemany(
                 f"INSERT INTO {self.table} VALUES (?,?,?,?) ON CONFLICT (probationer_id) "
                 "DO UPDATE SET officer_id = excluded.officer_id, "
@@ -110,7 +155,9 @@ class SQLiteAuditView(SQLiteView, AuditView):
             f"CREATE INDEX IF NOT EXISTS {t}_effective ON {t} (effective_at)",
         ]
 
-    def append(self, rows: Sequence[Row], tracking: Tracking) -> None:
+    def append(
+        self, rows: Sequence[Row], tracking: Tracking, poisoned: Poisoned | None = None
+    ) -> None:
         columns = ", ".join(AUDIT_COLUMNS)
         values = ", ".join(
             f"(SELECT recorded_at FROM {EVENTS_TABLE} WHERE rowid = :position)"
@@ -120,6 +167,7 @@ class SQLiteAuditView(SQLiteView, AuditView):
         )
         with self.datastore.transaction(commit=True) as c:
             self._insert_tracking(c, tracking)
+            self._insert_poisoned(c, poisoned)
             c.executemany(
                 f"INSERT INTO {self.table} ({columns}) VALUES ({values})",
                 [_to_sqlite(r) for r in rows],

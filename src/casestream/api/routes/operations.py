@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from casestream.api.deps import AccessLogDep, CaseHistoryDep, MetricsDep
 from casestream.api.errors import PROBLEM_JSON, problem
 from casestream.api.metrics import CONTENT_TYPE
-from casestream.api.schemas import Health
+from casestream.api.schemas import Health, Readiness
 
 router = APIRouter(tags=["operations"])
 
@@ -44,11 +44,13 @@ def readyz(
             f"the store is not reachable ({type(e).__name__})",
         )
     projections = request.app.state.projections
+    poisoned: dict[str, int] = {}
     if projections is not None:
         bound = request.app.state.settings.ready_max_lag
         try:
             projections.check()
             lags = projections.lag()
+            poisoned = projections.poisoned()
         except Exception as e:  # a failed projection is not ready, and says why
             return problem(503, "Service unavailable", f"a read model failed: {e!r}")
         behind = {name: lag for name, lag in lags.items() if lag > bound}
@@ -60,7 +62,8 @@ def readyz(
                 + ", ".join(f"{n} {lag}" for n, lag in sorted(behind.items())),
             )
     return Response(
-        Health(status="ready").model_dump_json(), media_type="application/json"
+        Readiness(status="ready", poisoned=poisoned).model_dump_json(),
+        media_type="application/json",
     )
 
 

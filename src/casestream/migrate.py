@@ -1,0 +1,64 @@
+"""``casestream migrate``: create everything the service needs, as the owner role.
+
+In production the service runs as a role that may not create tables
+(``CASESTREAM_CREATE_TABLES=false``), so every table, index, trigger and function is
+made here, once, by the owner — through the same ``create_table`` code each part uses
+when it creates its tables itself (development, tests). Running it again changes
+nothing: every statement is ``IF NOT EXISTS`` or ``OR REPLACE``.
+"""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg.rows import dict_row
+
+from casestream.access_log import (
+    TABLE as ACCESS_LOG,
+    open_access_log,
+    postgres_conninfo,
+)
+from casestream.application import CaseHistory
+from casestream.persistence.postgres import append_only_tables, seal_append_only
+from casestream.projections.registry import registry_for
+from casestream.projections.runner import READ_MODELS, close_view, open_view, table_name
+from casestream.settings import Settings
+
+
+def events_table() -> str:
+    """The events table the library names after the application."""
+    return f"{CaseHistory.name.lower()}_events"
+
+
+def migrate(settings: Settings) -> list[str]:
+    """Create the event store, the read models' serving generations and their tracking
+    and poisoned-event tables, the generations registry and the access log.
+
+    Returns what it made sure of, for the command to print.
+    """
+    owner = settings.model_copy(update={"create_tables": True})
+    done = []
+    # The application's recorder (events, recorded-at, chain, checkpoints,
+    # idempotency, triggers, lock function) and the snapshot recorder.
+    with CaseHistory(env=owner.eventsourcing_env()):
+        done.append("event store and snapshots")
+    registry = registry_for(owner)
+    done.append("read-model generations registry")
+    for name in READ_MODELS:
+        generation = registry.generation(name)
+        close_view(open_view(owner, name, generation))
+        done.append(f"read model {table_name(name, generation)}")
+    open_access_log(owner).close()
+    done.append("access log")
+    if owner.backend == "postgres":
+        schema = owner.db_schema or "public"
+        url = owner.db.get_secret_value()
+        with (
+            psycopg.connect(postgres_conninfo(url), row_factory=dict_row) as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            seal_append_only(
+                curs, schema, [*append_only_tables(events_table()), ACCESS_LOG]
+            )
+        done.append("append-only tables sealed against rewrites")
+    return done
