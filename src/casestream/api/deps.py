@@ -27,9 +27,9 @@ from casestream.api.auth import (
     Role,
     Unauthenticated,
     covers_case,
-    read_token,
     require,
 )
+from casestream.api.identity import Verifier
 from casestream.api.metrics import Metrics
 from casestream.api.schemas import Command, Recorded
 from casestream.application import CaseHistory
@@ -40,7 +40,8 @@ from casestream.settings import Settings
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="A JWT signed with CASESTREAM_JWT_SECRET (`casestream token`).",
+    description="A JWT signed with CASESTREAM_JWT_SECRET (`casestream token`) or "
+    "issued by the identity provider (CASESTREAM_OIDC_ISSUER).",
 )
 
 
@@ -90,12 +91,13 @@ def hidden_cases(principal: Principal, cases: CaseHistory) -> frozenset[UUID]:
 
 
 def get_principal(
-    settings: SettingsDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("a bearer token is required")
-    return read_token(settings.jwt_secret, credentials.credentials)
+    verifier: Verifier = request.app.state.verifier
+    return verifier.read(credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
