@@ -246,9 +246,15 @@ class Submission:
         """Keyword arguments every application command takes besides its fields."""
         options: dict[str, Any] = {"actor": self.principal.actor}
         if self.idempotency_key is not None:
-            options["idempotency_key"] = self.idempotency_key
+            options["idempotency_key"] = self.stored_key(self.idempotency_key)
             options["fingerprint"] = self.fingerprint(body)
         return options
+
+    def stored_key(self, key: str) -> str:
+        """The key as the store keeps it: scoped to the caller, so that one user's
+        key never answers for (or reveals) another user's request with the same key."""
+        scoped = json.dumps([self.principal.user, key], ensure_ascii=False)
+        return "user-scoped:" + hashlib.sha256(scoped.encode()).hexdigest()
 
     def fingerprint(self, body: Command | None) -> str:
         """Same request, same fingerprint: method, path, canonical body, If-Match and
