@@ -196,8 +196,12 @@ def mint_token(
     the mistake is made, rather than at every request.
     """
     issued = now or datetime.now(UTC)
-    claims: dict[str, Any] = {"sub": user, "role": role, "iat": issued}
-    claims["exp"] = issued + ttl
+    claims: dict[str, Any] = {
+        "sub": user,
+        "role": role,
+        "iat": issued,
+        "exp": issued + ttl,
+    }
     if unit is not None:
         claims["unit"] = unit
     granted = [str(UUID(str(c))) for c in cases]
