@@ -16,6 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## Serve on http://127.0.0.1:8000 from the embedded SQLite store, with demo data on first run.
+## Development mode: the token secret is generated into ./.casestream/ (README.md).
+run: export CASESTREAM_ENV ?= development
 run: $(STAMP)
 	$(BIN)/casestream keys init --if-missing
 	$(BIN)/casestream demo --if-empty --people $${CASESTREAM_DEMO_PEOPLE:-200}
@@ -54,4 +56,4 @@ bench-quick: $(STAMP)
 	set -e; for b in $(BENCHMARKS); do $(BIN)/python -m bench.$$b --quick; done
 
 clean:
-	rm -rf $(VENV) casestream.db casestream.db-wal casestream.db-shm
+	rm -rf $(VENV) casestream.db casestream.db-wal casestream.db-shm .casestream

@@ -244,16 +244,16 @@ def officers(settings: Settings, secret: str, clients: int) -> list[Officer]:
     view = open_view(
         settings, "caseload", registry_for(settings).generation("caseload")
     )
-    by_officer: dict[str, list[UUID]] = {}
+    by_officer: dict[tuple[str, str], list[UUID]] = {}
     for doc in view.select_docs():  # type: ignore[attr-defined]
         if doc["status"] == "active" and not doc.get("sealed"):
-            by_officer.setdefault(doc["officer_id"], []).append(
+            by_officer.setdefault((doc["officer_id"], doc["unit_id"]), []).append(
                 UUID(doc["probationer_id"])
             )
     _close(view)
-    found = [
-        Officer(o, mint_token(secret, o, "officer"), ids)
-        for o, ids in sorted(by_officer.items())
+    found = [  # officer tokens name the officer's unit
+        Officer(o, mint_token(secret, o, "officer", unit=u), ids)
+        for (o, u), ids in sorted(by_officer.items())
         if len(ids) >= 2
     ]
     return found[: max(clients, 1)]

@@ -26,7 +26,14 @@ def open_app() -> CaseHistory:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from casestream.api.identity import InsecureConfiguration, signing_secret
+
     settings = get_settings()
+    try:
+        signing_secret(settings)  # refuse here, before uvicorn starts
+    except InsecureConfiguration as e:
+        errors.print(f"[red]Refusing to serve:[/] {e}", highlight=False)
+        return 2
     uvicorn.run(
         "casestream.api.app:create_app",
         factory=True,
@@ -301,22 +308,34 @@ def cmd_token(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from casestream.api.auth import mint_token
+    from casestream.api.identity import InsecureConfiguration, signing_secret
 
     settings = get_settings()
-    if settings.uses_dev_jwt_secret:
-        errors.print(
-            "[yellow]CASESTREAM_JWT_SECRET is not set: this token is signed with the "
-            "public development key and is fit for development only.[/]",
-            highlight=False,
+    try:
+        secret = signing_secret(settings)  # the same secret `serve` checks with
+    except InsecureConfiguration as e:
+        errors.print(f"[red]No token:[/] {e}", highlight=False)
+        return 2
+    if secret is None:
+        errors.print("[red]No token:[/] tokens come from the identity provider")
+        return 2
+    if args.hours * 3600 > settings.jwt_max_ttl_seconds:
+        errors.print("[red]No token:[/] --hours exceeds CASESTREAM_JWT_MAX_TTL_SECONDS")
+        return 2
+    try:
+        token = mint_token(
+            secret,
+            args.user,
+            args.role,
+            unit=args.unit,
+            cases=tuple(args.case),
+            ttl=timedelta(hours=args.hours),
+            issuer=settings.jwt_issuer or None,
+            audience=settings.jwt_audience or None,
         )
-    token = mint_token(
-        settings.jwt_secret.get_secret_value(),
-        args.user,
-        args.role,
-        unit=args.unit,
-        cases=tuple(UUID(c) for c in args.case),
-        ttl=timedelta(hours=args.hours),
-    )
+    except ValueError as e:
+        errors.print(f"[red]No token:[/] {e}", highlight=False)
+        return 2
     sys.stdout.write(token + "\n")
     return 0
 

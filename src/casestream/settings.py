@@ -39,9 +39,6 @@ from casestream.persistence import (
 
 Backend = Literal["memory", "sqlite", "postgres"]
 
-# Published in the source on purpose: anyone can mint tokens with it. Set
-# CASESTREAM_JWT_SECRET (32 bytes or more, e.g. `openssl rand -hex 32`) anywhere real.
-DEV_JWT_SECRET = "casestream-dev-only-insecure-jwt-secret-change-me"
 MIN_JWT_SECRET_BYTES = 32
 
 
@@ -79,11 +76,31 @@ class Settings(BaseSettings):
     # PostgreSQL schema for every table (events, read models, access log); empty
     # means the server's default, ``public``.
     db_schema: str = Field(default="", pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,62})?$")
-    # HS256 key for API bearer tokens. The default only suits a laptop: `serve`
-    # and the API's startup log warn while it is in use.
-    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    # HS256 key for API bearer tokens (32+ bytes, e.g. `openssl rand -hex 32`). No
+    # default: outside development the server refuses to start without it or an OIDC
+    # issuer (api/identity.py); development generates one into data_dir.
+    jwt_secret: SecretStr | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     feed_poll_seconds: float = Field(default=0.5, gt=0, le=30)
+
+    # --- Tokens and the identity provider (DESIGN.md §6; api/identity.py). ---
+    # "production" refuses to start without CASESTREAM_JWT_SECRET or an OIDC issuer;
+    # "development" generates a random HS256 secret once into data_dir and reuses it.
+    env: Literal["production", "development"] = "production"
+    data_dir: str = "./.casestream"
+    # Tokens living longer than this (exp - iat), or without iat, are refused.
+    jwt_max_ttl_seconds: int = Field(default=12 * 3600, ge=60, le=7 * 86400)
+    # When set, HS256 tokens must carry exactly this iss / aud (mint_token sets them).
+    jwt_issuer: str = Field(default="", max_length=500)
+    jwt_audience: str = Field(default="", max_length=500)
+    # The agency's identity provider: RS256/ES256 tokens checked against its JWKS.
+    oidc_issuer: str = Field(default="", max_length=500)
+    # Empty: <issuer>/.well-known/jwks.json.
+    oidc_jwks_url: str = Field(default="", max_length=2000)
+    oidc_audience: str = Field(default="", max_length=500)
+    oidc_role_claim: str = Field(default="role", min_length=1, max_length=100)
+    oidc_unit_claim: str = Field(default="unit", min_length=1, max_length=100)
+    oidc_cases_claim: str = Field(default="cases", min_length=1, max_length=100)
 
     @field_validator("db")
     @classmethod
@@ -93,17 +110,14 @@ class Settings(BaseSettings):
 
     @field_validator("jwt_secret")
     @classmethod
-    def _long_enough(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value().encode()) < MIN_JWT_SECRET_BYTES:
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < (
+            MIN_JWT_SECRET_BYTES
+        ):
             raise ValueError(
                 f"CASESTREAM_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes"
             )
         return value
-
-    @property
-    def uses_dev_jwt_secret(self) -> bool:
-        """True while tokens are signed with the published development key."""
-        return self.jwt_secret.get_secret_value() == DEV_JWT_SECRET
 
     def signing_key(self) -> Ed25519PrivateKey:
         """The agency's key; ``SigningKeyMissing`` says how to create it."""

@@ -51,7 +51,7 @@ def test_the_role_and_scope_matrix(client: TestClient):
         "other supervisor": OTHER_SUPERVISOR,
         "auditor": AUDITOR,
         "court": auth("court", "court-3", cases=(north,)),
-        "court without grant": auth("court", "court-4"),
+        "court without grant": auth("court", "court-4", cases=(UUID(int=4),)),
         "consumer": CONSUMER,
         "admin": ADMIN,
     }
@@ -150,17 +150,31 @@ def test_requests_without_a_valid_token_are_401_problems(client: TestClient):
         "wrong secret": {
             "Authorization": "Bearer "
             + mint_token(
-                "another-secret-of-at-least-32-bytes!!", "officer-ana", "officer"
+                "another-secret-of-at-least-32-bytes!!",
+                "officer-ana",
+                "officer",
+                unit="unit-north",
             )
         },
         "expired": {
             "Authorization": "Bearer "
-            + mint_token(SECRET, "officer-ana", "officer", now=now - timedelta(days=2))
+            + mint_token(
+                SECRET,
+                "officer-ana",
+                "officer",
+                unit="unit-north",
+                now=now - timedelta(days=2),
+            )
         },
         "unknown role": {
             "Authorization": "Bearer "
             + jwt.encode(
-                {"sub": "x", "role": "root", "exp": now + timedelta(hours=1)},
+                {
+                    "sub": "x",
+                    "role": "root",
+                    "iat": now,
+                    "exp": now + timedelta(hours=1),
+                },
                 SECRET,
                 algorithm="HS256",
             )
@@ -184,6 +198,7 @@ def test_requests_without_a_valid_token_are_401_problems(client: TestClient):
                     "sub": "x",
                     "role": "court",
                     "cases": ["nope"],
+                    "iat": now,
                     "exp": now + timedelta(hours=1),
                 },
                 SECRET,

@@ -179,14 +179,18 @@ def test_a_tailing_consumer_never_misses_or_repeats_an_event_under_concurrent_wr
 ):
     writers, per_writer = 4, 25
     cases = [
-        open_case(client, auth("officer", f"officer-{w}"), officer_id=f"officer-{w}")
+        open_case(
+            client,
+            auth("officer", f"officer-{w}", unit="unit-north"),
+            officer_id=f"officer-{w}",
+        )
         for w in range(writers)
     ]
     done = threading.Event()
     failures: list[str] = []
 
     def write(w: int) -> None:
-        headers = auth("officer", f"officer-{w}")
+        headers = auth("officer", f"officer-{w}", unit="unit-north")
         for i in range(per_writer):
             response = client.post(
                 f"/probationers/{cases[w]}/contacts",

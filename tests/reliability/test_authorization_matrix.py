@@ -31,6 +31,8 @@ from casestream.api.app import create_app
 from casestream.api.auth import PERMISSIONS, SEES_SEALED, Permission, Role
 from casestream.application import CaseHistory
 
+UNRELATED_CASE = str(UUID(int=4))
+
 
 @dataclass(frozen=True)
 class Caller:
@@ -41,7 +43,8 @@ class Caller:
     granted: tuple[str, ...] = ()  # case kinds a court token lists
 
     def headers(self, cases: dict[str, str]) -> dict[str, str]:
-        granted = tuple(cases[k] for k in self.granted if k in cases)
+        # A court token must list a case: a kind with no case here lists an unknown one.
+        granted = tuple(cases.get(k, UNRELATED_CASE) for k in self.granted)
         return bearer(self.user, self.role.value, self.unit, granted)
 
     def may(self, permission: Permission) -> bool:
@@ -55,7 +58,7 @@ CALLERS = [
     Caller("other supervisor", "supervisor-di", Role.SUPERVISOR, "unit-south"),
     Caller("auditor", "auditor-eve", Role.AUDITOR),
     Caller("court", "court-3", Role.COURT, granted=("own", "sealed")),
-    Caller("court without grant", "court-4", Role.COURT),
+    Caller("court without grant", "court-4", Role.COURT, granted=("unrelated",)),
     Caller("consumer", "reporting-system", Role.CONSUMER),
     Caller("admin", "admin-root", Role.ADMIN),
 ]

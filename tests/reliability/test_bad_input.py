@@ -50,7 +50,8 @@ ROLES = {
     "officer": bearer("officer-ana", "officer", "unit-north"),
     "supervisor": bearer("supervisor-bo", "supervisor", "unit-north"),
     "auditor": bearer("auditor-eve", "auditor"),
-    "court": bearer("court-3", "court"),  # cases granted below
+    # A court token must list cases: this one an unknown case; the real one below.
+    "court": bearer("court-3", "court", cases=(str(UUID(int=3)),)),
     "consumer": bearer("reporting-system", "consumer"),
     "admin": bearer("admin-root", "admin"),
 }

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from casestream.access_log import open_access_log
 from casestream.api.errors import install_error_handlers
+from casestream.api.identity import Verifier
 from casestream.api.metrics import MeteredCaseHistory, Metrics
 from casestream.api.middleware import (
     BodySizeLimit,
@@ -56,17 +57,19 @@ def start_checkpoints(
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API for one store; the application opens on startup, closes on shutdown."""
+    """Build the API for one store; the application opens on startup, closes on shutdown.
+
+    Raises InsecureConfiguration, before anything is opened, when no token key is
+    configured outside development: a server nobody can trust must not start.
+    """
     settings = settings or get_settings()
+    verifier = Verifier.from_settings(settings)
+    if settings.env == "development" and settings.jwt_secret is None:
+        logger.warning("CASESTREAM_ENV=development: tokens use a generated secret")
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.uses_dev_jwt_secret:
-            logger.warning(
-                "CASESTREAM_JWT_SECRET is not set: tokens are signed with the public "
-                "development key. Set it to 32 or more random bytes before real use."
-            )
         case_history = MeteredCaseHistory(settings.eventsourcing_env(), metrics)
         try:
             access_log = open_access_log(settings)
@@ -100,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.verifier = verifier
     app.state.metrics = metrics
     app.state.projections = None
     for router in (

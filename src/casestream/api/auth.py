@@ -6,11 +6,13 @@ permission reaches only the cases in the role's scope (``covers_case``).
 
 from __future__ import annotations
 
+import math
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeGuard
 from uuid import UUID
 
 import jwt
@@ -20,7 +22,11 @@ from casestream.domain.values import Actor
 
 ALGORITHM = "HS256"
 DEFAULT_TTL = timedelta(hours=8)
+DEFAULT_MAX_TTL = timedelta(hours=12)
+CLOCK_SKEW = timedelta(seconds=30)
+REQUIRED_CLAIMS = ["exp", "iat", "sub"]
 MAX_USER_LENGTH = 200
+MAX_UNIT_LENGTH = 100  # the longest unit a route's path or query accepts
 MAX_CASES_PER_TOKEN = 1000
 
 
@@ -78,6 +84,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
 }
 
+ROLE_NAMES = frozenset(r.value for r in Role)
+
+# Roles whose scope is a unit: a token of theirs without one is refused.
+NEEDS_UNIT = frozenset({Role.OFFICER, Role.SUPERVISOR})
+
 # Roles that still see a case a court has sealed (DESIGN.md §6; sealing orders).
 SEES_SEALED = frozenset({Role.ADMIN, Role.COURT})
 
@@ -126,6 +137,7 @@ def covers_case(
     if role == Role.OFFICER:
         return officer_id == principal.user
     if role == Role.SUPERVISOR:
+        # A unit-less supervisor cannot get past read_token; deny anyway.
         return principal.unit is not None and unit_id == principal.unit
     if role == Role.COURT:
         return case_id in principal.cases
@@ -133,14 +145,40 @@ def covers_case(
 
 
 def may_open_case(principal: Principal, officer_id: str, unit_id: str) -> bool:
-    """Officers open cases assigned to themselves; supervisors, cases in their unit."""
+    """Officers open cases assigned to themselves in their own unit; supervisors,
+    cases in their unit. A unit-less officer or supervisor opens nothing."""
     if not principal.may(Permission.WRITE_CASES):
         return False
     if principal.role == Role.OFFICER:
-        return officer_id == principal.user
+        return (
+            principal.unit is not None
+            and officer_id == principal.user
+            and unit_id == principal.unit
+        )
     if principal.role == Role.SUPERVISOR:
         return principal.unit is not None and unit_id == principal.unit
     return principal.role == Role.ADMIN
+
+
+@dataclass(frozen=True)
+class ClaimNames:
+    """Which claims carry role, unit and cases (an identity provider may name them
+    otherwise; ``sub`` is always the user)."""
+
+    role: str = "role"
+    unit: str = "unit"
+    cases: str = "cases"
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """What a token must satisfy beyond its signature: a bounded lifetime, and the
+    issuer and audience when they are configured."""
+
+    max_ttl: timedelta = DEFAULT_MAX_TTL
+    issuer: str | None = None
+    audience: str | None = None
+    names: ClaimNames = field(default_factory=ClaimNames)
 
 
 def mint_token(
@@ -152,11 +190,14 @@ def mint_token(
     ttl: timedelta = DEFAULT_TTL,
     *,
     now: datetime | None = None,
+    issuer: str | None = None,
+    audience: str | None = None,
 ) -> str:
-    """A signed HS256 token for ``user`` in ``role`` (``casestream token`` prints one)."""
-    Role(role)  # refuse unknown roles here rather than at every request
-    if not user or len(user) > MAX_USER_LENGTH:
-        raise ValueError(f"user must be 1 to {MAX_USER_LENGTH} characters")
+    """A signed HS256 token for ``user`` in ``role`` (``casestream token`` prints one).
+
+    It refuses what ``read_token`` would refuse, so a bad token fails here, where
+    the mistake is made, rather than at every request.
+    """
     issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": user,
@@ -168,40 +209,119 @@ def mint_token(
         claims["unit"] = unit
     granted = [str(UUID(str(c))) for c in cases]
     if granted:
+        if role != Role.COURT:
+            raise ValueError("only court tokens list cases")
         claims["cases"] = granted
+    if issuer is not None:
+        claims["iss"] = issuer
+    if audience is not None:
+        claims["aud"] = audience
+    try:
+        principal_from_claims(claims)
+    except Unauthenticated as e:
+        raise ValueError(str(e).removeprefix("invalid bearer token: ")) from None
     return jwt.encode(claims, _key(secret), algorithm=ALGORITHM)
 
 
-def read_token(secret: str | SecretStr, token: str) -> Principal:
+def read_token(
+    secret: str | SecretStr, token: str, policy: TokenPolicy | None = None
+) -> Principal:
     """The principal a token names, if its signature, expiry and claims are valid."""
+    policy = policy or TokenPolicy()
+    claims = decode_claims(token, _key(secret), [ALGORITHM], policy)
+    return principal_from_claims(claims, policy.names)
+
+
+def decode_claims(
+    token: str, key: Any, algorithms: list[str], policy: TokenPolicy
+) -> dict[str, Any]:
+    """Verified claims: signature, algorithm, exp/iat/nbf, iss/aud, bounded lifetime.
+
+    OverflowError: PyJWT turns ``"exp": 1e400`` into an int, which overflows.
+    """
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
-            _key(secret),
-            algorithms=[ALGORITHM],
-            options={"require": ["exp", "sub", "role"]},
+            key,
+            algorithms=algorithms,
+            issuer=policy.issuer,
+            audience=policy.audience,
+            leeway=CLOCK_SKEW,
+            options={"require": REQUIRED_CLAIMS},
         )
-    except jwt.InvalidTokenError as e:
+    except (jwt.InvalidTokenError, OverflowError, ValueError) as e:
         raise Unauthenticated(f"invalid bearer token: {e}") from None
-    return _principal(claims)
+    _check_lifetime(claims, policy.max_ttl)
+    return claims
 
 
-def _principal(claims: dict[str, Any]) -> Principal:
-    user, role, unit = claims.get("sub"), claims.get("role"), claims.get("unit")
-    cases = claims.get("cases", [])
-    if not isinstance(user, str) or not 0 < len(user) <= MAX_USER_LENGTH:
-        raise Unauthenticated("invalid bearer token: bad 'sub' claim")
-    if role not in set(Role):
-        raise Unauthenticated("invalid bearer token: unknown 'role'")
-    if unit is not None and not isinstance(unit, str):
-        raise Unauthenticated("invalid bearer token: bad 'unit' claim")
-    if not isinstance(cases, list) or len(cases) > MAX_CASES_PER_TOKEN:
-        raise Unauthenticated("invalid bearer token: bad 'cases' claim")
+def _check_lifetime(claims: dict[str, Any], max_ttl: timedelta) -> None:
+    """A stolen token must not work for years: exp - iat is bounded, iat not ahead."""
+    issued, expires = claims.get("iat"), claims.get("exp")
+    if not _finite_number(issued) or not _finite_number(expires):
+        raise Unauthenticated("invalid bearer token: iat and exp must be numbers")
+    now = datetime.now(UTC).timestamp()
+    if issued > now + CLOCK_SKEW.total_seconds():
+        raise Unauthenticated("invalid bearer token: issued in the future")
+    if expires - issued > max_ttl.total_seconds():
+        raise Unauthenticated(
+            f"invalid bearer token: lives longer than {max_ttl.total_seconds():.0f}s"
+        )
+
+
+def _finite_number(value: Any) -> TypeGuard[float]:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+    )
+
+
+def principal_from_claims(
+    claims: dict[str, Any], names: ClaimNames | None = None
+) -> Principal:
+    """The caller a token's (already verified) claims describe, or 401 if any claim
+    is malformed: every string is bounded and free of control characters, since it
+    ends up in events, the audit trail and SQL parameters."""
+    names = names or ClaimNames()
+    user = _safe_text(claims.get("sub"), MAX_USER_LENGTH, "sub")
+    role_name = claims.get(names.role)
+    if not isinstance(role_name, str) or role_name not in ROLE_NAMES:
+        raise Unauthenticated(f"invalid bearer token: unknown '{names.role}'")
+    role = Role(role_name)
+    unit_claim = claims.get(names.unit)
+    unit = (
+        None if unit_claim is None else _safe_text(unit_claim, MAX_UNIT_LENGTH, "unit")
+    )
+    if role in NEEDS_UNIT and unit is None:
+        raise Unauthenticated(f"invalid bearer token: {role} tokens must name a unit")
+    cases: frozenset[UUID] = frozenset()
+    if role == Role.COURT:
+        cases = _granted_cases(claims.get(names.cases))
+    return Principal(user=user, role=role, unit=unit, cases=cases)
+
+
+def _safe_text(value: Any, max_length: int, claim: str) -> str:
+    """A non-empty, bounded string of printable characters: no NUL or other control
+    or format characters, no lone surrogates, no surrounding blanks."""
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= max_length
+        or value != value.strip()
+        or any(unicodedata.category(ch).startswith("C") for ch in value)
+    ):
+        raise Unauthenticated(f"invalid bearer token: bad '{claim}' claim")
+    return value
+
+
+def _granted_cases(value: Any) -> frozenset[UUID]:
+    """A court reads only the cases its token lists: at least one, all UUIDs."""
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_CASES_PER_TOKEN:
+        raise Unauthenticated("invalid bearer token: a court token must list cases")
     try:
-        granted = frozenset(UUID(c) for c in cases)
+        return frozenset(UUID(c) for c in value)
     except (TypeError, ValueError, AttributeError):
         raise Unauthenticated("invalid bearer token: bad 'cases' claim") from None
-    return Principal(user=user, role=Role(role), unit=unit, cases=granted)
 
 
 def _key(secret: str | SecretStr) -> str:

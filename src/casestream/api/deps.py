@@ -27,9 +27,9 @@ from casestream.api.auth import (
     Role,
     Unauthenticated,
     covers_case,
-    read_token,
     require,
 )
+from casestream.api.identity import Verifier
 from casestream.api.metrics import Metrics
 from casestream.api.schemas import Command, Recorded
 from casestream.application import CaseHistory
@@ -40,7 +40,8 @@ from casestream.settings import Settings
 
 bearer = HTTPBearer(
     auto_error=False,
-    description="A JWT signed with CASESTREAM_JWT_SECRET (`casestream token`).",
+    description="A JWT signed with CASESTREAM_JWT_SECRET (`casestream token`) or "
+    "issued by the identity provider (CASESTREAM_OIDC_ISSUER).",
 )
 
 
@@ -90,12 +91,13 @@ def hidden_cases(principal: Principal, cases: CaseHistory) -> frozenset[UUID]:
 
 
 def get_principal(
-    settings: SettingsDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     if credentials is None:
         raise Unauthenticated("a bearer token is required")
-    return read_token(settings.jwt_secret, credentials.credentials)
+    verifier: Verifier = request.app.state.verifier
+    return verifier.read(credentials.credentials)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
@@ -244,9 +246,15 @@ class Submission:
         """Keyword arguments every application command takes besides its fields."""
         options: dict[str, Any] = {"actor": self.principal.actor}
         if self.idempotency_key is not None:
-            options["idempotency_key"] = self.idempotency_key
+            options["idempotency_key"] = self.stored_key(self.idempotency_key)
             options["fingerprint"] = self.fingerprint(body)
         return options
+
+    def stored_key(self, key: str) -> str:
+        """The key as the store keeps it: scoped to the caller, so that one user's
+        key never answers for (or reveals) another user's request with the same key."""
+        scoped = json.dumps([self.principal.user, key], ensure_ascii=False)
+        return "user-scoped:" + hashlib.sha256(scoped.encode()).hexdigest()
 
     def fingerprint(self, body: Command | None) -> str:
         """Same request, same fingerprint: method, path, canonical body, If-Match and

@@ -62,7 +62,12 @@ class ProblemType:
         return f"urn:casestream:problem:{self.slug}"
 
 
+class MalformedHeader(InvalidInput):
+    """Raised when a request header cannot be parsed at all (a 400, not a 422)."""
+
+
 PROBLEMS: dict[type[Exception], ProblemType] = {
+    MalformedHeader: ProblemType(400, "Malformed header", "malformed-header"),
     Unauthenticated: ProblemType(401, "Authentication required", "unauthenticated"),
     Forbidden: ProblemType(403, "Forbidden", "forbidden"),
     NotFound: ProblemType(404, "Not found", "not-found"),
@@ -123,6 +128,7 @@ GENERIC_TITLES = {
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": title, "content": {PROBLEM_JSON: {}}}
     for status, title in {
+        400: "Malformed header",
         401: "No valid bearer token",
         403: "Role or scope does not allow it",
         422: "Invalid input",

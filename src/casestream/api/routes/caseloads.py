@@ -12,6 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request
 
 from casestream.api.auth import (
+    ALL_CASES,
     Forbidden,
     Permission,
     Principal,
@@ -30,6 +31,7 @@ from casestream.api.deps import (
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.schemas import Caseload, CaseloadRow, Instant, Outcomes, Workload
 from casestream.application import CaseHistory
+from casestream.domain.errors import CaseNotFound
 from casestream.domain.values import RiskLevel
 from casestream.projections.caseload import caseload_as_of, query_caseload, workload
 from casestream.projections.outcomes import outcomes
@@ -39,6 +41,7 @@ router = APIRouter(tags=["caseloads"], responses=PROBLEM_RESPONSES)
 
 
 def _in_scope(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Live rows the caller may see: each row names the case's current officer/unit."""
     return [
         r
         for r in rows
@@ -46,6 +49,25 @@ def _in_scope(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str
             principal, UUID(r["probationer_id"]), r["officer_id"], r["unit_id"]
         )
     ]
+
+
+def _in_scope_now(
+    principal: Principal, rows: list[dict[str, Any]], cases: CaseHistory
+) -> list[dict[str, Any]]:
+    """Rows of a past caseload the caller may see: whether the case is in their scope
+    is decided by its officer and unit now, not then, so a transfer ends the old
+    officer's and old supervisor's access to its past too. The rows stay as they were."""
+    if principal.role in ALL_CASES:
+        return rows
+    kept = []
+    for row in rows:
+        try:
+            case = cases.get_case(UUID(row["probationer_id"]))
+        except CaseNotFound:
+            continue
+        if covers_case(principal, case.id, case.officer_id, case.unit_id):
+            kept.append(row)
+    return kept
 
 
 def _answer(
@@ -100,7 +122,7 @@ def officer_caseload(
             and (not overdue or r["compliance"] != "on_track")
         ]
         return _answer(
-            _in_scope(principal, rows),
+            _in_scope_now(principal, rows, cases),
             request,
             principal,
             access_log,
@@ -165,6 +187,8 @@ def _managed_unit(principal: Principal, unit: str | None) -> str | None:
     require(principal, Permission.READ_OUTCOMES)
     if principal.role != Role.SUPERVISOR:
         return unit
+    if principal.unit is None:  # never "no filter": read_token refuses it, deny too
+        raise Forbidden("a supervisor without a unit manages nothing")
     if unit is not None and unit != principal.unit:
         raise Forbidden("supervisors see their own unit")
     return principal.unit

@@ -7,6 +7,7 @@ never misses or repeats an event. Consumers get identifiers and codes, no free t
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from time import monotonic
@@ -25,11 +26,10 @@ from casestream.api.deps import (
     SettingsDep,
     hidden_cases,
 )
-from casestream.api.errors import PROBLEM_RESPONSES
+from casestream.api.errors import PROBLEM_RESPONSES, MalformedHeader
 from casestream.api.feed import read_page, topics_for
 from casestream.api.schemas import EventPage
 from casestream.application import CaseHistory
-from casestream.domain.errors import InvalidInput
 
 router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEM_RESPONSES)
 
@@ -44,6 +44,7 @@ Types = Annotated[
         description="Only these types, e.g. casestream.probationer.ContactLogged.",
     ),
 ]
+_POSITION = re.compile(r"[0-9]{1,18}")
 STREAM_BATCH = 100
 KEEPALIVE_SECONDS = 15.0
 
@@ -140,8 +141,9 @@ def stream_events(
     require(principal, Permission.READ_FEED)
     start = after
     if last_event_id is not None:
-        if not last_event_id.isdigit() or len(last_event_id) > 18:
-            raise InvalidInput("Last-Event-ID", "must be a position")
+        # ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+        if not _POSITION.fullmatch(last_event_id):
+            raise MalformedHeader("Last-Event-ID", "must be a position")
         start = int(last_event_id)
     stop = threading.Event()
     return EventStream(
