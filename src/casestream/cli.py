@@ -27,11 +27,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from casestream.api.identity import InsecureConfiguration, signing_secret
+    from casestream.keys import SigningKeyMissing
 
     settings = get_settings()
     try:
         signing_secret(settings)  # refuse here, before uvicorn starts
-    except InsecureConfiguration as e:
+        if settings.env != "development":
+            settings.signing_key()
+    except (InsecureConfiguration, SigningKeyMissing) as e:
         errors.print(f"[red]Refusing to serve:[/] {e}", highlight=False)
         return 2
     uvicorn.run(

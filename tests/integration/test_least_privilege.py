@@ -105,8 +105,9 @@ def casestream(
 
 @pytest.fixture
 def served(deployment: Deployment, tmp_path: Path) -> Iterator[httpx2.Client]:
-    """Migrate and grant as the owner, then ``casestream serve`` as the runtime role."""
-    for args in (("migrate",), ("grant-runtime", deployment.role)):
+    """Create the agency key, migrate and grant as the owner, then ``casestream serve``
+    as the runtime role (docs/operations.md §1, line by line)."""
+    for args in (("keys", "init"), ("migrate",), ("grant-runtime", deployment.role)):
         done = casestream(deployment.owner_env, tmp_path, *args)
         assert done.returncode == 0, done.stdout + done.stderr
     port = free_port()
@@ -218,11 +219,17 @@ def test_the_runtime_role_serves_every_endpoint(
     feed = ok(client.get("/events", params={"after": 0}, headers=CONSUMER))
     assert len(feed["events"]) == 2
     assert ok(client.get(f"/probationers/{case_id}/verify", headers=ADMIN))["intact"]
-    bundle = ok(client.get(f"/probationers/{case_id}/export", headers=ADMIN))
-    assert len(bundle["events"]) == 2
-    # The runtime role also takes checkpoints (insert only).
+    # The runtime role takes signed checkpoints (insert only), which exports need.
     checkpoint = casestream(deployment.runtime_env, tmp_path, "checkpoint")
     assert checkpoint.returncode == 0, checkpoint.stdout + checkpoint.stderr
+    ok(client.post("/checkpoints", headers=ADMIN), 201)
+    bundle = ok(client.get(f"/probationers/{case_id}/export", headers=ADMIN))
+    assert len(bundle["events"]) == 2
+    assert bundle["chain"]["intact"]
+    witness = sorted((tmp_path / "witness").glob("checkpoint-*.json"))
+    assert [p.name for p in witness] == [
+        f"checkpoint-{bundle['checkpoint']['position']:012d}.json"
+    ]
 
     # The owner rebuilds the caseload into new tables; default privileges let the
     # server, which follows the switch, keep them up to date.
@@ -264,6 +271,9 @@ REFUSED = (
     "UPDATE {s}.casehistory_events_checkpoints SET cases = cases",
     "DELETE FROM {s}.casehistory_events_checkpoints",
     "TRUNCATE {s}.casehistory_events_checkpoints",
+    "UPDATE {s}.casehistory_events_checkpoint_heads SET link = link",
+    "DELETE FROM {s}.casehistory_events_checkpoint_heads",
+    "UPDATE {s}.casehistory_snapshots SET state = state",
     "UPDATE {s}.casehistory_events_idempotency SET key = key",
     "DELETE FROM {s}.access_log",
     "CREATE TABLE {s}.mine (x int)",

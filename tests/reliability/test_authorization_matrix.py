@@ -146,7 +146,6 @@ def api(
     chosen = store_settings(store, tmp_path, request).model_copy(
         update={
             "jwt_secret": SecretStr(SECRET),
-            "signing_key_path": str(tmp_path / "key.pem"),
         }
     )
     with TestClient(create_app(chosen)) as client:
@@ -241,6 +240,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
     # Reads of one case: allowed, or 403; either way one more line in the access log.
     for route, suffix in CASE_READS.items():
         cases = new_cases()
+        if suffix == "/export":  # an export proves inclusion in a signed checkpoint
+            assert client.post("/checkpoints", headers=admin).status_code == 201
         secrets = [*names_of(cases), "officer-zed"]
         for caller, kind in itertools.product(CALLERS, KINDS):
             headers = caller.headers(cases)
@@ -353,6 +354,11 @@ def test_every_endpoint_every_role_every_kind_of_case(
                 "/audit/access",
                 caller.may(Permission.READ_ACCESS_LOG),
             ),
+            (
+                "GET /checkpoints",
+                "/checkpoints",
+                caller.may(Permission.READ_AUDIT_TRAIL),
+            ),
             ("GET /healthz", "/healthz", True),
             ("GET /readyz", "/readyz", True),
             ("GET /metrics", "/metrics", True),
@@ -393,6 +399,13 @@ def test_every_endpoint_every_role_every_kind_of_case(
                         mismatches.append(
                             f"{route} as {caller.name}: the {kind} case was listed, not logged"
                         )
+        check(
+            "POST /checkpoints",
+            caller,
+            caller.may(Permission.TAKE_CHECKPOINTS),
+            lambda h=h: client.post("/checkpoints", headers=h),
+            [],
+        )
         check(
             "POST /partners",
             caller,

@@ -35,6 +35,7 @@ from tests.reliability.harness import (
     server_env,
 )
 
+from casestream.keys import init_signing_key
 from casestream.settings import Settings
 
 WRITERS = 6
@@ -60,7 +61,12 @@ def cluster() -> Iterator[OwnCluster]:
 
 def test_database_restart_under_load(cluster: OwnCluster, tmp_path: Path):
     started = time.monotonic()
-    settings = Settings(db=cluster.url, jwt_secret=SecretStr(SECRET))  # type: ignore[arg-type]
+    init_signing_key(tmp_path / "agency.pem")
+    settings = Settings(  # type: ignore[arg-type]
+        db=cluster.url,
+        jwt_secret=SecretStr(SECRET),
+        signing_key_path=str(tmp_path / "agency.pem"),
+    )
     tally = Tally()
     acknowledged: dict[str, tuple[str, int]] = {}
     failures: list[str] = []

@@ -59,11 +59,14 @@ def start_checkpoints(
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the API for one store; the application opens on startup, closes on shutdown.
 
-    Raises InsecureConfiguration, before anything is opened, when no token key is
-    configured outside development: a server nobody can trust must not start.
+    Raises InsecureConfiguration (no token key) or SigningKeyMissing (no agency key to
+    sign checkpoints and seal snapshots), before anything is opened, outside
+    development: a server nobody can trust must not start.
     """
     settings = settings or get_settings()
     verifier = Verifier.from_settings(settings)
+    if settings.env != "development":
+        settings.signing_key()
     if settings.env == "development" and settings.jwt_secret is None:
         logger.warning("CASESTREAM_ENV=development: tokens use a generated secret")
     metrics = Metrics()

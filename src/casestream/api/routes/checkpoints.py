@@ -35,15 +35,23 @@ def list_checkpoints(
     return [signed(cp) for cp in cases.store.checkpoints()]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "The store's head is already checkpointed"}},
+)
 def create_checkpoint(
     principal: PrincipalDep,
     cases: CaseHistoryDep,
     settings: SettingsDep,
     response: Response,
 ) -> SignedCheckpoint:
-    """Sign a checkpoint at the store's head now (or return the one already there)."""
+    """Sign a checkpoint at the store's head now: 201, or 200 with the one already
+    there when nothing was recorded since."""
     require(principal, Permission.TAKE_CHECKPOINTS)
+    before = len(cases.store.checkpoints())
     cp = take_checkpoint(cases.store, settings.signing_key(), settings.witness)
+    if len(cases.store.checkpoints()) == before:
+        response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/checkpoints#{cp.position}"
     return signed(cp)
