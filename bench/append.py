@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -32,6 +32,7 @@ from bench.common import (
     CONTACT,
     OFFICER,
     PG_DSN,
+    case_command,
     console,
     events_per_person,
     fmt_ms,
@@ -47,6 +48,7 @@ from bench.common import (
 )
 from casestream.application import CaseHistory
 from casestream.demo import demo_cases
+from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
 from casestream.settings import Settings
 
@@ -78,19 +80,9 @@ def library_env(settings: Settings) -> dict[str, str]:
 
 def sample_event_bytes(app: CaseHistory) -> tuple[str, bytes]:
     """Topic and stored bytes of one benchmark contact event (what each command writes)."""
-    case = Probationer.open(
-        actor=OFFICER,
-        person={"name": "Sample"},
-        offences=[],
-        court_order={},
-        supervision_type="probation",
-        term_start=date.today(),
-        term_end=None,
-        conditions=[],
-        officer_id="officer-bench",
-        unit_id="unit-bench",
-    )
-    case.log_contact(actor=OFFICER, contact_id="k1", **CONTACT)
+    opened = datetime.now(UTC) - timedelta(days=1)
+    case = Probationer.open(case_command("Sample", "CR-S-1", opened), OFFICER)
+    case.execute(cmd.LogContact(contact_id="k1", **CONTACT), OFFICER)
     stored = app.mapper.to_stored_event(case.pending_events[-1])
     return stored.topic, stored.state
 

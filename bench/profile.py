@@ -40,6 +40,7 @@ from bench.common import (
     write_results,
 )
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 
 CASES = 4
 WHAT_IFS: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -137,7 +138,7 @@ def stages(app: CaseHistory, ids: list[Any], commands: int) -> list[dict[str, An
         t3 = time.perf_counter()
         case: Any = project_aggregate(None, events)
         t4 = time.perf_counter()
-        case.log_contact(actor=OFFICER, contact_id=f"s{n}", **CONTACT)
+        case.execute(cmd.LogContact(contact_id=f"s{n}", **CONTACT), OFFICER)
         t5 = time.perf_counter()
         app.save(case)
         t6 = time.perf_counter()

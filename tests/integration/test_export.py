@@ -17,6 +17,7 @@ from tests.factories import OFFICER, days_ago, full_lifecycle
 
 from casestream.application import CaseHistory
 from casestream.checkpoints import take_checkpoint
+from casestream.domain import commands as cmd
 from casestream.domain.errors import NotYetCheckpointed
 from casestream.export import build_bundle, render_html
 from casestream.keys import init_signing_key
@@ -135,12 +136,10 @@ def test_late_entries_are_flagged_and_both_time_questions_answered(
     at = datetime.now(UTC)
     time.sleep(0.005)
     # Recorded after `at`, effective before it: a late entry.
-    app.add_note(
+    app.execute(
         case_id,
+        cmd.AddNote(note_id="late", text="Phoned last week", effective_at=days_ago(7)),
         actor=OFFICER,
-        note_id="late",
-        text="Phoned last week",
-        effective_at=days_ago(7),
     )
 
     bundle = exported(app, case_id, key, at)

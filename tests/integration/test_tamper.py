@@ -26,6 +26,7 @@ from casestream.api.app import create_app
 from casestream.api.auth import mint_token
 from casestream.application import CaseHistory
 from casestream.checkpoints import read_witness, take_checkpoint
+from casestream.domain import commands as cmd
 from casestream.domain.errors import IntegrityBroken
 from casestream.export import build_bundle, canonical
 from casestream.keys import init_signing_key
@@ -81,14 +82,16 @@ def sql(settings: Settings, store: str) -> Iterator[Execute]:
 
 def contacts(app: CaseHistory, case_id: UUID, n: int) -> None:
     for k in range(n):
-        app.log_contact(
+        app.execute(
             case_id,
+            cmd.LogContact(
+                contact_id=f"k{k}",
+                contact_type="office",
+                attendance="attended",
+                location="Office",
+                summary="Reported",
+            ),
             actor=OFFICER,
-            contact_id=f"k{k}",
-            contact_type="office",
-            attendance="attended",
-            location="Office",
-            summary="Reported",
         )
 
 

@@ -10,6 +10,7 @@ import pytest
 from tests.factories import OFFICER, open_case
 
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.domain.values import Actor, Attendance, ContactType
 from casestream.projections.audit import AuditQuery
 from casestream.projections.poison import Poisoned
@@ -28,15 +29,17 @@ EVIL = Actor("evil\x00user", "officer")
 def log_contact(
     app: CaseHistory, case_id: UUID, contact_id: str, actor: Actor = OFFICER
 ) -> int:
-    return app.log_contact(
+    return app.execute(
         case_id,
+        cmd.LogContact(
+            contact_id=contact_id,
+            contact_type="office",
+            attendance="attended",
+            location="Office",
+            summary="Reported",
+        ),
         actor=actor,
-        contact_id=contact_id,
-        contact_type="office",
-        attendance="attended",
-        location="Office",
-        summary="Reported",
-    )
+    ).version
 
 
 def stored_before_the_rule(app: CaseHistory, case_id: UUID, contact_id: str) -> None:
@@ -46,8 +49,7 @@ def stored_before_the_rule(app: CaseHistory, case_id: UUID, contact_id: str) -> 
     case._record(
         case.ContactLogged,
         OFFICER,
-        None,
-        None,
+        cmd.CaseCommand(),
         contact_id=contact_id,
         contact_type=ContactType.OFFICE,
         attendance=Attendance.ATTENDED,

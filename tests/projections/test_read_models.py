@@ -13,6 +13,7 @@ from tests.factories import OFFICER, SUPERVISOR, open_case
 
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
+from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import Actor, EntryKind
 from casestream.projections.audit import AuditQuery, AuditView
@@ -135,14 +136,16 @@ def test_a_live_write_reaches_the_caseload_and_the_audit_trail(
     app: CaseHistory, live: LiveProjections
 ):
     case_id = open_case(app)
-    app.log_contact(
+    app.execute(
         case_id,
+        cmd.LogContact(
+            contact_id="k1",
+            contact_type="home",
+            attendance="attended",
+            location="Home",
+            summary="Home visit",
+        ),
         actor=OFFICER,
-        contact_id="k1",
-        contact_type="home",
-        attendance="attended",
-        location="Home",
-        summary="Home visit",
     )
 
     live.wait(app.recorder.max_notification_id(), timeout=10)
@@ -246,21 +249,23 @@ def test_the_caseload_as_of_a_past_time_is_what_the_live_view_said_then(
     time.sleep(0.005)
     # Later the record changes: a transfer, a contact, a closure.
     [first, second, *_] = app_case_ids(app)
-    app.assign_officer(
+    app.execute(
         first,
+        cmd.AssignOfficer(
+            officer_id="officer-new", unit_id="unit-east", reason="Moved house"
+        ),
         actor=SUPERVISOR,
-        officer_id="officer-new",
-        unit_id="unit-east",
-        reason="Moved house",
     )
-    app.log_contact(
+    app.execute(
         second,
+        cmd.LogContact(
+            contact_id="late-k",
+            contact_type="office",
+            attendance="attended",
+            location="Office",
+            summary="Reported",
+        ),
         actor=OFFICER,
-        contact_id="late-k",
-        contact_type="office",
-        attendance="attended",
-        location="Office",
-        summary="Reported",
     )
     live.wait(app.recorder.max_notification_id(), timeout=10)
 
@@ -278,11 +283,10 @@ def test_a_sealed_case_leaves_the_caseload_outcomes_and_past_views(
     [case_id, *_] = app_case_ids(app)
     officer = app.get_case(case_id).officer_id
 
-    app.seal_case(
+    app.execute(
         case_id,
+        cmd.SealCase(reason="Court order", court_order_ref="SO-9"),
         actor=Actor("admin-zo", "admin"),
-        reason="Court order",
-        court_order_ref="SO-9",
     )
     live.wait(app.recorder.max_notification_id(), timeout=10)
 

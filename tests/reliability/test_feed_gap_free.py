@@ -41,6 +41,7 @@ from tests.reliability.harness import (
     slow_env,
 )
 
+from casestream.domain import commands as cmd
 from casestream.domain.values import Actor
 from casestream.settings import Settings
 
@@ -209,11 +210,11 @@ def test_the_feed_has_every_event_once_in_order(
         try:
             actor = Actor("officer-ana", "officer")
             for n in range(SLOW_COMMITS):
-                version = slow.log_contact(
+                version = slow.execute(
                     UUID(slow_case),
+                    cmd.LogContact(**contact_body(f"slow-{n}")),
                     actor=actor,
-                    **contact_body(f"slow-{n}"),
-                )
+                ).version
                 tally.add("slow_commits")
                 with lock:
                     acknowledged.add(f"{slow_case}/{version}")
