@@ -33,6 +33,7 @@ from bench.common import (
 )
 from casestream.application import CaseHistory
 from casestream.domain.probationer import Probationer
+from casestream.persistence.store import open_store
 
 SIZES = (100, 1_000, 10_000)
 
@@ -81,8 +82,8 @@ def run(kind: str, repeats: int, sizes_: tuple[int, ...]) -> list[dict[str, Any]
     sizes: dict[int, dict[str, Any]] = {}
     with (
         store(kind) as settings,
-        CaseHistory(env=settings.eventsourcing_env()) as app,
-        NoSnapshots(env=settings.eventsourcing_env()) as plain,
+        CaseHistory(env=open_store(settings).env()) as app,
+        NoSnapshots(env=open_store(settings).env()) as plain,
     ):
         raw = RawReader(settings)
         try:

@@ -20,6 +20,8 @@ from casestream.persistence.postgres import (
     PostgresRecordedAtRecorder,
 )
 from casestream.persistence.sqlite import (
+    SQLITE_NOW,
+    SQLITE_TIME_FORMAT,
     NamedSQLiteTrackingRecorder,
     SQLiteRecordedAtFactory,
     SQLiteRecordedAtRecorder,
@@ -29,6 +31,8 @@ from casestream.persistence.sqlite import (
 
 __all__ = [
     "MEMORY_STORE",
+    "SQLITE_NOW",
+    "SQLITE_TIME_FORMAT",
     "CaseRows",
     "ChainedEvent",
     "Checkpoint",
