@@ -5,6 +5,7 @@ library's ``ProjectionRunner`` (one transaction per event, exactly once by track
 A rebuild fills generation n+1 from position 0 in batches (one transaction per batch,
 rows and position together) while generation n keeps serving, then points the registry
 at n+1; servers notice and switch. Old generations are dropped by the next rebuild.
+Views, registry and environment come from the store (``persistence/store.py``).
 """
 
 from __future__ import annotations
