@@ -50,6 +50,7 @@ from casestream.application import CaseHistory
 from casestream.demo import demo_cases
 from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 CASES_PER_WRITER = 4
@@ -73,7 +74,7 @@ CREATE INDEX {name}_recorded_at_idx ON {name} (recorded_at);
 def library_env(settings: Settings) -> dict[str, str]:
     """The same store through the library's own recorder: no recorded-at, chain, keys."""
     return {
-        **settings.eventsourcing_env(),
+        **open_store(settings).env(),
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
     }
 
@@ -178,7 +179,7 @@ class RawWriter:
 def concurrent(args: argparse.Namespace) -> list[dict[str, Any]]:
     found: dict[tuple[str, int], list[tuple[int, float, list[float]]]] = {}
     with pg_store() as raw_s, pg_store() as lib_s, pg_store() as cs_s:
-        with CaseHistory(env=cs_s.eventsourcing_env()) as probe:
+        with CaseHistory(env=open_store(cs_s).env()) as probe:
             SAMPLE[:] = [sample_event_bytes(probe)]
         with pg_connect(raw_s) as conn:
             conn.execute(RAW_TABLE.format(name="raw_events"))
@@ -239,7 +240,7 @@ def _one_run(
     env = (
         library_env(settings)
         if variant == "library recorder"
-        else settings.eventsourcing_env()
+        else open_store(settings).env()
     )
     with CaseHistory(env=env) as app:
         writer = AppWriter(app, writers, keyed=variant.endswith("key"))
@@ -268,7 +269,7 @@ def bulk(args: argparse.Namespace) -> list[dict[str, Any]]:
     copy_sizes: list[int] = []
     with pg_store() as cs_s, pg_store() as lib_s, pg_store() as raw_s:
         for variant, settings, env in (
-            ("casestream", cs_s, cs_s.eventsourcing_env()),
+            ("casestream", cs_s, open_store(cs_s).env()),
             ("library recorder", lib_s, library_env(lib_s)),
         ):
             with CaseHistory(env=env) as app:

@@ -34,6 +34,7 @@ from casestream.demo import load_demo
 from casestream.domain import commands as cmd
 from casestream.domain.values import Actor, SupervisionType
 from casestream.keys import init_signing_key
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 PG_DSN = os.environ.get(
@@ -118,7 +119,7 @@ def pg_connect(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def sqlite_path(settings: Settings) -> str:
-    return settings.eventsourcing_env()["SQLITE_DBNAME"]
+    return open_store(settings).env()["SQLITE_DBNAME"]
 
 
 # --- The machine, in every results file.
@@ -360,14 +361,18 @@ def log_contact(
 
 def events_table(settings: Settings) -> str:
     """The events table CaseHistory writes on this store."""
-    return "casehistory_events" if settings.backend == "postgres" else "stored_events"
+    return (
+        "casehistory_events"
+        if open_store(settings).kind == "postgres"
+        else "stored_events"
+    )
 
 
 class RawReader:
     """The baseline reader: one plain driver query, no library, no domain objects."""
 
     def __init__(self, settings: Settings) -> None:
-        self.postgres = settings.backend == "postgres"
+        self.postgres = open_store(settings).kind == "postgres"
         table = events_table(settings)
         cols = "originator_id, originator_version, topic, state"
         mark = "%s" if self.postgres else "?"

@@ -36,6 +36,7 @@ from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import DrugTestMethod, DrugTestResult
+from casestream.persistence.store import open_store
 
 SIZES = (100, 1_000, 10_000)
 
@@ -79,8 +80,8 @@ def run(kind: str, repeats: int, sizes_: tuple[int, ...]) -> list[dict[str, Any]
     sizes: dict[int, dict[str, Any]] = {}
     with (
         store(kind) as settings,
-        CaseHistory(env=settings.eventsourcing_env()) as app,
-        NoSnapshots(env=settings.eventsourcing_env()) as plain,
+        CaseHistory(env=open_store(settings).env()) as app,
+        NoSnapshots(env=open_store(settings).env()) as plain,
     ):
         raw = RawReader(settings)
         try:

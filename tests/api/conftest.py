@@ -15,6 +15,7 @@ from tests.conftest import store_settings
 from casestream.api.app import create_app
 from casestream.api.auth import mint_token
 from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 SECRET = "test-secret-for-the-api-suite-0123456789abcdef"
@@ -39,7 +40,7 @@ def client(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def app_store(settings: Settings) -> Iterator[CaseHistory]:
     """The application on the API's store, to check what the API wrote."""
-    application = CaseHistory(env=settings.eventsourcing_env())
+    application = CaseHistory(env=open_store(settings).env())
     yield application
     application.close()
 
