@@ -144,23 +144,32 @@ def parse_sse(text: str) -> list[dict[str, Any]]:
 def test_the_stream_sends_stored_and_new_events_as_server_sent_events(
     client: TestClient,
 ):
+    """Read the stored event, then write one and read it live: each step waits on
+    what the stream sent, never on a sleep."""
     case_id = open_case(client)
     log_contact(client, case_id, "k1")
+    messages: list[dict[str, Any]] = []
 
-    def write_later() -> None:
-        time.sleep(0.3)
-        log_contact(client, case_id, "k2")
+    with client.stream(
+        "GET",
+        "/events/stream",
+        params={"after": 1, "max_seconds": 5.0},  # a bound, not a wait
+        headers=CONSUMER,
+    ) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        block: list[str] = []
+        for line in response.iter_lines():
+            if line:
+                block.append(line)
+                continue
+            messages.extend(parse_sse("\n".join(block) + "\n\n"))
+            block = []
+            if [m["id"] for m in messages] == ["2"]:
+                log_contact(client, case_id, "k2")  # written while the stream is open
+            if len(messages) == 2:
+                break
 
-    writer = threading.Thread(target=write_later)
-    writer.start()
-    response = client.get(
-        "/events/stream", params={"after": 1, "max_seconds": 1.0}, headers=CONSUMER
-    )
-    writer.join()
-
-    assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
-    messages = parse_sse(response.text)
     assert [m["id"] for m in messages] == ["2", "3"]
     assert [json.loads(m["data"])["data"]["contact_id"] for m in messages] == [
         "k1",
