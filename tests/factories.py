@@ -19,11 +19,14 @@ def state(case: Any) -> dict[str, Any]:
     return {k: v for k, v in vars(case).items() if k != "_pending_events"}
 
 
-def days_ago(n: float) -> datetime:
-    return datetime.now(UTC) - timedelta(days=n)
+def days_ago(n: float, now: datetime | None = None) -> datetime:
+    return (now or datetime.now(UTC)) - timedelta(days=n)
 
 
-def case_fields(**overrides: Any) -> dict[str, Any]:
+def case_fields(now: datetime | None = None, **overrides: Any) -> dict[str, Any]:
+    """A case opened 120 days before ``now`` (the clock; default: the real one), on a
+    one-year order that started that day: no test depends on the calendar."""
+    opened = days_ago(120, now)
     fields: dict[str, Any] = {
         "person": {
             "name": "Dana Reyes",
@@ -34,11 +37,11 @@ def case_fields(**overrides: Any) -> dict[str, Any]:
         "court_order": {
             "court": "Springfield Municipal",
             "case_number": "CR-2026-0042",
-            "order_date": date(2026, 1, 12),
+            "order_date": opened.date(),
         },
         "supervision_type": "probation",
-        "term_start": date(2026, 1, 12),
-        "term_end": date(2027, 1, 11),
+        "term_start": opened.date(),
+        "term_end": opened.date() + timedelta(days=364),
         "conditions": [
             {
                 "condition_id": "c1",
@@ -49,7 +52,7 @@ def case_fields(**overrides: Any) -> dict[str, Any]:
         ],
         "officer_id": "officer-ana",
         "unit_id": "unit-north",
-        "effective_at": days_ago(120),
+        "effective_at": opened,
     }
     fields.update(overrides)
     return fields
@@ -130,7 +133,7 @@ def full_lifecycle(app: CaseHistory) -> UUID:
                             "objective_id": "o1",
                             "description": "Complete outpatient treatment",
                             "measure": "Attendance record",
-                            "target_date": date(2026, 9, 1),
+                            "target_date": days_ago(-60).date(),
                             "interventions": ["Outpatient programme"],
                         }
                     ],
