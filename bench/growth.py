@@ -44,6 +44,7 @@ from bench.common import (
     timed,
     write_results,
 )
+from casestream import queries
 from casestream.application import CaseHistory
 from casestream.domain.errors import CaseError
 from casestream.persistence.store import open_store
@@ -113,7 +114,7 @@ class Probe:
     def as_recorded(self) -> None:
         case_id = self.case()
         times = sorted(self.app.store.recorded_times(case_id).values())
-        self.app.case_as_recorded_at(case_id, times[len(times) // 2])
+        queries.as_recorded_at(self.app, case_id, times[len(times) // 2])
 
 
 def measure(probe: Probe, samples: int) -> dict[str, list[float]]:

@@ -32,6 +32,7 @@ from bench.common import (
     timed,
     write_results,
 )
+from casestream import queries
 from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
@@ -117,10 +118,10 @@ def run(kind: str, repeats: int, sizes_: tuple[int, ...]) -> list[dict[str, Any]
                         raw.case_rows_until, case_id, middle
                     ),
                     "as recorded at T, snapshots": partial(
-                        app.case_as_recorded_at, case_id, middle
+                        queries.as_recorded_at, app, case_id, middle
                     ),
                     "as recorded at T, no snapshots": partial(
-                        plain.case_as_recorded_at, case_id, middle
+                        queries.as_recorded_at, plain, case_id, middle
                     ),
                 }
                 samples: dict[str, list[float]] = {name: [] for name in ops}

@@ -85,12 +85,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     except ValueError:
         console.print(f"[red]Not a case id:[/] {args.case_id}")
         return 2
+    from casestream import queries
     from casestream.domain.errors import CaseNotFound
 
     with open_app() as app:
         try:
             case = app.get_case(case_id)
-            history = app.history(case_id)
+            history = queries.history(app, case_id)
         except CaseNotFound:
             console.print(f"[red]No case {case_id}[/]")
             return 1

@@ -23,7 +23,7 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from casestream import chain
+from casestream import chain, queries
 from casestream.application import CaseHistory, event_payload, event_type
 from casestream.checkpoints import (
     checkpoint_statement,
@@ -104,11 +104,11 @@ def build_bundle(
             f"the case's head is not the one checkpoint {checkpoint.position} signed"
         )
     try:
-        as_recorded: Probationer | None = app.case_as_recorded_at(case_id, at)
+        as_recorded: Probationer | None = queries.as_recorded_at(app, case_id, at)
     except CaseNotFound:
         as_recorded = None
     try:
-        as_effective: Probationer | None = app.case_as_effective_at(case_id, at)
+        as_effective: Probationer | None = queries.as_effective_at(app, case_id, at)
     except CaseNotFound:
         as_effective = None
     events = []

@@ -21,6 +21,7 @@ from tests.factories import (
     state,
 )
 
+from casestream import queries
 from casestream.application import CaseHistory, Idempotency, LoadedCase
 from casestream.domain import commands as cmd
 from casestream.domain.errors import (
@@ -89,7 +90,7 @@ def test_a_full_lifecycle_replays_to_the_same_state_from_a_fresh_process(
     # in-memory store lives in one process only, so there it re-reads itself).
     other = app if store == "memory" else CaseHistory(env=env)
     reloaded = other.get_case(case_id)
-    types = [h.event_type for h in other.history(case_id)]
+    types = [h.event_type for h in queries.history(other, case_id)]
 
     assert state(reloaded) == state(live) == state(replay(app, case_id))
     assert {
@@ -133,7 +134,7 @@ def test_a_correction_keeps_the_original_event_in_the_history(app: CaseHistory):
         actor=SUPERVISOR,
     )
 
-    history = app.history(case_id)
+    history = queries.history(app, case_id)
     original = next(h for h in history if h.event_type == "ContactLogged")
     correction = history[-1]
     assert original.data["contact_type"] == "home"
@@ -156,7 +157,7 @@ def test_every_event_has_a_recorded_time_from_the_store(app: CaseHistory):
     case_id = full_lifecycle(app)
     after = datetime.now(UTC)
 
-    history = app.history(case_id)
+    history = queries.history(app, case_id)
 
     recorded = [h.recorded_at for h in history]
     assert all(r is not None for r in recorded)
@@ -404,9 +405,9 @@ def test_state_as_recorded_at_a_time_is_what_the_record_said_then(app: CaseHisto
         time.sleep(0.003)
 
     for at, expected in seen:
-        assert state(app.case_as_recorded_at(case_id, at)) == expected
+        assert state(queries.as_recorded_at(app, case_id, at)) == expected
     with pytest.raises(CaseNotFound):
-        app.case_as_recorded_at(case_id, days_ago(1))
+        queries.as_recorded_at(app, case_id, days_ago(1))
 
 
 def test_state_as_effective_at_places_late_entries_where_they_belong(app: CaseHistory):
@@ -415,14 +416,14 @@ def test_state_as_effective_at_places_late_entries_where_they_belong(app: CaseHi
         app, case_id, "late", effective_at=days_ago(40)
     )  # logged today, happened then
 
-    on_day_50 = app.case_as_effective_at(case_id, days_ago(50))
-    on_day_30 = app.case_as_effective_at(case_id, days_ago(30))
+    on_day_50 = queries.as_effective_at(app, case_id, days_ago(50))
+    on_day_30 = queries.as_effective_at(app, case_id, days_ago(30))
     recorded_day_30 = days_ago(30)
 
     assert "late" not in on_day_50.entries
     assert "late" in on_day_30.entries
     with pytest.raises(CaseNotFound):  # the record did not exist yet 30 days ago
-        app.case_as_recorded_at(case_id, recorded_day_30)
+        queries.as_recorded_at(app, case_id, recorded_day_30)
 
 
 def test_a_5000_event_case_loads_through_snapshots(app: CaseHistory):
@@ -466,7 +467,7 @@ def test_assessment_and_policy_level_are_recorded_with_provenance(app: CaseHisto
     assess(app, case_id, risk="moderate")
 
     case = app.get_case(case_id)
-    level_set = app.history(case_id)[-1]
+    level_set = queries.history(app, case_id)[-1]
     assert case.supervision_level == "medium"
     assert level_set.event_type == "SupervisionLevelSet"
     assert level_set.data["policy"] == "casestream-default/1"
@@ -556,7 +557,7 @@ def test_a_diff_names_what_changed_between_two_times_and_the_events_that_did_it(
     time.sleep(0.003)
     t2 = datetime.now(UTC)
 
-    diff = app.diff(case_id, t1, t2)
+    diff = queries.diff(app, case_id, t1, t2)
 
     assert (diff.from_version, diff.to_version) == (2, 5)
     assert diff.entries_added == ["k2"]
@@ -586,7 +587,9 @@ def test_sealing_keeps_every_event_and_refuses_new_entries(app: CaseHistory):
     case = app.get_case(case_id)
     assert case.sealed is not None
     assert case.sealed["court_order_ref"] == "SO-1"
-    assert [h.version for h in app.history(case_id)] == list(range(1, before + 2))
+    assert [h.version for h in queries.history(app, case_id)] == list(
+        range(1, before + 2)
+    )
     with pytest.raises(CaseSealedError):
         contact(app, case_id, "after-seal")
     assert verify_case(app.store, case_id).intact

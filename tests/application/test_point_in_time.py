@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.factories import OFFICER, SUPERVISOR, open_case, state
 
+from casestream import queries
 from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseError
@@ -189,4 +190,4 @@ def test_every_past_version_and_recorded_time_replays_exactly(
 
     for version, (at, expected) in seen.items():
         assert state(app.get_case(case_id, version=version)) == expected
-        assert state(app.case_as_recorded_at(case_id, at)) == expected
+        assert state(queries.as_recorded_at(app, case_id, at)) == expected

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 from tests.factories import OFFICER
 
+from casestream import queries
 from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
@@ -44,7 +45,7 @@ def test_the_v1_fixture_loads_and_its_contacts_are_upcast(app: CaseHistory):
     assert "complied" not in json.loads(contact_v1["state"])  # really the old shape
 
     case = app.get_case(case_id)
-    history = app.history(case_id)
+    history = queries.history(app, case_id)
 
     assert case.version == 20
     assert case.entries["k1"]["complied"] is None  # unknown then, not "did not comply"

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from casestream import queries
 from casestream.api import bodies
 from casestream.api.auth import Forbidden, may_open_case
 from casestream.api.bodies import command_of
@@ -21,11 +22,11 @@ from casestream.api.schemas import (
     PointInTime,
     Recorded,
 )
-from casestream.application import HistoryEntry
 from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.probationer import Probationer
 from casestream.integrity import worst
+from casestream.queries import HistoryEntry
 
 router = APIRouter(
     prefix="/probationers", tags=["probationers"], responses=PROBLEM_RESPONSES
@@ -79,11 +80,11 @@ def get_case(
         past = cases.get_case(case.id, version=version)
         return case_state(past, PointInTime(version=version))
     if as_recorded_at is not None:
-        past = cases.case_as_recorded_at(case.id, as_recorded_at)
+        past = queries.as_recorded_at(cases, case.id, as_recorded_at)
         return case_state(past, PointInTime(as_recorded_at=as_recorded_at))
     if as_effective_at is not None:
-        past = cases.case_as_effective_at(case.id, as_effective_at)
-        late = cases.late_entries(case.id, as_effective_at)
+        past = queries.as_effective_at(cases, case.id, as_effective_at)
+        late = queries.late_entries(cases, case.id, as_effective_at)
         return case_state(
             past, PointInTime(as_effective_at=as_effective_at, late_entries=late)
         )
@@ -99,7 +100,7 @@ def get_history(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> HistoryPage:
     """Every event of the case in order: who recorded it, when, with what effect."""
-    history = cases.history(case.id)
+    history = queries.history(cases, case.id)
     page = history[offset : offset + limit]
     end = offset + len(page)
     return HistoryPage(
@@ -120,7 +121,7 @@ def get_diff(
     until: Annotated[Instant, Query(alias="to", description="Recorded time.")],
 ) -> CaseChanges:
     """What the record changed between two recorded times, and which events did it."""
-    diff = cases.diff(case.id, since, until)
+    diff = queries.diff(cases, case.id, since, until)
     return CaseChanges(
         from_version=diff.from_version,
         to_version=diff.to_version,
