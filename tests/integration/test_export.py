@@ -4,6 +4,7 @@ the record as it stood at a time, what was in effect at a time, or the whole rec
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -353,3 +354,63 @@ def test_the_verifier_refuses_a_record_as_it_stood_with_a_later_entry_or_no_head
 
     assert "the checkpoint's head is not the last exported event" in cut_out
     assert "version 3 was recorded after" in relabelled_out
+
+
+def casestream(settings: Settings, cwd: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "CASESTREAM_DB": settings.db.get_secret_value(),
+        "CASESTREAM_SIGNING_KEY_PATH": str(settings.signing_key_path),
+        "COLUMNS": "200",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "casestream.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=cwd,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("store", ["sqlite"])
+def test_the_command_line_exports_on_either_axis(
+    settings: Settings, timeline: Timeline, tmp_path: Path
+):
+    at = timeline.t.isoformat()
+    recorded, effective = tmp_path / "recorded.json", tmp_path / "effective.json"
+
+    casestream(
+        settings,
+        tmp_path,
+        "export",
+        str(timeline.case_id),
+        "--out",
+        str(recorded),
+        "--as-recorded-at",
+        at,
+    )
+    casestream(
+        settings,
+        tmp_path,
+        "export",
+        str(timeline.case_id),
+        "--out",
+        str(effective),
+        "--as-effective-at",
+        at,
+    )
+
+    as_recorded = json.loads(recorded.read_text())
+    as_effective = json.loads(effective.read_text())
+    assert [e["version"] for e in as_recorded["events"]] == [1, 2]
+    assert as_recorded["checkpoint"]["position"] == timeline.then.position
+    assert (as_effective["axis"], as_effective["late_entries"]) == (
+        "as_effective_at",
+        [4],
+    )
+    for path in (recorded, effective):
+        assert verify(sys.executable, path).returncode == 0
