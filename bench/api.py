@@ -48,9 +48,8 @@ from bench.common import (
     summary_ms,
     write_results,
 )
-from casestream.access_log import open_access_log
 from casestream.application import CaseHistory
-from casestream.projections.registry import registry_for
+from casestream.persistence.store import open_store
 from casestream.projections.runner import catch_up, open_view
 from casestream.settings import Settings
 
@@ -241,9 +240,8 @@ def officers(settings: Settings, secret: str, clients: int) -> list[Officer]:
     """The store's officers with their active cases (from the caseload read model)."""
     from casestream.api.auth import mint_token
 
-    view = open_view(
-        settings, "caseload", registry_for(settings).generation("caseload")
-    )
+    storage = open_store(settings)
+    view = open_view(storage, "caseload", storage.registry().generation("caseload"))
     by_officer: dict[tuple[str, str], list[UUID]] = {}
     for doc in view.select_docs():  # type: ignore[attr-defined]
         if doc["status"] == "active" and not doc.get("sealed"):
@@ -311,11 +309,11 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     secret = secrets.token_hex(32)
     results = []
     with pg_store() as settings:
-        with CaseHistory(env=settings.eventsourcing_env()) as app:
+        with CaseHistory(env=open_store(settings).env()) as app:
             fill_demo(app, args.events, months=36)
             head = app.recorder.max_notification_id() or 0
         _catch_up_views(settings)
-        open_access_log(settings).close()  # creates its table
+        open_store(settings).access_log().close()  # creates its table
         staff = officers(settings, secret, args.clients)
         from casestream.api.auth import mint_token
 
@@ -395,9 +393,10 @@ def _catch_up_views(settings: Settings) -> None:
     all catch up at once and collide on the tracking rows (the start-up fails). So the
     benchmark starts them with none.
     """
-    with CaseHistory(env=settings.eventsourcing_env()) as app:
+    storage = open_store(settings)
+    with CaseHistory(env=storage.env()) as app:
         for name in ("caseload", "audit"):
-            view = open_view(settings, name, registry_for(settings).generation(name))
+            view = open_view(storage, name, storage.registry().generation(name))
             catch_up(app, view)
             _close(view)
 

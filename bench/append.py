@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -32,6 +32,7 @@ from bench.common import (
     CONTACT,
     OFFICER,
     PG_DSN,
+    case_command,
     console,
     events_per_person,
     fmt_ms,
@@ -47,7 +48,9 @@ from bench.common import (
 )
 from casestream.application import CaseHistory
 from casestream.demo import demo_cases
+from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 CASES_PER_WRITER = 4
@@ -71,26 +74,16 @@ CREATE INDEX {name}_recorded_at_idx ON {name} (recorded_at);
 def library_env(settings: Settings) -> dict[str, str]:
     """The same store through the library's own recorder: no recorded-at, chain, keys."""
     return {
-        **settings.eventsourcing_env(),
+        **open_store(settings).env(),
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
     }
 
 
 def sample_event_bytes(app: CaseHistory) -> tuple[str, bytes]:
     """Topic and stored bytes of one benchmark contact event (what each command writes)."""
-    case = Probationer.open(
-        actor=OFFICER,
-        person={"name": "Sample"},
-        offences=[],
-        court_order={},
-        supervision_type="probation",
-        term_start=date.today(),
-        term_end=None,
-        conditions=[],
-        officer_id="officer-bench",
-        unit_id="unit-bench",
-    )
-    case.log_contact(actor=OFFICER, contact_id="k1", **CONTACT)
+    opened = datetime.now(UTC) - timedelta(days=1)
+    case = Probationer.open(case_command("Sample", "CR-S-1", opened), OFFICER)
+    case.execute(cmd.LogContact(contact_id="k1", **CONTACT), OFFICER)
     stored = app.mapper.to_stored_event(case.pending_events[-1])
     return stored.topic, stored.state
 
@@ -186,7 +179,7 @@ class RawWriter:
 def concurrent(args: argparse.Namespace) -> list[dict[str, Any]]:
     found: dict[tuple[str, int], list[tuple[int, float, list[float]]]] = {}
     with pg_store() as raw_s, pg_store() as lib_s, pg_store() as cs_s:
-        with CaseHistory(env=cs_s.eventsourcing_env()) as probe:
+        with CaseHistory(env=open_store(cs_s).env()) as probe:
             SAMPLE[:] = [sample_event_bytes(probe)]
         with pg_connect(raw_s) as conn:
             conn.execute(RAW_TABLE.format(name="raw_events"))
@@ -247,7 +240,7 @@ def _one_run(
     env = (
         library_env(settings)
         if variant == "library recorder"
-        else settings.eventsourcing_env()
+        else open_store(settings).env()
     )
     with CaseHistory(env=env) as app:
         writer = AppWriter(app, writers, keyed=variant.endswith("key"))
@@ -276,7 +269,7 @@ def bulk(args: argparse.Namespace) -> list[dict[str, Any]]:
     copy_sizes: list[int] = []
     with pg_store() as cs_s, pg_store() as lib_s, pg_store() as raw_s:
         for variant, settings, env in (
-            ("casestream", cs_s, cs_s.eventsourcing_env()),
+            ("casestream", cs_s, open_store(cs_s).env()),
             ("library recorder", lib_s, library_env(lib_s)),
         ):
             with CaseHistory(env=env) as app:

@@ -31,6 +31,7 @@ from bench.common import (
 )
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
+from casestream.persistence.store import open_store
 from casestream.projections.runner import READ_MODELS, catch_up, open_view
 from casestream.settings import Settings
 
@@ -54,7 +55,7 @@ def baseline(app: CaseHistory, batch: int = 1000) -> int:
 
 def one_by_one_rate(kind: str, people: int) -> float:
     """Events per second of the demo written one command per transaction (a sample)."""
-    with store(kind) as settings, CaseHistory(env=settings.eventsourcing_env()) as app:
+    with store(kind) as settings, CaseHistory(env=open_store(settings).env()) as app:
         seconds = timed(lambda: load_demo(app, people, seed=2, months=MONTHS))
         return (app.recorder.max_notification_id() or 0) / seconds
 
@@ -75,7 +76,7 @@ def run(kind: str, events: int, sample_people: int) -> dict[str, Any]:
 
 def _run(kind: str, settings: Settings, events: int, people: int) -> dict[str, Any]:
     events_per_person(MONTHS)  # calibrate before the clock starts
-    with CaseHistory(env=settings.eventsourcing_env()) as app:
+    with CaseHistory(env=open_store(settings).env()) as app:
         fill_seconds = timed(lambda: fill(app, events))
         head = app.recorder.max_notification_id() or 0
         slow = one_by_one_rate(kind, people)
@@ -90,7 +91,7 @@ def _run(kind: str, settings: Settings, events: int, people: int) -> dict[str, A
             "baseline_events_per_s": round(head / base),
         }
         for name in READ_MODELS:
-            view = open_view(settings, name, 1)
+            view = open_view(open_store(settings), name, 1)
             seconds = timed(partial(catch_up, app, view, batch_size=1000))
             results[f"{name}_events_per_s"] = round(head / seconds)
             results[f"{name}_vs_baseline"] = ratio(base, seconds)

@@ -29,10 +29,12 @@ from uuid import UUID
 import psycopg
 from rich.console import Console
 
-from casestream.application import CaseHistory
+from casestream.application import CaseHistory, Idempotency
 from casestream.demo import load_demo
-from casestream.domain.values import Actor
+from casestream.domain import commands as cmd
+from casestream.domain.values import Actor, SupervisionType
 from casestream.keys import init_signing_key
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 PG_DSN = os.environ.get(
@@ -117,7 +119,7 @@ def pg_connect(settings: Settings) -> psycopg.Connection[Any]:
 
 
 def sqlite_path(settings: Settings) -> str:
-    return settings.eventsourcing_env()["SQLITE_DBNAME"]
+    return open_store(settings).env()["SQLITE_DBNAME"]
 
 
 # --- The machine, in every results file.
@@ -305,24 +307,36 @@ def fmt_ms(value: float) -> str:
 OFFICER = Actor("officer-bench", "officer")
 
 
-def open_case(app: CaseHistory, n: int, officer: str = "officer-bench") -> UUID:
-    """A case like the demo's, through the application (one transaction)."""
-    opened = datetime.now(UTC) - timedelta(days=200)
-    return app.open_case(
-        actor=OFFICER,
-        person={"name": f"Bench Person {n}", "identifiers": {"crn": f"B{n:06d}"}},
-        offences=[{"code": "THEFT-1", "description": "Theft from a shop"}],
-        court_order={"court": "Bench Court", "case_number": f"CR-B-{n}"},
-        supervision_type="probation",
+def case_command(
+    name: str,
+    case_number: str,
+    opened: datetime,
+    officer: str = "officer-bench",
+    identifiers: dict[str, str] | None = None,
+) -> cmd.OpenCase:
+    """The opening of a benchmark case (one condition, one offence)."""
+    return cmd.OpenCase(
+        person=cmd.Person(name=name, identifiers=identifiers or {}),
+        offences=[cmd.Offence(code="THEFT-1", description="Theft from a shop")],
+        court_order=cmd.CourtOrder(
+            court="Bench Court", case_number=case_number, order_date=opened.date()
+        ),
+        supervision_type=SupervisionType.PROBATION,
         term_start=opened.date(),
-        term_end=None,
-        conditions=[
-            {"condition_id": "c1", "category": "standard", "text": "Report as directed"}
-        ],
+        conditions=[cmd.Condition(condition_id="c1", text="Report as directed")],
         officer_id=officer,
         unit_id="unit-bench",
         effective_at=opened,
     )
+
+
+def open_case(app: CaseHistory, n: int, officer: str = "officer-bench") -> UUID:
+    """A case like the demo's, through the application (one transaction)."""
+    opened = datetime.now(UTC) - timedelta(days=200)
+    command = case_command(
+        f"Bench Person {n}", f"CR-B-{n}", opened, officer, {"crn": f"B{n:06d}"}
+    )
+    return app.execute(None, command, actor=OFFICER).id
 
 
 CONTACT: dict[str, Any] = {
@@ -337,26 +351,28 @@ def log_contact(
     app: CaseHistory, case_id: UUID, contact_id: str, key: str | None = None
 ) -> int:
     """The benchmark's command: load the case, log one contact, save (one event)."""
-    return app.log_contact(
+    return app.execute(
         case_id,
+        cmd.LogContact(contact_id=contact_id, **CONTACT),
         actor=OFFICER,
-        contact_id=contact_id,
-        idempotency_key=key,
-        fingerprint="bench" if key else None,
-        **CONTACT,
-    )
+        idempotency=Idempotency(key, "bench") if key else None,
+    ).version
 
 
 def events_table(settings: Settings) -> str:
     """The events table CaseHistory writes on this store."""
-    return "casehistory_events" if settings.backend == "postgres" else "stored_events"
+    return (
+        "casehistory_events"
+        if open_store(settings).kind == "postgres"
+        else "stored_events"
+    )
 
 
 class RawReader:
     """The baseline reader: one plain driver query, no library, no domain objects."""
 
     def __init__(self, settings: Settings) -> None:
-        self.postgres = settings.backend == "postgres"
+        self.postgres = open_store(settings).kind == "postgres"
         table = events_table(settings)
         cols = "originator_id, originator_version, topic, state"
         mark = "%s" if self.postgres else "?"

@@ -46,6 +46,7 @@ from bench.common import (
 )
 from casestream.application import CaseHistory
 from casestream.domain.errors import CaseError
+from casestream.persistence.store import open_store
 from casestream.projections.audit import AuditQuery, AuditView
 from casestream.projections.caseload import CaseloadView, query_caseload
 from casestream.projections.runner import catch_up, open_view
@@ -130,7 +131,7 @@ def run(kind: str, sizes: tuple[int, ...], samples: int) -> list[dict[str, Any]]
     rows: list[dict[str, Any]] = []
     rng = random.Random(42)
     events_per_person(MONTHS)
-    with store(kind) as settings, CaseHistory(env=settings.eventsourcing_env()) as app:
+    with store(kind) as settings, CaseHistory(env=open_store(settings).env()) as app:
         views = _views(settings)
         raw = RawReader(settings)
         try:
@@ -180,7 +181,8 @@ def run(kind: str, sizes: tuple[int, ...], samples: int) -> list[dict[str, Any]]
 
 
 def _views(settings: Settings) -> list[Any]:
-    return [open_view(settings, "caseload", 1), open_view(settings, "audit", 1)]
+    storage = open_store(settings)
+    return [open_view(storage, "caseload", 1), open_view(storage, "audit", 1)]
 
 
 def show(rows: list[dict[str, Any]]) -> None:

@@ -24,6 +24,7 @@ from bench.common import (
     OFFICER,
     NoSnapshots,
     RawReader,
+    case_command,
     console,
     fmt_ms,
     ratio,
@@ -32,7 +33,10 @@ from bench.common import (
     write_results,
 )
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
+from casestream.domain.values import DrugTestMethod, DrugTestResult
+from casestream.persistence.store import open_store
 
 SIZES = (100, 1_000, 10_000)
 
@@ -44,31 +48,26 @@ def build_case(app: CaseHistory, events: int, chunk: int = 500) -> UUID:
     opened = now - timedelta(days=1100)
     step = timedelta(days=1000) / events
     case = Probationer.open(
-        actor=OFFICER,
-        person={"name": f"Long Case {events}"},
-        offences=[{"code": "THEFT-1", "description": "Theft from a shop"}],
-        court_order={"court": "Bench Court", "case_number": f"CR-L-{events}"},
-        supervision_type="probation",
-        term_start=opened.date(),
-        term_end=None,
-        conditions=[],
-        officer_id="officer-bench",
-        unit_id="unit-bench",
-        effective_at=opened,
+        case_command(f"Long Case {events}", f"CR-L-{events}", opened), OFFICER
     )
     for k in range(1, events):
         at = opened + step * k
         if k % 10 == 0:
-            case.record_drug_test(
-                actor=OFFICER,
-                test_id=f"t{k}",
-                method="urine_instant",
-                results={"opiates": "negative", "thc": "negative"},
-                effective_at=at,
+            case.execute(
+                cmd.RecordDrugTest(
+                    test_id=f"t{k}",
+                    method=DrugTestMethod.URINE_INSTANT,
+                    results={
+                        "opiates": DrugTestResult.NEGATIVE,
+                        "thc": DrugTestResult.NEGATIVE,
+                    },
+                    effective_at=at,
+                ),
+                OFFICER,
             )
         else:
-            case.log_contact(
-                actor=OFFICER, contact_id=f"k{k}", effective_at=at, **CONTACT
+            case.execute(
+                cmd.LogContact(contact_id=f"k{k}", effective_at=at, **CONTACT), OFFICER
             )
         if k % chunk == 0:
             app.save(case)
@@ -81,8 +80,8 @@ def run(kind: str, repeats: int, sizes_: tuple[int, ...]) -> list[dict[str, Any]
     sizes: dict[int, dict[str, Any]] = {}
     with (
         store(kind) as settings,
-        CaseHistory(env=settings.eventsourcing_env()) as app,
-        NoSnapshots(env=settings.eventsourcing_env()) as plain,
+        CaseHistory(env=open_store(settings).env()) as app,
+        NoSnapshots(env=open_store(settings).env()) as plain,
     ):
         raw = RawReader(settings)
         try:

@@ -40,6 +40,8 @@ from bench.common import (
     write_results,
 )
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
+from casestream.persistence.store import open_store
 
 CASES = 4
 WHAT_IFS: dict[str, tuple[list[str], dict[str, str]]] = {
@@ -62,7 +64,7 @@ def worker(commands: int, extra_env: dict[str, str]) -> dict[str, float]:
     """Per-command milliseconds (median of 5 slices) in this process, this env."""
     with (
         pg_store() as settings,
-        CaseHistory(env={**settings.eventsourcing_env(), **extra_env}) as app,
+        CaseHistory(env={**open_store(settings).env(), **extra_env}) as app,
     ):
         ids = prepared(app, 120)
         slices = []
@@ -137,7 +139,7 @@ def stages(app: CaseHistory, ids: list[Any], commands: int) -> list[dict[str, An
         t3 = time.perf_counter()
         case: Any = project_aggregate(None, events)
         t4 = time.perf_counter()
-        case.log_contact(actor=OFFICER, contact_id=f"s{n}", **CONTACT)
+        case.execute(cmd.LogContact(contact_id=f"s{n}", **CONTACT), OFFICER)
         t5 = time.perf_counter()
         app.save(case)
         t6 = time.perf_counter()
@@ -183,11 +185,10 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
 
     from bench.api import _catch_up_views, officers
     from bench.common import fill_demo
-    from casestream.access_log import AccessAttempt, AccessOutcome, open_access_log
+    from casestream.access_log import AccessAttempt, AccessOutcome
     from casestream.api.auth import covers_case, read_token
     from casestream.api.schemas import Caseload, CaseloadRow
     from casestream.projections.caseload import present, visible
-    from casestream.projections.registry import registry_for
     from casestream.projections.runner import open_view
 
     secret = secrets.token_hex(32)
@@ -201,15 +202,16 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
         "response model and JSON": [],
     }
     with pg_store() as settings:
-        with CaseHistory(env=settings.eventsourcing_env()) as app:
+        with CaseHistory(env=open_store(settings).env()) as app:
             fill_demo(app, events, months=36)
         _catch_up_views(settings)
         officer = officers(settings, secret, 1)[0]
-        generation = registry_for(settings).generation("caseload")
-        view: Any = open_view(settings, "caseload", generation)
-        log = open_access_log(settings)
+        storage = open_store(settings)
+        generation = storage.registry().generation("caseload")
+        view: Any = open_view(storage, "caseload", generation)
+        log = storage.access_log()
         profiler = Profiler(interval=0.0005)
-        with CaseHistory(env=settings.eventsourcing_env()) as cases:
+        with CaseHistory(env=open_store(settings).env()) as cases:
             profiler.start()
             for _ in range(repeats):
                 t0 = time.perf_counter()
@@ -295,7 +297,7 @@ def main() -> None:
         return
     if args.quick:
         args.commands, args.rounds, args.caseload_events = 100, 1, 5_000
-    with pg_store() as settings, CaseHistory(env=settings.eventsourcing_env()) as app:
+    with pg_store() as settings, CaseHistory(env=open_store(settings).env()) as app:
         ids = prepared(app, 120)
         split = stages(app, ids, args.commands)
         text = profile_text(app, ids, args.commands)

@@ -12,7 +12,7 @@ import pytest
 
 from casestream.application import CaseHistory
 from casestream.keys import init_signing_key
-from casestream.persistence import MEMORY_STORE, forget_memory_store
+from casestream.persistence.store import Store, open_store
 from casestream.settings import Settings
 
 STORES = ["memory", "sqlite", "postgres"]
@@ -55,12 +55,6 @@ def store_settings(
     return Settings(db=postgres_dsn(), db_schema=schema, pool_size=2, **common)  # type: ignore[arg-type]
 
 
-def store_env(
-    store: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> dict[str, str]:
-    return store_settings(store, tmp_path, request).eventsourcing_env()
-
-
 @pytest.fixture(params=STORES, ids=STORES)
 def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
@@ -73,14 +67,19 @@ def settings(
     """Settings of a fresh, empty store of the given kind."""
     chosen = store_settings(store, tmp_path, request)
     yield chosen
-    if store == "memory":
-        forget_memory_store(chosen.eventsourcing_env()[MEMORY_STORE])
+    open_store(chosen).forget()
 
 
 @pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
+def storage(settings: Settings) -> Store:
+    """That store's composition root: every piece the service builds on it."""
+    return open_store(settings)
+
+
+@pytest.fixture
+def env(storage: Store) -> dict[str, str]:
     """The eventsourcing environment of that store."""
-    return settings.eventsourcing_env()
+    return storage.env()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.domain.values import Actor
 
 OFFICER = Actor("officer-ana", "officer")
@@ -55,21 +56,23 @@ def case_fields(**overrides: Any) -> dict[str, Any]:
 
 
 def open_case(app: CaseHistory, **overrides: Any) -> UUID:
-    return app.open_case(actor=OFFICER, **case_fields(**overrides))
+    return app.execute(None, cmd.OpenCase(**case_fields(**overrides)), actor=OFFICER).id
 
 
 def register_partner(app: CaseHistory, *services: str) -> UUID:
-    return app.register_partner(
+    return app.execute(
+        None,
+        cmd.RegisterPartner(
+            name="Harbor Recovery Services",
+            services=list(services) or ["substance_use_treatment", "counseling"],
+            contact="intake@harbor.example",
+        ),
         actor=SUPERVISOR,
-        name="Harbor Recovery Services",
-        services=list(services) or ["substance_use_treatment", "counseling"],
-        contact="intake@harbor.example",
-    )
+    ).id
 
 
 def assess(app: CaseHistory, case_id: UUID, risk: str = "high", **kw: Any) -> int:
     fields: dict[str, Any] = {
-        "actor": OFFICER,
         "assessment_id": "a1",
         "instrument": "lsi_r",
         "instrument_version": "2.0",
@@ -82,155 +85,187 @@ def assess(app: CaseHistory, case_id: UUID, risk: str = "high", **kw: Any) -> in
         "effective_at": days_ago(110),
     }
     fields.update(kw)
-    return app.complete_assessment(case_id, **fields)
+    return app.execute(case_id, cmd.CompleteAssessment(**fields), actor=OFFICER).version
 
 
 def full_lifecycle(app: CaseHistory) -> UUID:
     """Every command the case history knows, in a believable order."""
     partner = register_partner(app)
     case = open_case(app)
-    app.modify_conditions(
+    app.execute(
         case,
+        cmd.ModifyConditions(
+            added=[
+                {"condition_id": "c3", "category": "special", "text": "Curfew 22:00"}
+            ],
+            removed=["c2"],
+            court_order_ref="CR-2026-0042/M1",
+            effective_at=days_ago(115),
+        ),
         actor=OFFICER,
-        added=[{"condition_id": "c3", "category": "special", "text": "Curfew 22:00"}],
-        removed=["c2"],
-        court_order_ref="CR-2026-0042/M1",
-        effective_at=days_ago(115),
     )
     assess(app, case)
-    app.override_supervision_level(
+    app.execute(
         case,
+        cmd.OverrideSupervisionLevel(
+            level="intensive",
+            reason="Victim safety concerns",
+            effective_at=days_ago(109),
+        ),
         actor=SUPERVISOR,
-        level="intensive",
-        reason="Victim safety concerns",
-        effective_at=days_ago(109),
     )
-    app.revise_plan(
+    app.execute(
         case,
+        cmd.RevisePlan(
+            plan_type="initial",
+            prompted_by="intake",
+            agreement="agreed",
+            goals=[
+                {
+                    "goal_id": "g1",
+                    "need_area": "drug_use",
+                    "statement": "Stay drug free",
+                    "objectives": [
+                        {
+                            "objective_id": "o1",
+                            "description": "Complete outpatient treatment",
+                            "measure": "Attendance record",
+                            "target_date": date(2026, 9, 1),
+                            "interventions": ["Outpatient programme"],
+                        }
+                    ],
+                }
+            ],
+            effective_at=days_ago(105),
+        ),
         actor=OFFICER,
-        plan_type="initial",
-        prompted_by="intake",
-        agreement="agreed",
-        goals=[
-            {
-                "goal_id": "g1",
-                "need_area": "drug_use",
-                "statement": "Stay drug free",
-                "objectives": [
-                    {
-                        "objective_id": "o1",
-                        "description": "Complete outpatient treatment",
-                        "measure": "Attendance record",
-                        "target_date": date(2026, 9, 1),
-                        "interventions": ["Outpatient programme"],
-                    }
-                ],
-            }
-        ],
-        effective_at=days_ago(105),
     )
-    app.make_referral(
+    app.execute(
         case,
+        cmd.MakeReferral(
+            referral_id="r1",
+            partner_id=str(partner),
+            service_type="substance_use_treatment",
+            need_addressed="drug_use",
+            effective_at=days_ago(104),
+        ),
         actor=OFFICER,
-        referral_id="r1",
-        partner_id=str(partner),
-        service_type="substance_use_treatment",
-        need_addressed="drug_use",
-        effective_at=days_ago(104),
     )
-    app.change_referral_status(
+    app.execute(
         case,
+        cmd.ChangeReferralStatus(
+            referral_id="r1", status="accepted", effective_at=days_ago(100)
+        ),
         actor=OFFICER,
-        referral_id="r1",
-        status="accepted",
-        effective_at=days_ago(100),
     )
-    app.log_contact(
+    app.execute(
         case,
+        cmd.LogContact(
+            contact_id="k1",
+            contact_type="home",
+            attendance="attended",
+            location="Home address",
+            summary="Home visit; living conditions stable",
+            effective_at=days_ago(90),
+        ),
         actor=OFFICER,
-        contact_id="k1",
-        contact_type="home",
-        attendance="attended",
-        location="Home address",
-        summary="Home visit; living conditions stable",
-        effective_at=days_ago(90),
     )
-    app.record_drug_test(
+    app.execute(
         case,
+        cmd.RecordDrugTest(
+            test_id="t1",
+            method="urine_instant",
+            results={"opiates": "positive", "cocaine": "negative"},
+            effective_at=days_ago(80),
+        ),
         actor=OFFICER,
-        test_id="t1",
-        method="urine_instant",
-        results={"opiates": "positive", "cocaine": "negative"},
-        effective_at=days_ago(80),
     )
-    app.record_violation(
+    app.execute(
         case,
+        cmd.RecordViolation(
+            violation_id="v1",
+            kind="failed_test",
+            severity="moderate",
+            description="Positive for opiates",
+            effective_at=days_ago(80),
+        ),
         actor=OFFICER,
-        violation_id="v1",
-        kind="failed_test",
-        severity="moderate",
-        description="Positive for opiates",
-        effective_at=days_ago(80),
     )
-    app.respond_to_violation(
+    app.execute(
         case,
+        cmd.RespondToViolation(
+            violation_id="v1",
+            response_id="rsp1",
+            response="increased_testing",
+            authorised_by="supervisor-bo",
+            effective_at=days_ago(78),
+        ),
         actor=SUPERVISOR,
-        violation_id="v1",
-        response_id="rsp1",
-        response="increased_testing",
-        authorised_by="supervisor-bo",
-        effective_at=days_ago(78),
     )
-    app.record_court_action(
+    app.execute(
         case,
+        cmd.RecordCourtAction(
+            violation_id="v1",
+            court_action_id="ca1",
+            hearing="Review hearing, courtroom 3",
+            outcome="continued",
+            effective_at=days_ago(60),
+        ),
         actor=OFFICER,
-        violation_id="v1",
-        court_action_id="ca1",
-        hearing="Review hearing, courtroom 3",
-        outcome="continued",
-        effective_at=days_ago(60),
     )
-    app.record_goal_progress(
+    app.execute(
         case,
+        cmd.RecordGoalProgress(
+            goal_id="g1",
+            status="active",
+            note="Attending sessions",
+            effective_at=days_ago(50),
+        ),
         actor=OFFICER,
-        goal_id="g1",
-        status="active",
-        note="Attending sessions",
-        effective_at=days_ago(50),
     )
-    app.correct_entry(
+    app.execute(
         case,
+        cmd.CorrectEntry(
+            entry_id="k1",
+            target_version=app.get_case(case).entries["k1"]["version"],
+            changes={"contact_type": "field"},
+            reason="Met at the workplace, not at home",
+        ),
         actor=OFFICER,
-        entry_id="k1",
-        target_version=app.get_case(case).entries["k1"]["version"],
-        changes={"contact_type": "field"},
-        reason="Met at the workplace, not at home",
     )
-    app.add_note(
+    app.execute(
         case,
+        cmd.AddNote(
+            note_id="n1", text="Asked about housing support", effective_at=days_ago(40)
+        ),
         actor=OFFICER,
-        note_id="n1",
-        text="Asked about housing support",
-        effective_at=days_ago(40),
     )
-    app.void_entry(
+    app.execute(
         case,
+        cmd.VoidEntry(
+            entry_id="n1",
+            target_version=app.get_case(case).entries["n1"]["version"],
+            reason="Entered on the wrong case",
+        ),
         actor=OFFICER,
-        entry_id="n1",
-        target_version=app.get_case(case).entries["n1"]["version"],
-        reason="Entered on the wrong case",
     )
-    app.assign_officer(
+    app.execute(
         case,
+        cmd.AssignOfficer(
+            officer_id="officer-cy",
+            unit_id="unit-south",
+            reason="Moved to the south district",
+            effective_at=days_ago(30),
+        ),
         actor=SUPERVISOR,
-        officer_id="officer-cy",
-        unit_id="unit-south",
-        reason="Moved to the south district",
-        effective_at=days_ago(30),
     )
-    app.close_case(case, actor=SUPERVISOR, outcome="completed", reason="Term served")
-    app.reopen_case(
-        case, actor=SUPERVISOR, reason="Closed in error", court_order_ref="CR-2026-0042"
+    app.execute(
+        case, cmd.CloseCase(outcome="completed", reason="Term served"), actor=SUPERVISOR
+    )
+    app.execute(
+        case,
+        cmd.ReopenCase(reason="Closed in error", court_order_ref="CR-2026-0042"),
+        actor=SUPERVISOR,
     )
     return case
 
@@ -242,21 +277,25 @@ def fill_events(app: CaseHistory, events: int, per_case: int = 100) -> None:
     opened = days_ago(400)
     for n in range(events // per_case):
         case = Probationer.open(
-            actor=OFFICER,
-            **case_fields(
-                effective_at=opened,
-                officer_id=f"officer-{n % 7}",
-                unit_id=f"unit-{n % 3}",
+            cmd.OpenCase(
+                **case_fields(
+                    effective_at=opened,
+                    officer_id=f"officer-{n % 7}",
+                    unit_id=f"unit-{n % 3}",
+                )
             ),
+            OFFICER,
         )
         for k in range(per_case - 1):
-            case.log_contact(
-                actor=OFFICER,
-                contact_id=f"k{k}",
-                contact_type="office",
-                attendance="attended" if k % 5 else "missed",
-                location="Office",
-                summary="Reported",
-                effective_at=opened + timedelta(days=1 + k * 3),
+            case.execute(
+                cmd.LogContact(
+                    contact_id=f"k{k}",
+                    contact_type="office",
+                    attendance="attended" if k % 5 else "missed",
+                    location="Office",
+                    summary="Reported",
+                    effective_at=opened + timedelta(days=1 + k * 3),
+                ),
+                OFFICER,
             )
         app.save(case)

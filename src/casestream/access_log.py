@@ -23,7 +23,12 @@ from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
-from casestream.settings import Settings
+from casestream.persistence.postgres import ddl_lock
+from casestream.persistence.sqlite import (
+    SQLITE_NOW,
+    from_sqlite_time,
+    to_sqlite_time,
+)
 
 TABLE = "access_log"
 MAX_QUERY_LENGTH = 500
@@ -74,7 +79,8 @@ class AccessQuery:
 
 
 class AccessLog(ABC):
-    """Where reads of cases are recorded; one implementation per store."""
+    """Where reads of cases are recorded; one implementation per store, chosen by the
+    store (``persistence/store.py``, ``Store.access_log``)."""
 
     @abstractmethod
     def record(self, attempt: AccessAttempt) -> None:
@@ -95,38 +101,6 @@ class AccessLog(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook: not every store holds resources)
         """Release connections."""
-
-
-def open_access_log(settings: Settings) -> AccessLog:
-    """The access log in the same database as the event store ``settings`` selects."""
-    env = settings.eventsourcing_env()
-    if settings.backend == "memory":
-        # Like the in-memory event store: one log per store name, per process.
-        name = settings.db.get_secret_value().split("://", 1)[1] or "default"
-        with _MEMORY_LOGS_LOCK:
-            return _MEMORY_LOGS.setdefault(name, MemoryAccessLog())
-    if settings.backend == "sqlite":
-        return SQLiteAccessLog(
-            env["SQLITE_DBNAME"],
-            timeout=float(env.get("SQLITE_LOCK_TIMEOUT", "5")),
-            create_table=settings.create_tables,
-        )
-    return PostgresAccessLog(
-        postgres_conninfo(settings.db.get_secret_value()),
-        schema=settings.db_schema or "public",
-        max_size=settings.pool_size,
-        create_table=settings.create_tables,
-    )
-
-
-_MEMORY_LOGS: dict[str, MemoryAccessLog] = {}
-_MEMORY_LOGS_LOCK = threading.Lock()
-
-
-def postgres_conninfo(url: str) -> str:
-    """A libpq URL from ``CASESTREAM_DB`` (which may say ``postgresql+psycopg://``)."""
-    scheme, rest = url.split("://", 1)
-    return f"postgresql://{rest}" if scheme.lower() != "postgres" else url
 
 
 def _clip(query: str) -> str:
@@ -173,17 +147,9 @@ def _matches(row: AccessRecord, q: AccessQuery) -> bool:
     )
 
 
-# SQLite keeps times as sortable UTC text with milliseconds, as the event store does.
-_SQLITE_NOW = "strftime('%Y-%m-%d %H:%M:%f', 'now')"
-_SQLITE_PY_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
-
-
-def _sqlite_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime(_SQLITE_PY_FORMAT)[:-3]
-
-
 class SQLiteAccessLog(AccessLog):
-    """The log as a table in the event store's SQLite file."""
+    """The log as a table in the event store's SQLite file; its times are in the
+    store's one SQLite time format, so they compare with the events' recorded-at."""
 
     def __init__(self, path: str, *, timeout: float, create_table: bool) -> None:
         # One connection, serialised by a lock: access-log writes are tiny, and one
@@ -199,7 +165,7 @@ class SQLiteAccessLog(AccessLog):
                     BEGIN;
                     CREATE TABLE IF NOT EXISTS {TABLE} (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
-                        at TEXT NOT NULL DEFAULT ({_SQLITE_NOW}),
+                        at TEXT NOT NULL DEFAULT {SQLITE_NOW},
                         user_id TEXT NOT NULL,
                         role TEXT NOT NULL,
                         probationer_id TEXT NOT NULL,
@@ -253,10 +219,10 @@ class SQLiteAccessLog(AccessLog):
             params.append(str(query.probationer_id))
         if query.since is not None:
             where.append("at >= ?")
-            params.append(_sqlite_time(query.since))
+            params.append(to_sqlite_time(query.since))
         if query.until is not None:
             where.append("at <= ?")
-            params.append(_sqlite_time(query.until))
+            params.append(to_sqlite_time(query.until))
         sql = (
             f"SELECT id, at, user_id, role, probationer_id, endpoint, query, outcome "
             f"FROM {TABLE} {'WHERE ' + ' AND '.join(where) if where else ''} "
@@ -269,7 +235,7 @@ class SQLiteAccessLog(AccessLog):
         return [
             AccessRecord(
                 id=r[0],
-                at=datetime.strptime(r[1], _SQLITE_PY_FORMAT).replace(tzinfo=UTC),
+                at=from_sqlite_time(r[1]),
                 user_id=r[2],
                 role=r[3],
                 probationer_id=UUID(r[4]),
@@ -361,9 +327,8 @@ class PostgresAccessLog(AccessLog):
                 "FOR EACH STATEMENT EXECUTE FUNCTION {s}.{guard}()"
             ),
         ]
-        with self._pool.connection() as conn, conn.transaction():
-            # Several processes may start at once: create under one lock.
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (TABLE,))
+        # Several processes may start at once: create under the store's one DDL lock.
+        with self._pool.connection() as conn, ddl_lock(conn), conn.transaction():
             for statement in statements:
                 conn.execute(statement.format(**names))
 

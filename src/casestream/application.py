@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -25,6 +27,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import get_topic
 
+from casestream.domain import commands as cmd
 from casestream.domain.errors import (
     CaseError,
     CaseNotFound,
@@ -154,13 +157,24 @@ def event_type(event: DomainEventProtocol[Any]) -> str:
     return type(event).__name__
 
 
-A = TypeVar("A", Probationer, Partner)
+@dataclass(frozen=True)
+class Idempotency:
+    """The key a request may be retried under, and what that request was."""
+
+    key: str
+    fingerprint: str
 
 
-def _idempotency(key: str | None, fingerprint: str | None) -> tuple[str, str] | None:
-    if key is None:
-        return None
-    return key, fingerprint or ""
+@dataclass(frozen=True)
+class Written:
+    """What a command wrote: the aggregate and its version after the write."""
+
+    id: UUID
+    version: int
+
+
+# A command that lost a race and named no version is retried this many times.
+RETRIES = 8
 
 
 class CaseHistory(Application[UUID]):
@@ -172,6 +186,8 @@ class CaseHistory(Application[UUID]):
         # Told of every case found broken on a read (metrics, alerts).
         self.integrity_listeners: list[Callable[[UUID, Integrity], None]] = []
         self.snapshot_listeners: list[Callable[[UUID, int, str], None]] = []
+        # Set by construct_snapshot_store (not called when snapshots are off).
+        self.sealed_snapshots: SealedSnapshotRecorder | None = None
         super().__init__(env)
         self._sealed: set[UUID] = set()
         self._sealed_scanned = 0
@@ -252,414 +268,99 @@ class CaseHistory(Application[UUID]):
         """The recorder, with the recorded-at queries casestream's recorders add."""
         return cast(RecordedAtRecorder, self.recorder)
 
-    # Commands: each loads the case, calls one aggregate command, saves, and returns
-    # the case's new version. A stale expected_version is refused before anything runs.
+    # Commands: one entry point. Load once, authorize on that state, decide, append
+    # atomically with the idempotency key; retry a lost race unless the caller named
+    # the version it was based on.
 
-    def open_case(
+    def execute(
         self,
+        target: UUID | None,
+        command: cmd.Command,
         *,
         actor: Actor,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **fields: Any,
-    ) -> UUID:
-        idem = _idempotency(idempotency_key, fingerprint)
+        expected_version: int | None = None,
+        idempotency: Idempotency | None = None,
+        authorize: Callable[[Probationer | Partner], None] | None = None,
+    ) -> Written:
+        """Run one command on the case or partner ``target`` (None for a command that
+        creates one) and return what it wrote.
+
+        A repeat of an idempotent request returns the first result before anything
+        else is checked (the partner may have been deactivated since). Without
+        ``expected_version`` a version conflict is retried on a fresh load, so
+        officers logging contacts on one case at once all succeed; with it, a stale
+        version is a ``ConcurrencyConflict``.
+        """
+        idem = (idempotency.key, idempotency.fingerprint) if idempotency else None
         replayed = self._replayed(idem)
         if replayed is not None:
-            return replayed.originator_id
-        case = Probationer.open(actor=actor, **fields)
-        try:
-            self.save(case, idempotency=idem)
-        except IntegrityError:
-            replayed = self._replayed(idem)
-            if replayed is None:
+            return Written(replayed.originator_id, replayed.originator_version)
+        for attempt in range(RETRIES):
+            try:
+                aggregate = self._decide(
+                    target, command, actor, expected_version, authorize
+                )
+            except CaseError:
+                # A twin request with the same key may have committed since we looked:
+                # then its result stands, and this refusal is not news to the caller.
+                replayed = self._replayed(idem)
+                if replayed is not None:
+                    return Written(replayed.originator_id, replayed.originator_version)
                 raise
-            return replayed.originator_id
-        return case.id
-
-    def modify_conditions(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.modify_conditions(**kw),
-            _idempotency(idempotency_key, fingerprint),
+            try:
+                self.save(aggregate, idempotency=idem)
+            except IntegrityError:
+                replayed = self._replayed(idem)
+                if replayed is not None:
+                    return Written(replayed.originator_id, replayed.originator_version)
+                if expected_version is not None or target is None:
+                    raise ConcurrencyConflict(
+                        f"{aggregate.id} was changed by someone else; reload and retry"
+                    ) from None
+                time.sleep(random.uniform(0, 0.005 * 2**attempt))
+                continue
+            return Written(aggregate.id, aggregate.version)
+        raise ConcurrencyConflict(
+            f"{target} is being changed by many writers at once; retry shortly"
         )
 
-    def assign_officer(
+    def _decide(
         self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.assign_officer(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def complete_assessment(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.complete_assessment(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def override_supervision_level(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.override_supervision_level(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def revise_plan(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.revise_plan(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def record_goal_progress(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.record_goal_progress(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def make_referral(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        """Refer to a partner, which must be active and offer the service."""
-        partner_id = kw.get("partner_id")
-        try:
-            partner = self.get_partner(UUID(str(partner_id)))
-        except ValueError:
-            raise PartnerNotFound(f"no partner {partner_id!r}") from None
-        partner.check_offers(str(kw.get("service_type")))
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.make_referral(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def change_referral_status(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.change_referral_status(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def log_contact(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.log_contact(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def record_drug_test(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.record_drug_test(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def record_violation(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.record_violation(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def respond_to_violation(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.respond_to_violation(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def record_court_action(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.record_court_action(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def correct_entry(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.correct_entry(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def void_entry(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.void_entry(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def add_note(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.add_note(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def close_case(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.close(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def reopen_case(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.reopen(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    def seal_case(
-        self,
-        case_id: UUID,
-        expected_version: int | None = None,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change(
-            case_id,
-            expected_version,
-            lambda c: c.seal(**kw),
-            _idempotency(idempotency_key, fingerprint),
-        )
-
-    # Partner directory.
-
-    def register_partner(
-        self,
-        *,
+        target: UUID | None,
+        command: cmd.Command,
         actor: Actor,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **fields: Any,
-    ) -> UUID:
-        idem = _idempotency(idempotency_key, fingerprint)
-        replayed = self._replayed(idem)
-        if replayed is not None:
-            return replayed.originator_id
-        partner = Partner.register(actor=actor, **fields)
-        return self._save_once(partner, idem).originator_id
-
-    def update_partner_services(
-        self,
-        partner_id: UUID,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change_partner(
-            partner_id, lambda p: p.update_services(**kw), idempotency_key, fingerprint
-        )
-
-    def deactivate_partner(
-        self,
-        partner_id: UUID,
-        *,
-        idempotency_key: str | None = None,
-        fingerprint: str | None = None,
-        **kw: Any,
-    ) -> int:
-        return self._change_partner(
-            partner_id, lambda p: p.deactivate(**kw), idempotency_key, fingerprint
-        )
-
-    def _change_partner(
-        self,
-        partner_id: UUID,
-        command: Callable[[Partner], Any],
-        key: str | None,
-        fingerprint: str | None,
-    ) -> int:
-        return self._run(
-            lambda: self.get_partner(partner_id),
-            None,
-            command,
-            _idempotency(key, fingerprint),
-        )
-
-    def _save_once(
-        self, aggregate: Partner | Probationer, idem: tuple[str, str] | None
-    ) -> IdempotentResult:
-        """Save; if a twin request with the same key won the race, its result stands."""
-        try:
-            self.save(aggregate, idempotency=idem)
-        except IntegrityError:
-            replayed = self._replayed(idem)
-            if replayed is None:
-                noun = "case" if isinstance(aggregate, Probationer) else "partner"
-                raise ConcurrencyConflict(
-                    f"{noun} {aggregate.id} was changed by someone else; reload and retry"
-                ) from None
-            return replayed
-        return IdempotentResult(
-            idem[1] if idem else "", aggregate.id, aggregate.version
-        )
+        expected_version: int | None,
+        authorize: Callable[[Probationer | Partner], None] | None,
+    ) -> Probationer | Partner:
+        """Load (or create) the aggregate, authorize, check, and run the command."""
+        aggregate: Probationer | Partner
+        if isinstance(command, cmd.OpenCase):
+            aggregate = Probationer.open(command, actor, target)
+        elif isinstance(command, cmd.RegisterPartner):
+            aggregate = Partner.register(command, actor, target)
+        elif target is None:
+            raise InvalidInput("id", f"{type(command).__name__} needs a target")
+        elif isinstance(command, cmd.PartnerCommand):
+            aggregate = self.get_partner(target)
+        else:
+            aggregate = self._writable(target)
+        if authorize is not None:
+            authorize(aggregate)
+        if expected_version is not None and aggregate.version != expected_version:
+            raise ConcurrencyConflict(
+                f"{aggregate.id} is at version {aggregate.version}, "
+                f"not {expected_version}"
+            )
+        if isinstance(command, cmd.MakeReferral):
+            try:
+                partner_id = UUID(str(command.partner_id))
+            except ValueError:
+                raise PartnerNotFound(f"no partner {command.partner_id!r}") from None
+            partner = self.get_partner(partner_id)
+            partner.check_offers(command.service_type)
+        if not isinstance(command, cmd.OpenCase | cmd.RegisterPartner):
+            aggregate.execute(command, actor)
+        return aggregate
 
     def get_partner(self, partner_id: UUID) -> Partner:
         try:
@@ -688,7 +389,8 @@ class CaseHistory(Application[UUID]):
         """A case at its head (or a version), from its newest sealed snapshot and the
         events after it, every one checked against its chain link; a case that fails
         is still answered, with the failure, and reported."""
-        snapshot = self.sealed_snapshots.latest(case_id, version)
+        sealed = self.sealed_snapshots
+        snapshot = sealed.latest(case_id, version) if sealed is not None else None
         start = snapshot.stored.originator_version if snapshot else 1
         rows = self.store.case_rows(case_id, gte=start, lte=version)
         if snapshot is not None and not rows.events:
@@ -850,15 +552,6 @@ class CaseHistory(Application[UUID]):
             raise IdempotencyKeyReused(idem[0])
         return found
 
-    def _change(
-        self,
-        case_id: UUID,
-        expected: int | None,
-        command: Callable[[Probationer], Any],
-        idem: tuple[str, str] | None = None,
-    ) -> int:
-        return self._run(lambda: self._writable(case_id), expected, command, idem)
-
     def _writable(self, case_id: UUID) -> Probationer:
         loaded = self.load_case(case_id)
         if not loaded.integrity.intact:
@@ -868,35 +561,3 @@ class CaseHistory(Application[UUID]):
                 "is written on it until an administrator has investigated"
             )
         return loaded.case
-
-    def _run(
-        self,
-        load: Callable[[], A],
-        expected: int | None,
-        command: Callable[[A], Any],
-        idem: tuple[str, str] | None,
-    ) -> int:
-        """Load, check the expected version, run one command, save atomically.
-
-        With an idempotency key, a repeat of the same request returns the first
-        result and writes nothing; the key is stored in the events' transaction.
-        """
-        replayed = self._replayed(idem)
-        if replayed is not None:
-            return replayed.originator_version
-        try:
-            aggregate = load()
-            if expected is not None and aggregate.version != expected:
-                raise ConcurrencyConflict(
-                    f"case {aggregate.id} is at version {aggregate.version}, "
-                    f"not {expected}"
-                )
-            command(aggregate)
-        except CaseError:
-            # A twin request with the same key may have committed since we looked:
-            # then its result stands, and this refusal is not news to the caller.
-            replayed = self._replayed(idem)
-            if replayed is not None:
-                return replayed.originator_version
-            raise
-        return self._save_once(aggregate, idem).originator_version

@@ -14,14 +14,20 @@ from rich.table import Table
 
 from casestream.application import CaseHistory
 from casestream.demo import DEFAULT_MONTHS as DEFAULT_DEMO_MONTHS
+from casestream.persistence.store import Store, open_store
 from casestream.settings import get_settings
 
 console = Console()
 errors = Console(stderr=True)  # warnings stay out of output meant for pipes
 
 
+def store() -> Store:
+    """The store the settings name; every command takes its pieces from it."""
+    return open_store(get_settings())
+
+
 def open_app() -> CaseHistory:
-    return CaseHistory(env=get_settings().eventsourcing_env())
+    return CaseHistory(env=store().env())
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -113,7 +119,7 @@ def cmd_project(args: argparse.Namespace) -> int:
     from casestream.projections.runner import READ_MODELS, LiveProjections
 
     names = tuple(READ_MODELS) if args.name == "all" else (args.name,)
-    live = LiveProjections(get_settings(), names=names)
+    live = LiveProjections(store(), names=names)
     console.print(f"Projecting {', '.join(names)}; Ctrl-C to stop.")
     try:
         while True:
@@ -138,7 +144,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             progress.update(task, completed=position, total=head)
 
         generation = rebuild(
-            get_settings(),
+            store(),
             args.name,
             batch_size=args.batch_size,
             progress=advance,
@@ -152,7 +158,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from casestream.projections.runner import status
 
     with open_app() as app:
-        rows = status(get_settings(), app)
+        rows = status(store(), app)
     table = Table(title="Projections")
     columns = ("read model", "generation", "position", "store head", "lag", "poisoned")
     for column in columns:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from casestream.application import CaseHistory
-from casestream.domain import policies
+from casestream.domain import commands as cmd, policies
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import (
@@ -619,7 +619,7 @@ class Step:
 
     at: datetime
     seq: int
-    command: Callable[..., int]
+    command: type[cmd.CaseCommand]
     fields: dict[str, Any]
     creates: str | None = None
     targets: str | None = None
@@ -671,7 +671,7 @@ class CaseScript:
     def add(
         self,
         at: datetime,
-        command: Callable[..., int],
+        command: type[cmd.CaseCommand],
         *,
         creates: str | None = None,
         targets: str | None = None,
@@ -808,9 +808,11 @@ def _register_partners(app: CaseHistory) -> list[PartnerRef]:
     refs: list[PartnerRef] = []
     for p in PARTNERS:
         services = [str(s) for s in p.services]
-        partner_id = app.register_partner(
-            actor=actor, name=p.name, services=services, contact=p.contact
-        )
+        partner_id = app.execute(
+            None,
+            cmd.RegisterPartner(name=p.name, services=services, contact=p.contact),  # type: ignore[arg-type]
+            actor=actor,
+        ).id
         refs.append(PartnerRef(str(partner_id), p.name, p.services))
     return refs
 
@@ -845,66 +847,64 @@ def _spread_features(rng: random.Random, people: int) -> list[Features]:
     ]
 
 
-# The aggregate method behind each CaseHistory command, where the names differ.
-AGGREGATE_METHODS: dict[Callable[..., int], str] = {
-    CaseHistory.close_case: "close",
-    CaseHistory.reopen_case: "reopen",
-    CaseHistory.seal_case: "seal",
-}
-
-
 def _build(script: CaseScript, partners: dict[str, Partner]) -> Probationer:
     """The case with its whole history as pending events, built without the store.
 
     The same aggregate commands (and so the same rules) as ``_run``; the application's
     own check of a referral's partner is made against the directory in memory.
     """
-    case = Probationer.open(**script.opening)
+    case = Probationer.open(*_opening(script))
     versions: dict[str, int] = {}
     for step in sorted(script.steps, key=lambda s: (s.at, s.seq)):
-        fields = dict(step.fields)
-        if step.targets is not None:
-            fields["target_version"] = versions[step.targets]
-        if step.command is CaseHistory.make_referral:
-            partners[fields["partner_id"]].check_offers(fields["service_type"])
-        method = AGGREGATE_METHODS.get(step.command, step.command.__name__)
-        getattr(case, method)(effective_at=step.at, **fields)
+        command, actor = _command(step, versions)
+        if isinstance(command, cmd.MakeReferral):
+            partners[str(command.partner_id)].check_offers(command.service_type)
+        case.execute(command, actor)
         for entry_id in (step.creates, step.targets):
             if entry_id is not None:
                 versions[entry_id] = case.version
     if script.closure is not None:
-        outcome, reason = script.closure
-        case.close(
-            actor=script.supervisor(script.limit),
-            outcome=outcome,
-            reason=reason,
-            effective_at=script.limit,
-        )
+        case.execute(*_closing(script))
     return case
 
 
 def _run(app: CaseHistory, script: CaseScript) -> UUID:
     """Open the case, then run its steps in effective-time order; close it last."""
-    case_id = app.open_case(**script.opening)
+    opening, actor = _opening(script)
+    case_id = app.execute(None, opening, actor=actor).id
     versions: dict[str, int] = {}
     for step in sorted(script.steps, key=lambda s: (s.at, s.seq)):
-        fields = dict(step.fields)
-        if step.targets is not None:
-            fields["target_version"] = versions[step.targets]
-        version = step.command(app, case_id, effective_at=step.at, **fields)
+        command, actor = _command(step, versions)
+        version = app.execute(case_id, command, actor=actor).version
         for entry_id in (step.creates, step.targets):
             if entry_id is not None:
                 versions[entry_id] = version
     if script.closure is not None:
-        outcome, reason = script.closure
-        app.close_case(
-            case_id,
-            actor=script.supervisor(script.limit),
-            outcome=outcome,
-            reason=reason,
-            effective_at=script.limit,
-        )
+        closing, actor = _closing(script)
+        app.execute(case_id, closing, actor=actor)
     return case_id
+
+
+def _opening(script: CaseScript) -> tuple[cmd.OpenCase, Actor]:
+    fields = dict(script.opening)
+    actor = fields.pop("actor")
+    return cmd.OpenCase(**fields), actor
+
+
+def _command(step: Step, versions: dict[str, int]) -> tuple[cmd.CaseCommand, Actor]:
+    """The step as a command, with the version of the entry it targets filled in."""
+    fields = dict(step.fields)
+    actor = fields.pop("actor")
+    if step.targets is not None:
+        fields["target_version"] = versions[step.targets]
+    return step.command(effective_at=step.at, **fields), actor
+
+
+def _closing(script: CaseScript) -> tuple[cmd.CloseCase, Actor]:
+    assert script.closure is not None
+    outcome, reason = script.closure
+    command = cmd.CloseCase(outcome=outcome, reason=reason, effective_at=script.limit)
+    return command, script.supervisor(script.limit)
 
 
 # --- Planning a case: the person, the order, and the milestones every stream obeys.
@@ -1152,7 +1152,7 @@ def _assessments(script: CaseScript) -> None:
         strengths = script.rng.sample(STRENGTHS, script.rng.randint(1, 2))
         script.add(
             at,
-            CaseHistory.complete_assessment,
+            cmd.CompleteAssessment,
             actor=script.officer(at),
             assessment_id=script.new_id("a"),
             instrument=str(script.instrument.instrument),
@@ -1168,7 +1168,7 @@ def _assessments(script: CaseScript) -> None:
         at, level, reason = script.override
         script.add(
             at,
-            CaseHistory.override_supervision_level,
+            cmd.OverrideSupervisionLevel,
             actor=script.supervisor(at),
             level=str(level),
             reason=reason,
@@ -1243,7 +1243,7 @@ def _initial_plan(script: CaseScript) -> None:
     script.plan_at = at
     script.add(
         at,
-        CaseHistory.revise_plan,
+        cmd.RevisePlan,
         actor=script.officer(at),
         plan_type="initial",
         prompted_by="intake",
@@ -1291,7 +1291,7 @@ def _referrals(
         court_ordered = need in script.offence.ordered
         if not script.add(
             made_at,
-            CaseHistory.make_referral,
+            cmd.MakeReferral,
             actor=script.officer(made_at),
             referral_id=referral_id,
             partner_id=partner.id,
@@ -1333,7 +1333,7 @@ def _referral_lifecycle(
         at = _later(rng, at, min_days, max_days)
         if not script.add(
             at,
-            CaseHistory.change_referral_status,
+            cmd.ChangeReferralStatus,
             actor=script.officer(at),
             referral_id=referral_id,
             status=str(status),
@@ -1388,7 +1388,7 @@ def _progress(
 ) -> None:
     if script.add(
         at,
-        CaseHistory.record_goal_progress,
+        cmd.RecordGoalProgress,
         actor=script.officer(at),
         goal_id=goal_id,
         status=str(status),
@@ -1411,7 +1411,7 @@ def _plan_reviews(script: CaseScript) -> None:
         ]
         script.add(
             review_at,
-            CaseHistory.revise_plan,
+            cmd.RevisePlan,
             actor=script.officer(review_at),
             plan_type="review",
             prompted_by="reassessment",
@@ -1443,7 +1443,7 @@ def _contacts(script: CaseScript, *, correct: bool, duplicate: bool) -> None:
         fields = _contact_fields(script, at, kind, attendance)
         if not script.add(
             at,
-            CaseHistory.log_contact,
+            cmd.LogContact,
             creates=contact_id,
             contact_id=contact_id,
             **fields,
@@ -1518,9 +1518,7 @@ def _phone_check_in(script: CaseScript, at: datetime) -> None:
     kind = script.rng.choice([ContactType.PHONE, ContactType.VIDEO])
     contact_id = script.new_id("k")
     fields = _contact_fields(script, at, kind, Attendance.ATTENDED)
-    script.add(
-        at, CaseHistory.log_contact, creates=contact_id, contact_id=contact_id, **fields
-    )
+    script.add(at, cmd.LogContact, creates=contact_id, contact_id=contact_id, **fields)
 
 
 def _correct_contact(
@@ -1545,7 +1543,7 @@ def _correct_contact(
         return False
     return script.add(
         at,
-        CaseHistory.correct_entry,
+        cmd.CorrectEntry,
         targets=contact_id,
         actor=script.officer(at),
         entry_id=contact_id,
@@ -1560,12 +1558,10 @@ def _duplicate_and_void(
     """A contact saved twice, and the second copy voided as entered in error."""
     dup_at = at + timedelta(minutes=script.rng.randint(2, 15))
     dup_id = script.new_id("k")
-    if script.add(
-        dup_at, CaseHistory.log_contact, creates=dup_id, contact_id=dup_id, **fields
-    ):
+    if script.add(dup_at, cmd.LogContact, creates=dup_id, contact_id=dup_id, **fields):
         script.add(
             dup_at,
-            CaseHistory.void_entry,
+            cmd.VoidEntry,
             targets=dup_id,
             actor=script.officer(dup_at),
             entry_id=dup_id,
@@ -1597,7 +1593,7 @@ def _drug_tests(script: CaseScript) -> None:
             results = dict.fromkeys(panel, "refused")
         if not script.add(
             at,
-            CaseHistory.record_drug_test,
+            cmd.RecordDrugTest,
             actor=script.officer(at),
             test_id=script.new_id("t"),
             method=method,
@@ -1661,7 +1657,7 @@ def _violation(
     violation_id = script.new_id("v")
     if not script.add(
         at,
-        CaseHistory.record_violation,
+        cmd.RecordViolation,
         actor=script.officer(at),
         violation_id=violation_id,
         kind=str(kind),
@@ -1674,7 +1670,7 @@ def _violation(
     supervisor = script.supervisor(respond_at)
     if not script.add(
         respond_at,
-        CaseHistory.respond_to_violation,
+        cmd.RespondToViolation,
         actor=supervisor,
         violation_id=violation_id,
         response_id=script.new_id("rsp"),
@@ -1706,7 +1702,7 @@ def _court_action(
     rng = script.rng
     if not script.add(
         at,
-        CaseHistory.record_court_action,
+        cmd.RecordCourtAction,
         actor=script.officer(at),
         violation_id=violation_id,
         court_action_id=script.new_id("ca"),
@@ -1719,7 +1715,7 @@ def _court_action(
         n = script.new_id("m")
         script.add(
             modified_at,
-            CaseHistory.modify_conditions,
+            cmd.ModifyConditions,
             actor=script.officer(modified_at),
             added=[
                 {
@@ -1744,7 +1740,7 @@ def _notes(script: CaseScript, *, void: bool) -> None:
         note_id = script.new_id("n")
         added = script.add(
             at,
-            CaseHistory.add_note,
+            cmd.AddNote,
             creates=note_id,
             actor=script.officer(at),
             note_id=note_id,
@@ -1755,7 +1751,7 @@ def _notes(script: CaseScript, *, void: bool) -> None:
         if added and void and n == 0:
             script.add(
                 at,
-                CaseHistory.void_entry,
+                cmd.VoidEntry,
                 targets=note_id,
                 actor=script.officer(at),
                 entry_id=note_id,
@@ -1774,7 +1770,7 @@ def _transfer(script: CaseScript) -> None:
     )
     script.add(
         at,
-        CaseHistory.assign_officer,
+        cmd.AssignOfficer,
         actor=Actor(script.roster.supervisors[old_unit], "supervisor"),
         officer_id=officer,
         unit_id=unit,
@@ -1799,7 +1795,7 @@ def _revocation(script: CaseScript) -> None:
     supervisor = script.supervisor(petition_at)
     script.add(
         violation_at,
-        CaseHistory.record_violation,
+        cmd.RecordViolation,
         actor=script.officer(violation_at),
         violation_id=violation_id,
         kind=str(kind),
@@ -1808,7 +1804,7 @@ def _revocation(script: CaseScript) -> None:
     )
     script.add(
         petition_at,
-        CaseHistory.respond_to_violation,
+        cmd.RespondToViolation,
         actor=supervisor,
         violation_id=violation_id,
         response_id=script.new_id("rsp"),

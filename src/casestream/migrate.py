@@ -9,17 +9,10 @@ nothing: every statement is ``IF NOT EXISTS`` or ``OR REPLACE``.
 
 from __future__ import annotations
 
-import psycopg
-from psycopg.rows import dict_row
-
-from casestream.access_log import (
-    TABLE as ACCESS_LOG,
-    open_access_log,
-    postgres_conninfo,
-)
+from casestream.access_log import TABLE as ACCESS_LOG
 from casestream.application import CaseHistory
 from casestream.persistence.postgres import append_only_tables, seal_append_only
-from casestream.projections.registry import registry_for
+from casestream.persistence.store import open_store
 from casestream.projections.runner import READ_MODELS, close_view, open_view, table_name
 from casestream.settings import Settings
 
@@ -35,30 +28,25 @@ def migrate(settings: Settings) -> list[str]:
 
     Returns what it made sure of, for the command to print.
     """
-    owner = settings.model_copy(update={"create_tables": True})
+    owner = open_store(settings.model_copy(update={"create_tables": True}))
     done = []
     # The application's recorder (events, recorded-at, chain, checkpoints,
     # idempotency, triggers, lock function) and the snapshot recorder.
-    with CaseHistory(env=owner.eventsourcing_env()):
+    with CaseHistory(env=owner.env()):
         done.append("event store and snapshots")
-    registry = registry_for(owner)
+    registry = owner.registry()
     done.append("read-model generations registry")
     for name in READ_MODELS:
         generation = registry.generation(name)
         close_view(open_view(owner, name, generation))
         done.append(f"read model {table_name(name, generation)}")
-    open_access_log(owner).close()
+    owner.access_log().close()
     done.append("access log")
-    if owner.backend == "postgres":
-        schema = owner.db_schema or "public"
-        url = owner.db.get_secret_value()
-        with (
-            psycopg.connect(postgres_conninfo(url), row_factory=dict_row) as conn,
-            conn.transaction(),
-            conn.cursor() as curs,
-        ):
+    roles = owner.roles  # where there are roles, rewrites are the owner's alone
+    if roles is not None:
+        with roles.transaction() as curs:
             seal_append_only(
-                curs, schema, [*append_only_tables(events_table()), ACCESS_LOG]
+                curs, roles.schema, [*append_only_tables(events_table()), ACCESS_LOG]
             )
         done.append("append-only tables sealed against rewrites")
     return done

@@ -12,11 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import psycopg
-from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 
-from casestream.access_log import TABLE as ACCESS_LOG, postgres_conninfo
+from casestream.access_log import TABLE as ACCESS_LOG
 from casestream.migrate import events_table
 from casestream.persistence.postgres import (
     APPEND_ONLY,
@@ -26,6 +24,7 @@ from casestream.persistence.postgres import (
     grant_event_store,
     grant_exactly,
 )
+from casestream.persistence.store import open_store
 from casestream.projections.registry import TABLE as REGISTRY
 from casestream.projections.runner import READ_MODELS
 from casestream.settings import Settings
@@ -55,19 +54,15 @@ def grant_runtime(settings: Settings, role: str) -> Granted:
     Also sets default privileges, so that the tables of a generation the owner builds
     later (``casestream rebuild``) are usable by the role without running this again.
     """
-    if settings.backend != "postgres":
+    roles = open_store(settings).roles
+    if roles is None:
         raise GrantRefused(
             "roles and privileges are PostgreSQL's; CASESTREAM_DB is not"
         )
-    schema = settings.db_schema or "public"
-    url = settings.db.get_secret_value()
+    schema = roles.schema
     grantee, in_schema = Identifier(role), Identifier(schema)
     granted = Granted(role)
-    with (
-        psycopg.connect(postgres_conninfo(url), row_factory=dict_row) as conn,
-        conn.transaction(),
-        conn.cursor() as curs,
-    ):
+    with roles.transaction() as curs:
         curs.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,))
         if curs.fetchone() is None:
             raise GrantRefused(

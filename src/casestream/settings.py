@@ -1,4 +1,4 @@
-"""Settings from ``CASESTREAM_*`` environment variables, and the store they select.
+"""Settings from ``CASESTREAM_*`` environment variables: every knob is read here.
 
 The store is one URL, ``CASESTREAM_DB``:
 
@@ -6,9 +6,9 @@ The store is one URL, ``CASESTREAM_DB``:
 - ``postgresql://user:password@host:5432/dbname``: the production store;
 - ``memory://``: in-process only, gone when the process ends (tests).
 
-``eventsourcing_env()`` translates it into the library's own variables
-(``PERSISTENCE_MODULE``, ``POSTGRES_*``, ``SQLITE_DBNAME``) so that those names live here
-and nowhere else.
+What it means is decided in one place, ``persistence/store.py``: ``open_store(settings)``
+maps these settings onto the library's own variables (``PERSISTENCE_MODULE``, and the
+``POSTGRES_*`` or ``SQLITE_*`` of the kind) and builds every piece on the store.
 """
 
 from __future__ import annotations
@@ -16,28 +16,13 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import unquote, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eventsourcing.utils import get_topic
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from casestream.keys import (
-    SNAPSHOT_KEY,
-    SigningKeyMissing,
-    load_signing_key,
-    public_bytes,
-    snapshot_mac_key,
-)
-from casestream.persistence import (
-    MEMORY_STORE,
-    MemoryFactory,
-    PostgresRecordedAtFactory,
-    SQLiteRecordedAtFactory,
-)
-
-Backend = Literal["memory", "sqlite", "postgres"]
+from casestream.keys import SigningKeyMissing, load_signing_key, public_bytes
+from casestream.persistence.store import scheme_of
 
 MIN_JWT_SECRET_BYTES = 32
 
@@ -105,7 +90,7 @@ class Settings(BaseSettings):
     @field_validator("db")
     @classmethod
     def _known_scheme(cls, value: SecretStr) -> SecretStr:
-        backend_of(value.get_secret_value())
+        scheme_of(value.get_secret_value())
         return value
 
     @field_validator("jwt_secret")
@@ -135,75 +120,6 @@ class Settings(BaseSettings):
     @property
     def witness(self) -> Path | None:
         return Path(self.witness_dir) if self.witness_dir else None
-
-    def _snapshot_env(self) -> dict[str, str]:
-        try:
-            return {SNAPSHOT_KEY: snapshot_mac_key(self.signing_key()).hex()}
-        except SigningKeyMissing:
-            return {}  # no snapshots are written or trusted without the key
-
-    @property
-    def backend(self) -> Backend:
-        return backend_of(self.db.get_secret_value())
-
-    def eventsourcing_env(self) -> dict[str, str]:
-        """The environment the eventsourcing library reads for this store."""
-        url = self.db.get_secret_value()
-        common = {
-            "CREATE_TABLE": "y" if self.create_tables else "n",
-            **self._snapshot_env(),
-        }
-        backend = self.backend
-        if backend == "memory":
-            return {
-                **common,
-                "PERSISTENCE_MODULE": get_topic(MemoryFactory),
-                MEMORY_STORE: url.split("://", 1)[1] or "default",
-            }
-        if backend == "sqlite":
-            path = url.split("://", 1)[1]
-            path = (
-                path[1:] if path.startswith("/") else path
-            )  # sqlite:///rel or ////abs
-            return {
-                **common,
-                "PERSISTENCE_MODULE": get_topic(SQLiteRecordedAtFactory),
-                "SQLITE_DBNAME": path,
-                "SQLITE_LOCK_TIMEOUT": str(max(self.lock_timeout_seconds, 1) * 6),
-            }
-        parts = urlsplit(url)
-        return {
-            **common,
-            "PERSISTENCE_MODULE": get_topic(PostgresRecordedAtFactory),
-            "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
-            "POSTGRES_HOST": parts.hostname or "127.0.0.1",
-            "POSTGRES_PORT": str(parts.port or 5432),
-            "POSTGRES_USER": unquote(parts.username or "postgres"),
-            "POSTGRES_PASSWORD": unquote(parts.password or ""),
-            "POSTGRES_POOL_SIZE": str(self.pool_size),
-            "POSTGRES_MAX_OVERFLOW": str(self.pool_max_overflow),
-            # A stuck writer must not block every writer forever (EVENTSOURCING.md §9).
-            "POSTGRES_LOCK_TIMEOUT": str(self.lock_timeout_seconds),
-            "POSTGRES_CONNECT_TIMEOUT": str(self.connect_timeout_seconds),
-            "POSTGRES_PRE_PING": "y",
-            # Never POSTGRES_ENABLE_DB_FUNCTIONS: that path skips the table lock and
-            # lets a subscriber miss events (EVENTSOURCING.md §2.5).
-            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
-            **({"POSTGRES_SCHEMA": self.db_schema} if self.db_schema else {}),
-        }
-
-
-def backend_of(url: str) -> Backend:
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme == "memory":
-        return "memory"
-    if scheme == "sqlite":
-        return "sqlite"
-    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
-        return "postgres"
-    raise ValueError(
-        "CASESTREAM_DB must start with sqlite://, postgresql:// or memory://"
-    )
 
 
 @lru_cache

@@ -14,6 +14,8 @@ from tests.conftest import store_settings
 
 from casestream.api.app import create_app
 from casestream.api.auth import mint_token
+from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 SECRET = "test-secret-for-the-api-suite-0123456789abcdef"
@@ -33,6 +35,14 @@ def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sett
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def app_store(settings: Settings) -> Iterator[CaseHistory]:
+    """The application on the API's store, to check what the API wrote."""
+    application = CaseHistory(env=open_store(settings).env())
+    yield application
+    application.close()
 
 
 def auth(

@@ -9,15 +9,15 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from tests.conftest import postgres_dsn
 
 from casestream.access_log import (
     AccessAttempt,
     AccessLog,
     AccessOutcome,
     AccessQuery,
-    open_access_log,
-    postgres_conninfo,
 )
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 CASE_A, CASE_B = UUID(int=1), UUID(int=2)
@@ -25,7 +25,7 @@ CASE_A, CASE_B = UUID(int=1), UUID(int=2)
 
 @pytest.fixture
 def log(settings: Settings) -> Iterator[AccessLog]:
-    access_log = open_access_log(settings)
+    access_log = open_store(settings).access_log()
     yield access_log
     access_log.close()
 
@@ -72,11 +72,11 @@ def test_attempts_are_appended_and_read_back_in_order(log: AccessLog):
 
 
 def test_the_log_outlives_the_service_that_wrote_it(settings: Settings):
-    first = open_access_log(settings)
+    first = open_store(settings).access_log()
     first.record(attempt("ana", CASE_A, AccessOutcome.ALLOWED))
     first.close()
 
-    second = open_access_log(settings)
+    second = open_store(settings).access_log()
     rows = second.select(AccessQuery())
     second.close()
 
@@ -90,7 +90,7 @@ def test_the_database_refuses_to_update_or_delete_log_rows(
 ):
     log.record(attempt("ana", CASE_A, AccessOutcome.ALLOWED))
     if store == "sqlite":
-        path = settings.eventsourcing_env()["SQLITE_DBNAME"]
+        path = open_store(settings).env()["SQLITE_DBNAME"]
         with sqlite3.connect(path) as conn:
             with pytest.raises(sqlite3.DatabaseError, match="append-only"):
                 conn.execute("UPDATE access_log SET outcome = 'denied'")
@@ -98,7 +98,7 @@ def test_the_database_refuses_to_update_or_delete_log_rows(
                 conn.execute("DELETE FROM access_log")
         conn.close()
     else:
-        url = postgres_conninfo(settings.db.get_secret_value())
+        url = postgres_dsn()
         table = f'"{settings.db_schema}".access_log'
         with psycopg.connect(url, autocommit=True) as pg:
             for statement in (

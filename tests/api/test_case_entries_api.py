@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from uuid import UUID
 
@@ -18,8 +20,8 @@ from tests.api.conftest import (
     open_case,
 )
 
-from casestream.api.routes.partners import takes_idempotency_key
 from casestream.application import CaseHistory
+from casestream.verify import verify_case
 
 
 def register_partner(client: TestClient) -> UUID:
@@ -437,10 +439,68 @@ def test_partner_registration_honours_or_refuses_an_idempotency_key(
     first = client.post("/partners", json=body, headers=headers)
     retry = client.post("/partners", json=body, headers=headers)
 
-    if takes_idempotency_key(CaseHistory.register_partner):
-        assert first.status_code == retry.status_code == 201
-        assert retry.json() == first.json()
-    else:  # until the application takes keys for partners: refused, never doubled
-        assert assert_problem(first, 422)["field"] == "Idempotency-Key"
-        assert_problem(retry, 422)
-    assert len(client.get("/partners", headers=SUPERVISOR).json()) <= 1
+    assert first.status_code == retry.status_code == 201
+    assert retry.json() == first.json()
+    assert len(client.get("/partners", headers=SUPERVISOR).json()) == 1
+
+
+def test_eight_officers_logging_contacts_at_once_without_if_match_all_succeed(
+    client: TestClient, app_store: CaseHistory
+):
+    """A client that did not ask for optimistic concurrency never sees a conflict:
+    a lost race is retried on a fresh load (one command path, ``execute``)."""
+    case_id = open_case(client)
+    start = threading.Barrier(8, timeout=30)
+
+    def post(n: int) -> int:
+        start.wait()
+        response = client.post(
+            f"/probationers/{case_id}/contacts",
+            json=contact_body(f"k{n}"),
+            headers=OFFICER,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(post, range(8)))
+
+    assert statuses == [201] * 8
+    case = app_store.get_case(case_id)
+    assert case.version == 9
+    assert sorted(case.entries) == sorted(f"k{n}" for n in range(8))
+    assert verify_case(app_store.store, case_id).intact
+
+
+def test_a_referral_retried_after_the_partner_was_deactivated_answers_the_first_result(
+    client: TestClient,
+):
+    case_id = open_case(client)
+    partner = register_partner(client)
+    body = {
+        "referral_id": "r1",
+        "partner_id": str(partner),
+        "service_type": "counseling",
+        "need_addressed": "thinking_behaviour_attitudes",
+    }
+    headers = {**OFFICER, "Idempotency-Key": "referral-r1"}
+    first = client.post(
+        f"/probationers/{case_id}/referrals", json=body, headers=headers
+    )
+    deactivated = client.post(
+        f"/partners/{partner}/deactivate",
+        json={"reason": "Contract ended"},
+        headers=SUPERVISOR,
+    )
+
+    retry = client.post(
+        f"/probationers/{case_id}/referrals", json=body, headers=headers
+    )
+
+    assert first.status_code == 201, first.text
+    assert deactivated.status_code == 201, deactivated.text
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    fresh = {**body, "referral_id": "r2"}
+    refused = client.post(
+        f"/probationers/{case_id}/referrals", json=fresh, headers=OFFICER
+    )
+    assert assert_problem(refused, 409)["type"].endswith("partner-inactive")

@@ -27,6 +27,7 @@ from tests.api.conftest import (
 
 from casestream.api.routes.events import EventStream, _tail
 from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 
@@ -241,7 +242,9 @@ def test_a_tailing_consumer_never_misses_or_repeats_an_event_under_concurrent_wr
 
 @pytest.mark.parametrize("spec_version", ["2.3", "2.4"])
 def test_the_stream_stops_polling_as_soon_as_the_client_disconnects(spec_version: str):
-    cases = CaseHistory(env=Settings(db=f"memory://{uuid4().hex}").eventsourcing_env())
+    cases = CaseHistory(
+        env=open_store(Settings(db=f"memory://{uuid4().hex}")).env()  # type: ignore[arg-type]
+    )
     stop = threading.Event()
     finished = threading.Event()
 

@@ -22,8 +22,9 @@ from tests.api.conftest import (
     contact_body,
     open_case,
 )
+from tests.conftest import postgres_dsn
 
-from casestream.access_log import postgres_conninfo
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 TOOL = Path(__file__).parents[2] / "tools" / "verify_export.py"
@@ -195,10 +196,10 @@ def test_exports_that_cannot_be_answered_are_problems(
         assert_problem(refused, 422)
 
 
-def stored_rows(settings: Settings) -> dict[str, int]:
+def stored_rows(settings: Settings, store: str) -> dict[str, int]:
     """Rows in every table of the store (SQLite and PostgreSQL)."""
-    if settings.backend == "sqlite":
-        conn = sqlite3.connect(settings.eventsourcing_env()["SQLITE_DBNAME"])
+    if store == "sqlite":
+        conn = sqlite3.connect(open_store(settings).env()["SQLITE_DBNAME"])
         try:
             names = [
                 r[0]
@@ -212,8 +213,7 @@ def stored_rows(settings: Settings) -> dict[str, int]:
             }
         finally:
             conn.close()
-    url = postgres_conninfo(settings.db.get_secret_value())
-    with psycopg.connect(url, autocommit=True) as pg:
+    with psycopg.connect(postgres_dsn(), autocommit=True) as pg:
         names = [
             r[0]
             for r in pg.execute(
@@ -230,10 +230,10 @@ def stored_rows(settings: Settings) -> dict[str, int]:
 
 @pytest.mark.parametrize("store", ["sqlite", "postgres"])
 def test_an_export_writes_nothing_but_the_access_log(
-    client: TestClient, timeline: Timeline, settings: Settings
+    client: TestClient, timeline: Timeline, settings: Settings, store: str
 ):
     v3 = recorded_at(client, timeline.case_id, 3)
-    before = stored_rows(settings)
+    before = stored_rows(settings, store)
     asks: list[dict[str, Any]] = [
         {},
         {"as_recorded_at": timeline.t},
@@ -243,7 +243,7 @@ def test_an_export_writes_nothing_but_the_access_log(
 
     statuses = [export(client, timeline.case_id, **ask).status_code for ask in asks]
 
-    after = stored_rows(settings)
+    after = stored_rows(settings, store)
     assert statuses == [200, 200, 200, 409]
     assert after.pop("access_log") == before.pop("access_log") + len(asks)
     assert after == before

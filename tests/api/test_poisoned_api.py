@@ -13,6 +13,7 @@ from tests.api.conftest import AUDITOR, OFFICER, open_case
 
 from casestream.api.app import create_app
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.domain.values import Actor
 from casestream.settings import Settings
 
@@ -40,14 +41,16 @@ def ready_with(client: TestClient, poisoned: dict[str, int]) -> bool:
 def log_contact(
     cases: CaseHistory, case_id: object, contact_id: str, actor: Actor
 ) -> None:
-    cases.log_contact(
+    cases.execute(
         case_id,
+        cmd.LogContact(
+            contact_id=contact_id,
+            contact_type="office",
+            attendance="attended",
+            location="Office",
+            summary="Reported",
+        ),
         actor=actor,
-        contact_id=contact_id,
-        contact_type="office",
-        attendance="attended",
-        location="Office",
-        summary="Reported",
     )
 
 

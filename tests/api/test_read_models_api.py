@@ -24,6 +24,7 @@ from tests.api.conftest import (
 )
 
 from casestream.api.app import create_app
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 TOOL = Path(__file__).parents[2] / "tools" / "verify_export.py"
@@ -281,7 +282,9 @@ def test_api_processes_can_read_models_a_separate_worker_keeps(settings: Setting
     reader = settings.model_copy(update={"run_projections": False})
     with TestClient(create_app(reader)) as client:
         case_id = open_case(client)
-        with LiveProjections(settings, names=("caseload", "audit")):  # the worker
+        with LiveProjections(
+            open_store(settings), names=("caseload", "audit")
+        ):  # the worker
             caught_up(client)  # the API process waits on the worker's progress
 
             rows = client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"]

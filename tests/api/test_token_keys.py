@@ -21,6 +21,7 @@ from tests.api.conftest import assert_problem
 from casestream.api.app import create_app
 from casestream.api.auth import TokenPolicy, Unauthenticated, read_token
 from casestream.api.identity import DEV_SECRET_FILE, InsecureConfiguration
+from casestream.keys import SigningKeyMissing, init_signing_key
 from casestream.settings import Settings
 
 # The constant that used to ship in settings.py: anyone could sign with it.
@@ -75,6 +76,19 @@ def test_outside_development_the_app_refuses_to_start_without_a_token_key():
     assert Settings.model_fields["env"].default == "production"
 
 
+def test_outside_development_the_app_refuses_to_start_without_the_signing_key(
+    tmp_path: Path,
+):
+    settings = memory_settings(
+        jwt_secret=SecretStr("k" * 40),
+        signing_key_path=str(tmp_path / "missing.pem"),
+    )
+
+    with pytest.raises(SigningKeyMissing, match="casestream keys init"):
+        create_app(settings)
+    assert not (tmp_path / "missing.pem").exists()  # refusing creates nothing
+
+
 def test_development_generates_a_private_secret_once_and_reuses_it(tmp_path: Path):
     settings = memory_settings(env="development", data_dir=str(tmp_path / "data"))
 
@@ -96,8 +110,14 @@ def test_a_token_signed_with_the_old_published_secret_is_refused(
     env: str, tmp_path: Path
 ):
     settings = memory_settings(env=env, data_dir=str(tmp_path))
-    if env == "production":
-        settings = settings.model_copy(update={"jwt_secret": SecretStr("k" * 40)})
+    if env == "production":  # a production server has its keys
+        init_signing_key(tmp_path / "agency.pem")
+        settings = settings.model_copy(
+            update={
+                "jwt_secret": SecretStr("k" * 40),
+                "signing_key_path": str(tmp_path / "agency.pem"),
+            }
+        )
 
     with TestClient(create_app(settings)) as client:
         response = client.get("/events", headers=bearer(OLD_PUBLISHED_SECRET))

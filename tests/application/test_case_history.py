@@ -6,7 +6,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from tests.factories import (
@@ -21,7 +21,8 @@ from tests.factories import (
     state,
 )
 
-from casestream.application import CaseHistory, LoadedCase
+from casestream.application import CaseHistory, Idempotency, LoadedCase
+from casestream.domain import commands as cmd
 from casestream.domain.errors import (
     CaseClosed,
     CaseError,
@@ -50,9 +51,17 @@ def replay(app: CaseHistory, case_id: UUID) -> Probationer:
     return case
 
 
-def contact(app: CaseHistory, case_id: UUID, contact_id: str, **kw: Any) -> int:
+def contact(
+    app: CaseHistory,
+    case_id: UUID,
+    contact_id: str,
+    *,
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+    **kw: Any,
+) -> int:
     fields: dict[str, Any] = {
-        "actor": OFFICER,
         "contact_id": contact_id,
         "contact_type": "office",
         "attendance": "attended",
@@ -60,7 +69,14 @@ def contact(app: CaseHistory, case_id: UUID, contact_id: str, **kw: Any) -> int:
         "summary": "Reported as directed",
     }
     fields.update(kw)
-    return app.log_contact(case_id, **fields)
+    key = Idempotency(idempotency_key, fingerprint) if idempotency_key else None
+    return app.execute(
+        case_id,
+        cmd.LogContact(**fields),
+        actor=OFFICER,
+        expected_version=expected_version,
+        idempotency=key,
+    ).version
 
 
 def test_a_full_lifecycle_replays_to_the_same_state_from_a_fresh_process(
@@ -106,13 +122,15 @@ def test_a_correction_keeps_the_original_event_in_the_history(app: CaseHistory):
     case_id = open_case(app)
     written = contact(app, case_id, "k1", contact_type="home")
 
-    app.correct_entry(
+    app.execute(
         case_id,
+        cmd.CorrectEntry(
+            entry_id="k1",
+            target_version=written,
+            changes={"contact_type": "field"},
+            reason="It was a field visit",
+        ),
         actor=SUPERVISOR,
-        entry_id="k1",
-        target_version=written,
-        changes={"contact_type": "field"},
-        reason="It was a field visit",
     )
 
     history = app.history(case_id)
@@ -148,9 +166,9 @@ def test_every_event_has_a_recorded_time_from_the_store(app: CaseHistory):
     assert recorded[-1] <= after  # type: ignore[operator]
 
 
-REFUSALS: list[tuple[str, type[CaseError], dict[str, Any]]] = [
+REFUSALS: list[tuple[type[cmd.CaseCommand], type[CaseError], dict[str, Any]]] = [
     (
-        "log_contact",
+        cmd.LogContact,
         InvalidEffectiveTime,
         {
             "contact_id": "k9",
@@ -162,7 +180,7 @@ REFUSALS: list[tuple[str, type[CaseError], dict[str, Any]]] = [
         },
     ),
     (
-        "log_contact",
+        cmd.LogContact,
         InvalidEffectiveTime,
         {
             "contact_id": "k9",
@@ -174,17 +192,17 @@ REFUSALS: list[tuple[str, type[CaseError], dict[str, Any]]] = [
         },
     ),
     (
-        "change_referral_status",
+        cmd.ChangeReferralStatus,
         UnknownEntry,
         {"referral_id": "nope", "status": "accepted"},
     ),
     (
-        "change_referral_status",
+        cmd.ChangeReferralStatus,
         InvalidTransition,
         {"referral_id": "r1", "status": "completed"},
     ),
     (
-        "respond_to_violation",
+        cmd.RespondToViolation,
         UnknownEntry,
         {
             "violation_id": "nope",
@@ -194,7 +212,7 @@ REFUSALS: list[tuple[str, type[CaseError], dict[str, Any]]] = [
         },
     ),
     (
-        "complete_assessment",
+        cmd.CompleteAssessment,
         ReasonRequired,
         {
             "assessment_id": "a2",
@@ -210,7 +228,7 @@ REFUSALS: list[tuple[str, type[CaseError], dict[str, Any]]] = [
         },
     ),
     (
-        "correct_entry",
+        cmd.CorrectEntry,
         ReasonRequired,
         {
             "entry_id": "r1",
@@ -219,38 +237,43 @@ REFUSALS: list[tuple[str, type[CaseError], dict[str, Any]]] = [
             "reason": " ",
         },
     ),
-    ("close_case", ReasonRequired, {"outcome": "completed", "reason": None}),
+    (cmd.CloseCase, ReasonRequired, {"outcome": "completed", "reason": None}),
     (
-        "assign_officer",
+        cmd.AssignOfficer,
         ReasonRequired,
         {"officer_id": "o2", "unit_id": "u2", "reason": ""},
     ),
-    ("override_supervision_level", ReasonRequired, {"level": "high", "reason": None}),
+    (cmd.OverrideSupervisionLevel, ReasonRequired, {"level": "high", "reason": None}),
 ]
 
 
 @pytest.mark.parametrize(
     ("command", "error", "kwargs"),
     REFUSALS,
-    ids=[f"{c}-{e.__name__}" for c, e, _ in REFUSALS],
+    ids=[f"{c.__name__}-{e.__name__}" for c, e, _ in REFUSALS],
 )
 def test_bad_input_is_refused_and_writes_nothing(
-    app: CaseHistory, command: str, error: type[CaseError], kwargs: dict[str, Any]
+    app: CaseHistory,
+    command: type[cmd.CaseCommand],
+    error: type[CaseError],
+    kwargs: dict[str, Any],
 ):
     partner = register_partner(app)
     case_id = open_case(app)
-    app.make_referral(
+    app.execute(
         case_id,
+        cmd.MakeReferral(
+            referral_id="r1",
+            partner_id=str(partner),
+            service_type="counseling",
+            need_addressed="thinking_behaviour_attitudes",
+        ),
         actor=OFFICER,
-        referral_id="r1",
-        partner_id=str(partner),
-        service_type="counseling",
-        need_addressed="thinking_behaviour_attitudes",
     )
     head = app.recorder.max_notification_id()
 
     with pytest.raises(error):
-        getattr(app, command)(case_id, actor=OFFICER, **kwargs)
+        app.execute(case_id, command(**kwargs), actor=OFFICER)
 
     assert app.recorder.max_notification_id() == head
     assert app.get_case(case_id).version == 2
@@ -258,7 +281,11 @@ def test_bad_input_is_refused_and_writes_nothing(
 
 def test_a_closed_case_refuses_entries_and_writes_nothing(app: CaseHistory):
     case_id = open_case(app)
-    app.close_case(case_id, actor=SUPERVISOR, outcome="completed", reason="Term served")
+    app.execute(
+        case_id,
+        cmd.CloseCase(outcome="completed", reason="Term served"),
+        actor=SUPERVISOR,
+    )
     head = app.recorder.max_notification_id()
 
     with pytest.raises(CaseClosed):
@@ -270,18 +297,23 @@ def test_a_closed_case_refuses_entries_and_writes_nothing(app: CaseHistory):
 def test_a_referral_to_an_unknown_or_inactive_partner_is_refused(app: CaseHistory):
     case_id = open_case(app)
     partner = register_partner(app, "housing")
-    app.deactivate_partner(partner, actor=SUPERVISOR, reason="Contract ended")
+    app.execute(
+        partner, cmd.DeactivatePartner(reason="Contract ended"), actor=SUPERVISOR
+    )
     referral = {
-        "actor": OFFICER,
         "referral_id": "r1",
         "service_type": "housing",
         "need_addressed": "accommodation",
     }
 
     with pytest.raises(PartnerInactive):
-        app.make_referral(case_id, partner_id=str(partner), **referral)
+        app.execute(
+            case_id, cmd.MakeReferral(partner_id=partner, **referral), actor=OFFICER
+        )
     with pytest.raises(PartnerNotFound):
-        app.make_referral(case_id, partner_id="not-a-uuid", **referral)
+        app.execute(
+            case_id, cmd.MakeReferral(partner_id=uuid4(), **referral), actor=OFFICER
+        )
 
     assert app.get_case(case_id).version == 1
 
@@ -303,16 +335,17 @@ def test_a_stale_expected_version_is_a_conflict(app: CaseHistory):
     assert list(app.get_case(case_id).entries) == ["k1"]
 
 
-def test_two_writers_on_the_same_version_one_wins_and_nothing_is_lost(
-    app: CaseHistory,
-):
-    case_id = open_case(app)
+def race(app: CaseHistory, case_id: UUID, expected: int | None) -> dict[str, object]:
+    """Two writers that both load the case before either saves."""
     both_loaded = threading.Barrier(2, timeout=10)
+    waited: set[int] = set()
     load = app.load_case
 
     def racing_load(cid: UUID, version: int | None = None) -> LoadedCase:
         case = load(cid, version)
-        both_loaded.wait()
+        if threading.get_ident() not in waited:  # only the first load races
+            waited.add(threading.get_ident())
+            both_loaded.wait()
         return case
 
     app.load_case = racing_load  # type: ignore[method-assign]
@@ -320,7 +353,9 @@ def test_two_writers_on_the_same_version_one_wins_and_nothing_is_lost(
 
     def write(contact_id: str) -> None:
         try:
-            outcomes[contact_id] = contact(app, case_id, contact_id)
+            outcomes[contact_id] = contact(
+                app, case_id, contact_id, expected_version=expected
+            )
         except ConcurrencyConflict as e:
             outcomes[contact_id] = e
 
@@ -330,14 +365,32 @@ def test_two_writers_on_the_same_version_one_wins_and_nothing_is_lost(
     for t in threads:
         t.join(timeout=20)
     app.load_case = load  # type: ignore[method-assign]
+    return outcomes
+
+
+def test_two_writers_on_the_version_they_named_one_wins_and_nothing_is_lost(
+    app: CaseHistory,
+):
+    case_id = open_case(app)
+
+    outcomes = race(app, case_id, expected=1)
 
     winners = [k for k, v in outcomes.items() if v == 2]
     losers = [k for k, v in outcomes.items() if isinstance(v, ConcurrencyConflict)]
     assert len(winners) == 1
     assert len(losers) == 1
     assert list(app.get_case(case_id).entries) == winners
-    # The loser retries on the new version and both entries are kept.
+    # The loser reloads and retries: nothing is lost.
     contact(app, case_id, losers[0])
+    assert sorted(app.get_case(case_id).entries) == ["k1", "k2"]
+
+
+def test_two_writers_who_named_no_version_both_succeed(app: CaseHistory):
+    case_id = open_case(app)
+
+    outcomes = race(app, case_id, expected=None)
+
+    assert sorted(outcomes.values()) == [2, 3]  # type: ignore[type-var]
     assert sorted(app.get_case(case_id).entries) == ["k1", "k2"]
 
 
@@ -377,13 +430,15 @@ def test_a_5000_event_case_loads_through_snapshots(app: CaseHistory):
     for batch in range(50):
         case = app.get_case(case_id)
         for n in range(100):
-            case.log_contact(
-                actor=OFFICER,
-                contact_id=f"k{batch}-{n}",
-                contact_type="phone",
-                attendance="attended",
-                location="Phone",
-                summary="Check-in call",
+            case.execute(
+                cmd.LogContact(
+                    contact_id=f"k{batch}-{n}",
+                    contact_type="phone",
+                    attendance="attended",
+                    location="Phone",
+                    summary="Check-in call",
+                ),
+                OFFICER,
             )
         app.save(case)
     read: list[int] = []
@@ -421,12 +476,18 @@ def test_assessment_and_policy_level_are_recorded_with_provenance(app: CaseHisto
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing(
     app: CaseHistory,
 ):
-    case_id = app.open_case(
-        actor=OFFICER, idempotency_key="open-1", fingerprint="f", **case_fields()
-    )
-    again = app.open_case(
-        actor=OFFICER, idempotency_key="open-1", fingerprint="f", **case_fields()
-    )
+    case_id = app.execute(
+        None,
+        cmd.OpenCase(**case_fields()),
+        actor=OFFICER,
+        idempotency=Idempotency("open-1", "f"),
+    ).id
+    again = app.execute(
+        None,
+        cmd.OpenCase(**case_fields()),
+        actor=OFFICER,
+        idempotency=Idempotency("open-1", "f"),
+    ).id
     first = contact(app, case_id, "k1", idempotency_key="c-1", fingerprint="f")
     head = app.recorder.max_notification_id()
 
@@ -475,20 +536,22 @@ def test_a_diff_names_what_changed_between_two_times_and_the_events_that_did_it(
     t1 = datetime.now(UTC)
     time.sleep(0.003)
     contact(app, case_id, "k2")
-    app.correct_entry(
+    app.execute(
         case_id,
+        cmd.CorrectEntry(
+            entry_id="k1",
+            target_version=2,
+            changes={"attendance": "missed"},
+            reason="Did not attend after all",
+        ),
         actor=SUPERVISOR,
-        entry_id="k1",
-        target_version=2,
-        changes={"attendance": "missed"},
-        reason="Did not attend after all",
     )
-    app.assign_officer(
+    app.execute(
         case_id,
+        cmd.AssignOfficer(
+            officer_id="officer-cy", unit_id="unit-south", reason="Moved"
+        ),
         actor=SUPERVISOR,
-        officer_id="officer-cy",
-        unit_id="unit-south",
-        reason="Moved",
     )
     time.sleep(0.003)
     t2 = datetime.now(UTC)
@@ -511,12 +574,13 @@ def test_sealing_keeps_every_event_and_refuses_new_entries(app: CaseHistory):
     before = app.get_case(case_id).version
 
     with pytest.raises(ReasonRequired):
-        app.seal_case(case_id, actor=SUPERVISOR, reason=None, court_order_ref="SO-1")
-    app.seal_case(
+        app.execute(
+            case_id, cmd.SealCase(reason=None, court_order_ref="SO-1"), actor=SUPERVISOR
+        )
+    app.execute(
         case_id,
+        cmd.SealCase(reason="Expungement order", court_order_ref="SO-1"),
         actor=Actor("admin-zo", "admin"),
-        reason="Expungement order",
-        court_order_ref="SO-1",
     )
 
     case = app.get_case(case_id)
@@ -526,3 +590,57 @@ def test_sealing_keeps_every_event_and_refuses_new_entries(app: CaseHistory):
     with pytest.raises(CaseSealedError):
         contact(app, case_id, "after-seal")
     assert verify_case(app.store, case_id).intact
+
+
+def test_opening_a_case_with_an_id_already_taken_is_a_conflict_not_a_raw_error(
+    app: CaseHistory,
+):
+    taken = uuid4()
+    app.execute(taken, cmd.OpenCase(**case_fields()), actor=OFFICER)
+
+    with pytest.raises(ConcurrencyConflict):
+        app.execute(taken, cmd.OpenCase(**case_fields()), actor=OFFICER)
+    assert app.get_case(taken).version == 1
+
+
+def test_a_command_loads_the_case_once_and_authorizes_the_state_it_changes(
+    app: CaseHistory,
+):
+    case_id = open_case(app)
+    loads: list[int] = []
+    load = app.load_case
+
+    def counted(cid: UUID, version: int | None = None) -> LoadedCase:
+        loaded = load(cid, version)
+        loads.append(loaded.case.version)
+        return loaded
+
+    app.load_case = counted  # type: ignore[method-assign]
+    seen: list[int] = []
+    written = app.execute(
+        case_id,
+        cmd.AddNote(note_id="n1", text="Called about housing"),
+        actor=OFFICER,
+        authorize=lambda case: seen.append(case.version),
+    )
+    app.load_case = load  # type: ignore[method-assign]
+
+    assert loads == [1]  # one load ...
+    assert seen == [1]  # ... whose state the caller's check saw
+    assert written.version == 2
+
+
+def test_a_refused_authorization_writes_nothing(app: CaseHistory):
+    case_id = open_case(app)
+
+    def refuse(case: object) -> None:
+        raise PermissionError("not yours")
+
+    with pytest.raises(PermissionError):
+        app.execute(
+            case_id,
+            cmd.AddNote(note_id="n1", text="x"),
+            actor=OFFICER,
+            authorize=refuse,
+        )
+    assert app.get_case(case_id).version == 1

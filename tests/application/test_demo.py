@@ -15,12 +15,13 @@ from casestream.application import CaseHistory
 from casestream.demo import load_demo
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import CaseStatus, EntryKind
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 
 def memory() -> dict[str, str]:
     """A fresh in-memory casestream store of its own."""
-    return Settings(db=f"memory://{uuid4().hex}").eventsourcing_env()  # type: ignore[arg-type]
+    return open_store(Settings(db=f"memory://{uuid4().hex}")).env()  # type: ignore[arg-type]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.factories import OFFICER, SUPERVISOR, open_case, state
 
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseError
 
 COMMANDS = st.lists(
@@ -40,83 +41,127 @@ def run(app: CaseHistory, case_id: Any, command: str, n: int) -> None:
     last = next(reversed(case.entries.values()), None)
     violations = case.open_violations()
     calls: dict[str, Any] = {
-        "contact": lambda: app.log_contact(
-            case_id,
-            actor=OFFICER,
-            contact_id=f"k{n}",
-            contact_type="home",
-            attendance="attended",
-            location="Home",
-            summary="Visit",
+        "contact": lambda: (
+            app.execute(
+                case_id,
+                cmd.LogContact(
+                    contact_id=f"k{n}",
+                    contact_type="home",
+                    attendance="attended",
+                    location="Home",
+                    summary="Visit",
+                ),
+                actor=OFFICER,
+            ).version
         ),
-        "missed": lambda: app.log_contact(
-            case_id,
-            actor=OFFICER,
-            contact_id=f"k{n}",
-            contact_type="office",
-            attendance="missed",
-            location="Office",
-            summary="Did not report",
+        "missed": lambda: (
+            app.execute(
+                case_id,
+                cmd.LogContact(
+                    contact_id=f"k{n}",
+                    contact_type="office",
+                    attendance="missed",
+                    location="Office",
+                    summary="Did not report",
+                ),
+                actor=OFFICER,
+            ).version
         ),
-        "drug_test": lambda: app.record_drug_test(
-            case_id,
-            actor=OFFICER,
-            test_id=f"t{n}",
-            method="oral_fluid",
-            results={"thc": "positive" if n % 2 else "negative"},
+        "drug_test": lambda: (
+            app.execute(
+                case_id,
+                cmd.RecordDrugTest(
+                    test_id=f"t{n}",
+                    method="oral_fluid",
+                    results={"thc": "positive" if n % 2 else "negative"},
+                ),
+                actor=OFFICER,
+            ).version
         ),
-        "violation": lambda: app.record_violation(
-            case_id,
-            actor=OFFICER,
-            violation_id=f"v{n}",
-            kind="missed_report",
-            severity="low",
-            description="Missed an appointment",
+        "violation": lambda: (
+            app.execute(
+                case_id,
+                cmd.RecordViolation(
+                    violation_id=f"v{n}",
+                    kind="missed_report",
+                    severity="low",
+                    description="Missed an appointment",
+                ),
+                actor=OFFICER,
+            ).version
         ),
-        "respond": lambda: app.respond_to_violation(
-            case_id,
-            actor=SUPERVISOR,
-            violation_id=violations[0]["id"],
-            response_id=f"r{n}",
-            response="verbal_warning",
-            authorised_by="sup",
+        "respond": lambda: (
+            app.execute(
+                case_id,
+                cmd.RespondToViolation(
+                    violation_id=violations[0]["id"],
+                    response_id=f"r{n}",
+                    response="verbal_warning",
+                    authorised_by="sup",
+                ),
+                actor=SUPERVISOR,
+            ).version
         ),
-        "note": lambda: app.add_note(
-            case_id, actor=OFFICER, note_id=f"n{n}", text="Called employer"
+        "note": lambda: (
+            app.execute(
+                case_id,
+                cmd.AddNote(note_id=f"n{n}", text="Called employer"),
+                actor=OFFICER,
+            ).version
         ),
-        "correct": lambda: app.correct_entry(
-            case_id,
-            actor=SUPERVISOR,
-            entry_id=last["id"],
-            target_version=last["last_version"],
-            changes={"summary": "Amended"},
-            reason="Typo",
+        "correct": lambda: (
+            app.execute(
+                case_id,
+                cmd.CorrectEntry(
+                    entry_id=last["id"],
+                    target_version=last["last_version"],
+                    changes={"summary": "Amended"},
+                    reason="Typo",
+                ),
+                actor=SUPERVISOR,
+            ).version
         ),
-        "void": lambda: app.void_entry(
-            case_id,
-            actor=SUPERVISOR,
-            entry_id=last["id"],
-            target_version=last["last_version"],
-            reason="Wrong case",
+        "void": lambda: (
+            app.execute(
+                case_id,
+                cmd.VoidEntry(
+                    entry_id=last["id"],
+                    target_version=last["last_version"],
+                    reason="Wrong case",
+                ),
+                actor=SUPERVISOR,
+            ).version
         ),
-        "close": lambda: app.close_case(
-            case_id, actor=SUPERVISOR, outcome="completed", reason="Term served"
+        "close": lambda: (
+            app.execute(
+                case_id,
+                cmd.CloseCase(outcome="completed", reason="Term served"),
+                actor=SUPERVISOR,
+            ).version
         ),
-        "reopen": lambda: app.reopen_case(
-            case_id, actor=SUPERVISOR, reason="Closed in error", court_order_ref="O-1"
+        "reopen": lambda: (
+            app.execute(
+                case_id,
+                cmd.ReopenCase(reason="Closed in error", court_order_ref="O-1"),
+                actor=SUPERVISOR,
+            ).version
         ),
-        "assess": lambda: app.complete_assessment(
-            case_id,
-            actor=OFFICER,
-            assessment_id=f"a{n}",
-            instrument="oras_cst",
-            instrument_version="1",
-            purpose="reassessment_scheduled",
-            scores={"x": n},
-            total=n,
-            risk_level=["low", "moderate", "high"][n % 3],
-            needs=[],
-            strengths=[],
+        "assess": lambda: (
+            app.execute(
+                case_id,
+                cmd.CompleteAssessment(
+                    assessment_id=f"a{n}",
+                    instrument="oras_cst",
+                    instrument_version="1",
+                    purpose="reassessment_scheduled",
+                    scores={"x": n},
+                    total=n,
+                    risk_level=["low", "moderate", "high"][n % 3],
+                    needs=[],
+                    strengths=[],
+                ),
+                actor=OFFICER,
+            ).version
         ),
     }
     # A refusal writes nothing, which the property also checks.

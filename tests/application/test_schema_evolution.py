@@ -11,6 +11,7 @@ from eventsourcing.persistence import StoredEvent
 from tests.factories import OFFICER
 
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
 from casestream.verify import verify_store
 
@@ -64,15 +65,17 @@ def test_new_contacts_are_written_as_v2_beside_old_ones(app: CaseHistory):
     fixture = load_v1(app)
     case_id = UUID(fixture["case_id"])
 
-    app.log_contact(
+    app.execute(
         case_id,
+        cmd.LogContact(
+            contact_id="k-new",
+            contact_type="office",
+            attendance="attended",
+            location="Office",
+            summary="Reported",
+            complied=True,
+        ),
         actor=OFFICER,
-        contact_id="k-new",
-        contact_type="office",
-        attendance="attended",
-        location="Office",
-        summary="Reported",
-        complied=True,
     )
 
     [stored] = app.recorder.select_events(case_id, gt=20)

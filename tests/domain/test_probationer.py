@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from tests.factories import OFFICER, SUPERVISOR, case_fields, days_ago
 
+from casestream.domain import commands as cmd
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
@@ -24,7 +25,7 @@ from casestream.domain.values import CaseStatus, SupervisionLevel
 
 
 def a_case() -> Probationer:
-    case = Probationer.open(actor=OFFICER, **case_fields())
+    case = Probationer.open(cmd.OpenCase(**case_fields()), OFFICER)
     case.collect_events()
     return case
 
@@ -38,13 +39,15 @@ def contact(case: Probationer, contact_id: str = "k1", **kw: object) -> None:
         "effective_at": days_ago(10),
     }
     fields.update(kw)
-    case.log_contact(actor=OFFICER, contact_id=contact_id, **fields)  # type: ignore[arg-type]
+    case.execute(cmd.LogContact(contact_id=contact_id, **fields), OFFICER)  # type: ignore[arg-type]
 
 
 def test_opening_a_case_records_who_opened_it_and_when_it_took_effect():
     effective = days_ago(30)
 
-    case = Probationer.open(actor=OFFICER, **case_fields(effective_at=effective))
+    case = Probationer.open(
+        cmd.OpenCase(**case_fields(effective_at=effective)), OFFICER
+    )
 
     [opened] = case.collect_events()
     assert isinstance(opened, Probationer.CaseOpened)
@@ -58,13 +61,15 @@ def test_opening_a_case_records_who_opened_it_and_when_it_took_effect():
 def test_an_entry_defaults_to_taking_effect_when_it_is_recorded():
     case = a_case()
 
-    case.log_contact(
-        actor=OFFICER,
-        contact_id="k1",
-        contact_type="phone",
-        attendance="attended",
-        location="Phone",
-        summary="Check-in",
+    case.execute(
+        cmd.LogContact(
+            contact_id="k1",
+            contact_type="phone",
+            attendance="attended",
+            location="Phone",
+            summary="Check-in",
+        ),
+        OFFICER,
     )
 
     [logged] = case.collect_events()
@@ -89,11 +94,13 @@ def test_an_entry_effective_in_the_future_before_opening_or_without_zone_is_refu
 
 def test_a_closed_case_refuses_new_entries_until_it_is_reopened():
     case = a_case()
-    case.close(actor=SUPERVISOR, outcome="completed", reason="Term served")
+    case.execute(cmd.CloseCase(outcome="completed", reason="Term served"), SUPERVISOR)
 
     with pytest.raises(CaseClosed):
         contact(case)
-    case.reopen(actor=SUPERVISOR, reason="Closed in error", court_order_ref="CR-1")
+    case.execute(
+        cmd.ReopenCase(reason="Closed in error", court_order_ref="CR-1"), SUPERVISOR
+    )
     contact(case)
 
     events = case.collect_events()
@@ -106,31 +113,35 @@ def test_a_closed_case_refuses_new_entries_until_it_is_reopened():
 
 def test_an_open_case_cannot_be_reopened():
     with pytest.raises(CaseAlreadyOpen):
-        a_case().reopen(actor=SUPERVISOR, reason="why", court_order_ref="CR-1")
+        a_case().execute(
+            cmd.ReopenCase(reason="why", court_order_ref="CR-1"), SUPERVISOR
+        )
 
 
 @pytest.mark.parametrize(
     "command",
     [
-        lambda c: c.close(actor=SUPERVISOR, outcome="completed", reason=" "),
-        lambda c: c.assign_officer(
-            actor=SUPERVISOR, officer_id="o2", unit_id="u2", reason=None
+        lambda c: c.execute(cmd.CloseCase(outcome="completed", reason=" "), SUPERVISOR),
+        lambda c: c.execute(
+            cmd.AssignOfficer(officer_id="o2", unit_id="u2", reason=None), SUPERVISOR
         ),
-        lambda c: c.override_supervision_level(
-            actor=SUPERVISOR, level="high", reason=""
+        lambda c: c.execute(
+            cmd.OverrideSupervisionLevel(level="high", reason=""), SUPERVISOR
         ),
-        lambda c: c.complete_assessment(
-            actor=OFFICER,
-            assessment_id="a1",
-            instrument="lsi_r",
-            instrument_version="1",
-            purpose="intake",
-            scores={},
-            total=10,
-            risk_level="low",
-            needs=[],
-            strengths=[],
-            override_level="high",
+        lambda c: c.execute(
+            cmd.CompleteAssessment(
+                assessment_id="a1",
+                instrument="lsi_r",
+                instrument_version="1",
+                purpose="intake",
+                scores={},
+                total=10,
+                risk_level="low",
+                needs=[],
+                strengths=[],
+                override_level="high",
+            ),
+            OFFICER,
         ),
     ],
     ids=["closure", "transfer", "level-override", "risk-override"],
@@ -149,18 +160,20 @@ def test_decisions_that_need_a_reason_are_refused_without_one(
 def test_an_assessment_sets_risk_and_the_policy_supervision_level_with_provenance():
     case = a_case()
 
-    case.complete_assessment(
-        actor=OFFICER,
-        assessment_id="a1",
-        instrument="oras_cst",
-        instrument_version="1",
-        purpose="intake",
-        scores={"d1": 3},
-        total=22,
-        risk_level="moderate",
-        needs=[],
-        strengths=[],
-        effective_at=days_ago(5),
+    case.execute(
+        cmd.CompleteAssessment(
+            assessment_id="a1",
+            instrument="oras_cst",
+            instrument_version="1",
+            purpose="intake",
+            scores={"d1": 3},
+            total=22,
+            risk_level="moderate",
+            needs=[],
+            strengths=[],
+            effective_at=days_ago(5),
+        ),
+        OFFICER,
     )
 
     _completed, level_set = case.collect_events()
@@ -175,19 +188,21 @@ def test_an_assessment_sets_risk_and_the_policy_supervision_level_with_provenanc
 def test_an_override_with_a_reason_replaces_the_assessed_risk():
     case = a_case()
 
-    case.complete_assessment(
-        actor=OFFICER,
-        assessment_id="a1",
-        instrument="lsi_r",
-        instrument_version="1",
-        purpose="intake",
-        scores={},
-        total=12,
-        risk_level="low",
-        needs=[],
-        strengths=[],
-        override_level="high",
-        reason="Domestic abuse history",
+    case.execute(
+        cmd.CompleteAssessment(
+            assessment_id="a1",
+            instrument="lsi_r",
+            instrument_version="1",
+            purpose="intake",
+            scores={},
+            total=12,
+            risk_level="low",
+            needs=[],
+            strengths=[],
+            override_level="high",
+            reason="Domestic abuse history",
+        ),
+        OFFICER,
     )
 
     assert case.risk_level == "high"
@@ -197,22 +212,31 @@ def test_an_override_with_a_reason_replaces_the_assessed_risk():
 
 def test_a_referral_moves_only_along_its_lifecycle():
     case = a_case()
-    case.make_referral(
-        actor=OFFICER,
-        referral_id="r1",
-        partner_id="p1",
-        service_type="housing",
-        need_addressed="accommodation",
+    case.execute(
+        cmd.MakeReferral(
+            referral_id="r1",
+            partner_id="p1",
+            service_type="housing",
+            need_addressed="accommodation",
+        ),
+        OFFICER,
     )
 
     with pytest.raises(InvalidTransition):
-        case.change_referral_status(actor=OFFICER, referral_id="r1", status="completed")
-    case.change_referral_status(actor=OFFICER, referral_id="r1", status="accepted")
-    case.change_referral_status(actor=OFFICER, referral_id="r1", status="enrolled")
-    case.change_referral_status(actor=OFFICER, referral_id="r1", status="completed")
+        case.execute(
+            cmd.ChangeReferralStatus(referral_id="r1", status="completed"), OFFICER
+        )
+    case.execute(cmd.ChangeReferralStatus(referral_id="r1", status="accepted"), OFFICER)
+    case.execute(cmd.ChangeReferralStatus(referral_id="r1", status="enrolled"), OFFICER)
+    case.execute(
+        cmd.ChangeReferralStatus(referral_id="r1", status="completed"), OFFICER
+    )
     with pytest.raises(InvalidTransition):
-        case.change_referral_status(
-            actor=OFFICER, referral_id="r1", status="withdrawn", reason="late"
+        case.execute(
+            cmd.ChangeReferralStatus(
+                referral_id="r1", status="withdrawn", reason="late"
+            ),
+            OFFICER,
         )
 
     assert case.entries["r1"]["status"] == "completed"
@@ -222,20 +246,22 @@ def test_commands_naming_an_unknown_referral_violation_or_goal_are_refused():
     case = a_case()
 
     with pytest.raises(UnknownEntry):
-        case.change_referral_status(
-            actor=OFFICER, referral_id="nope", status="accepted"
+        case.execute(
+            cmd.ChangeReferralStatus(referral_id="nope", status="accepted"), OFFICER
         )
     with pytest.raises(UnknownEntry):
-        case.respond_to_violation(
-            actor=OFFICER,
-            violation_id="nope",
-            response_id="x",
-            response="verbal_warning",
-            authorised_by="s",
+        case.execute(
+            cmd.RespondToViolation(
+                violation_id="nope",
+                response_id="x",
+                response="verbal_warning",
+                authorised_by="s",
+            ),
+            OFFICER,
         )
     with pytest.raises(UnknownEntry):
-        case.record_goal_progress(
-            actor=OFFICER, goal_id="g9", status="achieved", note="n"
+        case.execute(
+            cmd.RecordGoalProgress(goal_id="g9", status="achieved", note="n"), OFFICER
         )
 
     assert case.collect_events() == []
@@ -243,29 +269,35 @@ def test_commands_naming_an_unknown_referral_violation_or_goal_are_refused():
 
 def test_a_response_outside_the_matrix_needs_a_reason_and_is_marked():
     case = a_case()
-    case.record_violation(
-        actor=OFFICER,
-        violation_id="v1",
-        kind="missed_report",
-        severity="low",
-        description="Missed office visit",
+    case.execute(
+        cmd.RecordViolation(
+            violation_id="v1",
+            kind="missed_report",
+            severity="low",
+            description="Missed office visit",
+        ),
+        OFFICER,
     )
 
     with pytest.raises(ReasonRequired):
-        case.respond_to_violation(
-            actor=SUPERVISOR,
+        case.execute(
+            cmd.RespondToViolation(
+                violation_id="v1",
+                response_id="x1",
+                response="revocation_petition",
+                authorised_by="judge",
+            ),
+            SUPERVISOR,
+        )
+    case.execute(
+        cmd.RespondToViolation(
             violation_id="v1",
             response_id="x1",
             response="revocation_petition",
             authorised_by="judge",
-        )
-    case.respond_to_violation(
-        actor=SUPERVISOR,
-        violation_id="v1",
-        response_id="x1",
-        response="revocation_petition",
-        authorised_by="judge",
-        reason="Third missed report this month",
+            reason="Third missed report this month",
+        ),
+        SUPERVISOR,
     )
 
     assert case.entries["x1"]["within_policy"] is False
@@ -277,12 +309,14 @@ def test_a_correction_points_at_the_entry_and_version_and_keeps_the_original():
     contact(case, attendance="missed")
     written = case.entries["k1"]["version"]
 
-    case.correct_entry(
-        actor=OFFICER,
-        entry_id="k1",
-        target_version=written,
-        changes={"attendance": "excused"},
-        reason="Hospital letter received",
+    case.execute(
+        cmd.CorrectEntry(
+            entry_id="k1",
+            target_version=written,
+            changes={"attendance": "excused"},
+            reason="Hospital letter received",
+        ),
+        OFFICER,
     )
 
     logged, corrected = case.collect_events()
@@ -299,28 +333,34 @@ def test_a_correction_of_a_stale_version_or_a_voided_entry_is_refused():
     case = a_case()
     contact(case)
     first = case.entries["k1"]["version"]
-    case.correct_entry(
-        actor=OFFICER,
-        entry_id="k1",
-        target_version=first,
-        changes={"summary": "Reported on time"},
-        reason="Typo",
+    case.execute(
+        cmd.CorrectEntry(
+            entry_id="k1",
+            target_version=first,
+            changes={"summary": "Reported on time"},
+            reason="Typo",
+        ),
+        OFFICER,
     )
 
     with pytest.raises(StaleEntryVersion):
-        case.correct_entry(
-            actor=OFFICER,
-            entry_id="k1",
-            target_version=first,
-            changes={"summary": "again"},
-            reason="Typo",
+        case.execute(
+            cmd.CorrectEntry(
+                entry_id="k1",
+                target_version=first,
+                changes={"summary": "again"},
+                reason="Typo",
+            ),
+            OFFICER,
         )
-    case.void_entry(
-        actor=OFFICER, entry_id="k1", target_version=case.version, reason="Wrong case"
+    case.execute(
+        cmd.VoidEntry(entry_id="k1", target_version=case.version, reason="Wrong case"),
+        OFFICER,
     )
     with pytest.raises(EntryAlreadyVoided):
-        case.void_entry(
-            actor=OFFICER, entry_id="k1", target_version=case.version, reason="again"
+        case.execute(
+            cmd.VoidEntry(entry_id="k1", target_version=case.version, reason="again"),
+            OFFICER,
         )
 
     assert case.entries["k1"]["voided"] is True
@@ -341,12 +381,11 @@ def test_a_correction_with_a_bad_or_uncorrectable_field_is_refused(
     contact(case)
 
     with pytest.raises(InvalidInput) as refused:
-        case.correct_entry(
-            actor=OFFICER,
-            entry_id="k1",
-            target_version=case.version,
-            changes=changes,
-            reason="r",
+        case.execute(
+            cmd.CorrectEntry(
+                entry_id="k1", target_version=case.version, changes=changes, reason="r"
+            ),
+            OFFICER,
         )
 
     assert refused.value.field == field
@@ -369,34 +408,40 @@ def test_an_entry_id_cannot_be_reused():
 
 def test_a_response_cannot_take_effect_before_the_violation_it_answers():
     case = a_case()
-    case.record_violation(
-        actor=OFFICER,
-        violation_id="v1",
-        kind="curfew",
-        severity="low",
-        description="Out after curfew",
-        effective_at=days_ago(5),
+    case.execute(
+        cmd.RecordViolation(
+            violation_id="v1",
+            kind="curfew",
+            severity="low",
+            description="Out after curfew",
+            effective_at=days_ago(5),
+        ),
+        OFFICER,
     )
 
     with pytest.raises(InvalidEffectiveTime):
-        case.respond_to_violation(
-            actor=OFFICER,
-            violation_id="v1",
-            response_id="x1",
-            response="verbal_warning",
-            authorised_by="s",
-            effective_at=days_ago(6),
+        case.execute(
+            cmd.RespondToViolation(
+                violation_id="v1",
+                response_id="x1",
+                response="verbal_warning",
+                authorised_by="s",
+                effective_at=days_ago(6),
+            ),
+            OFFICER,
         )
 
 
 def test_a_drug_test_stands_for_its_most_serious_result():
     case = a_case()
 
-    case.record_drug_test(
-        actor=OFFICER,
-        test_id="t1",
-        method="urine_lab",
-        results={"thc": "dilute", "opiates": "negative", "cocaine": "positive"},
+    case.execute(
+        cmd.RecordDrugTest(
+            test_id="t1",
+            method="urine_lab",
+            results={"thc": "dilute", "opiates": "negative", "cocaine": "positive"},
+        ),
+        OFFICER,
     )
 
     assert case.entries["t1"]["overall"] == "positive"
@@ -404,21 +449,25 @@ def test_a_drug_test_stands_for_its_most_serious_result():
 
 def test_a_goal_that_was_achieved_cannot_be_progressed_again():
     case = a_case()
-    case.revise_plan(
-        actor=OFFICER,
-        plan_type="initial",
-        prompted_by="intake",
-        agreement="agreed",
-        goals=[{"goal_id": "g1", "need_area": "accommodation", "statement": "Housed"}],
-        effective_at=days_ago(20),
+    case.execute(
+        cmd.RevisePlan(
+            plan_type="initial",
+            prompted_by="intake",
+            agreement="agreed",
+            goals=[
+                {"goal_id": "g1", "need_area": "accommodation", "statement": "Housed"}
+            ],
+            effective_at=days_ago(20),
+        ),
+        OFFICER,
     )
-    case.record_goal_progress(
-        actor=OFFICER, goal_id="g1", status="achieved", note="Keys"
+    case.execute(
+        cmd.RecordGoalProgress(goal_id="g1", status="achieved", note="Keys"), OFFICER
     )
 
     with pytest.raises(InvalidTransition):
-        case.record_goal_progress(
-            actor=OFFICER, goal_id="g1", status="active", note="x"
+        case.execute(
+            cmd.RecordGoalProgress(goal_id="g1", status="active", note="x"), OFFICER
         )
 
     assert case.plan is not None
@@ -429,23 +478,26 @@ def test_a_plan_revision_increments_the_plan_version():
     case = a_case()
     goal = {"goal_id": "g1", "need_area": "accommodation", "statement": "Housed"}
 
-    first = case.revise_plan(
-        actor=OFFICER,
-        plan_type="initial",
-        prompted_by="intake",
-        agreement="agreed",
-        goals=[goal],
+    case.execute(
+        cmd.RevisePlan(
+            plan_type="initial", prompted_by="intake", agreement="agreed", goals=[goal]
+        ),
+        OFFICER,
     )
-    second = case.revise_plan(
-        actor=OFFICER,
-        plan_type="review",
-        prompted_by="progress",
-        agreement="agreed",
-        goals=[goal, {**goal, "goal_id": "g2"}],
+    assert case.plan is not None
+    first = case.plan["plan_version"]
+    case.execute(
+        cmd.RevisePlan(
+            plan_type="review",
+            prompted_by="progress",
+            agreement="agreed",
+            goals=[goal, {**goal, "goal_id": "g2"}],
+        ),
+        OFFICER,
     )
 
-    assert (first, second) == (1, 2)
     assert case.plan is not None
+    assert (first, case.plan["plan_version"]) == (1, 2)
     assert set(case.plan["goals"]) == {"g1", "g2"}
 
 
@@ -454,7 +506,7 @@ def test_term_end_before_term_start_is_refused():
     fields["term_end"] = fields["term_start"] - timedelta(days=1)
 
     with pytest.raises(InvalidInput):
-        Probationer.open(actor=OFFICER, **fields)
+        Probationer.open(cmd.OpenCase(**fields), OFFICER)
 
 
 def test_text_with_a_nul_character_is_refused():

@@ -21,12 +21,14 @@ from tests.factories import OFFICER, full_lifecycle, open_case
 
 from casestream.application import CaseHistory
 from casestream.checkpoints import take_checkpoint
+from casestream.domain import commands as cmd
 from casestream.domain.errors import (
     CaseNotFound,
     InvalidInput,
     NotCheckpointedThen,
     NotYetCheckpointed,
 )
+from casestream.domain.values import Attendance, ContactType
 from casestream.export import build_bundle, canonical, render_html
 from casestream.keys import init_signing_key
 from casestream.persistence import Checkpoint
@@ -146,17 +148,23 @@ def clock_past(moment: datetime) -> None:
 
 
 def contact(
-    app: CaseHistory, case_id: UUID, contact_id: str, summary: str, **kw: Any
-) -> int:
-    return app.log_contact(
+    app: CaseHistory,
+    case_id: UUID,
+    contact_id: str,
+    summary: str,
+    effective_at: datetime | None = None,
+) -> None:
+    app.execute(
         case_id,
+        cmd.LogContact(
+            contact_id=contact_id,
+            contact_type=ContactType.OFFICE,
+            attendance=Attendance.ATTENDED,
+            location="District office",
+            summary=summary,
+            effective_at=effective_at,
+        ),
         actor=OFFICER,
-        contact_id=contact_id,
-        contact_type="office",
-        attendance="attended",
-        location="District office",
-        summary=summary,
-        **kw,
     )
 
 
@@ -187,12 +195,12 @@ def timeline(app: CaseHistory, key: Ed25519PrivateKey) -> Timeline:
     clock_past(t)
     contact(app, case_id, "k2", "Reported this afternoon")
     clock_past(app.store.recorded_times(case_id)[3])  # v3 alone had been recorded
-    app.add_note(
+    app.execute(
         case_id,
+        cmd.AddNote(
+            note_id="late", text="Phoned last week", effective_at=t - timedelta(days=7)
+        ),
         actor=OFFICER,
-        note_id="late",
-        text="Phoned last week",
-        effective_at=t - timedelta(days=7),
     )
     assert min(app.store.recorded_times(case_id)[v] for v in (3, 4)) > t
     now = take_checkpoint(app.store, key)

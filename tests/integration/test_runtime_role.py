@@ -10,6 +10,7 @@ from tests.conftest import postgres_dsn
 from tests.factories import OFFICER, open_case
 
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.persistence.postgres import restrict_runtime_role
 
 
@@ -70,12 +71,14 @@ def test_the_runtime_role_appends_and_reads_but_cannot_update_delete_or_truncate
             )
             admin.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM {role}')
             admin.execute(f"DROP ROLE {role}")
-    app.log_contact(
+    app.execute(
         case_id,
+        cmd.LogContact(
+            contact_id="k1",
+            contact_type="office",
+            attendance="attended",
+            location="Office",
+            summary="Reported",
+        ),
         actor=OFFICER,
-        contact_id="k1",
-        contact_type="office",
-        attendance="attended",
-        location="Office",
-        summary="Reported",
     )

@@ -26,9 +26,11 @@ from casestream.api.app import create_app
 from casestream.api.auth import mint_token
 from casestream.application import CaseHistory
 from casestream.checkpoints import read_witness, take_checkpoint
+from casestream.domain import commands as cmd
 from casestream.domain.errors import IntegrityBroken
 from casestream.export import build_bundle, canonical
 from casestream.keys import init_signing_key
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 from casestream.verify import verify_case, verify_store
 
@@ -43,7 +45,7 @@ def store(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def sql(settings: Settings, store: str) -> Iterator[Execute]:
     """Run SQL as the database owner would, with the append-only triggers disabled."""
-    env = settings.eventsourcing_env()
+    env = open_store(settings).env()
     if store == "sqlite":
         conn = sqlite3.connect(env["SQLITE_DBNAME"], isolation_level=None)
 
@@ -81,14 +83,16 @@ def sql(settings: Settings, store: str) -> Iterator[Execute]:
 
 def contacts(app: CaseHistory, case_id: UUID, n: int) -> None:
     for k in range(n):
-        app.log_contact(
+        app.execute(
             case_id,
+            cmd.LogContact(
+                contact_id=f"k{k}",
+                contact_type="office",
+                attendance="attended",
+                location="Office",
+                summary="Reported",
+            ),
             actor=OFFICER,
-            contact_id=f"k{k}",
-            contact_type="office",
-            attendance="attended",
-            location="Office",
-            summary="Reported",
         )
 
 
@@ -104,7 +108,7 @@ def test_an_untouched_store_verifies_clean_and_refuses_updates_and_deletes(
     assert len(verdict.cases) == 2  # the case and its partner
     assert verdict.checkpoints
     assert verdict.checkpoints[0].intact
-    env = settings.eventsourcing_env()
+    env = open_store(settings).env()
     if store == "sqlite":
         conn = sqlite3.connect(env["SQLITE_DBNAME"])
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -329,7 +333,7 @@ def test_snapshots_refuse_updates_in_the_database(
 ):
     case_id = open_case(app)
     contacts(app, case_id, 50)
-    env = settings.eventsourcing_env()
+    env = open_store(settings).env()
     if store == "sqlite":
         conn = sqlite3.connect(env["SQLITE_DBNAME"])
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
@@ -506,7 +510,7 @@ def test_verify_on_the_command_line_names_the_broken_case_in_full(tmp_path: Path
     settings = Settings(  # type: ignore[arg-type]
         db=env["CASESTREAM_DB"], signing_key_path=env["CASESTREAM_SIGNING_KEY_PATH"]
     )
-    with CaseHistory(env=settings.eventsourcing_env()) as app:
+    with CaseHistory(env=open_store(settings).env()) as app:
         case_id = open_case(app)
         contacts(app, case_id, 3)
     assert cli("checkpoint").returncode == 0

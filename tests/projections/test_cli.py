@@ -10,6 +10,7 @@ from pathlib import Path
 from tests.factories import full_lifecycle
 
 from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 
@@ -34,7 +35,7 @@ def cli(tmp_path: Path, *args: str) -> str:
 
 def test_status_shows_the_lag_until_a_rebuild_catches_up(tmp_path: Path):
     settings = Settings(db=f"sqlite:///{tmp_path}/cli.db")  # type: ignore[arg-type]
-    with CaseHistory(env=settings.eventsourcing_env()) as app:
+    with CaseHistory(env=open_store(settings).env()) as app:
         case_id = full_lifecycle(app)
         head = app.recorder.max_notification_id()
 

@@ -8,17 +8,15 @@ from uuid import UUID
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
 from casestream.domain.values import EntryKind
+from casestream.persistence.store import Store
 from casestream.projections.caseload import CaseloadView
 from casestream.projections.outcomes import outcomes
 from casestream.projections.runner import catch_up, open_view
-from casestream.settings import Settings
 
 
-def test_outcomes_count_exactly_what_the_cases_hold(
-    app: CaseHistory, settings: Settings
-):
+def test_outcomes_count_exactly_what_the_cases_hold(app: CaseHistory, storage: Store):
     ids: list[UUID] = load_demo(app, 25, seed=21)
-    view = open_view(settings, "caseload", 1)
+    view = open_view(storage, "caseload", 1)
     assert isinstance(view, CaseloadView)
     catch_up(app, view)
 

@@ -10,7 +10,9 @@ import pytest
 from tests.factories import OFFICER, open_case
 
 from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
 from casestream.domain.values import Actor, Attendance, ContactType
+from casestream.persistence.store import Store
 from casestream.projections.audit import AuditQuery
 from casestream.projections.poison import Poisoned
 from casestream.projections.runner import (
@@ -20,7 +22,6 @@ from casestream.projections.runner import (
     open_view,
     status,
 )
-from casestream.settings import Settings
 
 EVIL = Actor("evil\x00user", "officer")
 
@@ -28,15 +29,17 @@ EVIL = Actor("evil\x00user", "officer")
 def log_contact(
     app: CaseHistory, case_id: UUID, contact_id: str, actor: Actor = OFFICER
 ) -> int:
-    return app.log_contact(
+    return app.execute(
         case_id,
+        cmd.LogContact(
+            contact_id=contact_id,
+            contact_type="office",
+            attendance="attended",
+            location="Office",
+            summary="Reported",
+        ),
         actor=actor,
-        contact_id=contact_id,
-        contact_type="office",
-        attendance="attended",
-        location="Office",
-        summary="Reported",
-    )
+    ).version
 
 
 def stored_before_the_rule(app: CaseHistory, case_id: UUID, contact_id: str) -> None:
@@ -46,8 +49,7 @@ def stored_before_the_rule(app: CaseHistory, case_id: UUID, contact_id: str) -> 
     case._record(
         case.ContactLogged,
         OFFICER,
-        None,
-        None,
+        cmd.CaseCommand(),
         contact_id=contact_id,
         contact_type=ContactType.OFFICE,
         attendance=Attendance.ATTENDED,
@@ -60,11 +62,11 @@ def stored_before_the_rule(app: CaseHistory, case_id: UUID, contact_id: str) -> 
 
 
 def test_a_nul_in_an_actor_is_stepped_over_live_and_the_next_event_applied(
-    app: CaseHistory, settings: Settings, caplog: pytest.LogCaptureFixture
+    app: CaseHistory, storage: Store, caplog: pytest.LogCaptureFixture
 ):
     seen: list[tuple[str, Poisoned]] = []
     with LiveProjections(
-        settings, check_every=0.2, on_poisoned=lambda n, p: seen.append((n, p))
+        storage, check_every=0.2, on_poisoned=lambda n, p: seen.append((n, p))
     ) as live:
         case_id = open_case(app)
         log_contact(app, case_id, "k1", actor=EVIL)
@@ -94,15 +96,15 @@ def test_a_nul_in_an_actor_is_stepped_over_live_and_the_next_event_applied(
 
 
 def test_catch_up_steps_over_it_inside_a_batch_and_marks_the_caseload_row(
-    app: CaseHistory, settings: Settings
+    app: CaseHistory, storage: Store
 ):
     case_id = open_case(app)
     log_contact(app, case_id, "k1")
     stored_before_the_rule(app, case_id, "evil\x00contact")  # a caseload row key
     log_contact(app, case_id, "k3")
     head = app.recorder.max_notification_id()
-    caseload = open_view(settings, "caseload", 1)
-    audit = open_view(settings, "audit", 1)
+    caseload = open_view(storage, "caseload", 1)
+    audit = open_view(storage, "audit", 1)
     try:
         assert catch_up(app, caseload, batch_size=10) == head
         assert catch_up(app, audit, batch_size=10) == head
@@ -115,7 +117,7 @@ def test_catch_up_steps_over_it_inside_a_batch_and_marks_the_caseload_row(
         rows = audit.query(AuditQuery())  # type: ignore[attr-defined]
         assert [r["version"] for r in rows] == [1, 2, 4]
         assert [
-            (s.name, s.position, s.lag, s.poisoned) for s in status(settings, app)
+            (s.name, s.position, s.lag, s.poisoned) for s in status(storage, app)
         ] == [
             ("caseload", head, 0, 1),
             ("audit", head, 0, 1),
@@ -126,14 +128,14 @@ def test_catch_up_steps_over_it_inside_a_batch_and_marks_the_caseload_row(
 
 
 def test_a_rebuild_meets_the_poisoned_event_again_and_records_it(
-    app: CaseHistory, settings: Settings
+    app: CaseHistory, storage: Store
 ):
     from casestream.projections.runner import rebuild
 
     case_id = open_case(app)
     log_contact(app, case_id, "k1", actor=EVIL)
-    assert rebuild(settings, "audit") == 2
-    view = open_view(settings, "audit", 2)
+    assert rebuild(storage, "audit") == 2
+    view = open_view(storage, "audit", 2)
     try:
         assert [p.position for p in view.poisoned_events()] == [2]  # type: ignore[attr-defined]
         assert view.max_tracking_id(app.name) == 2

@@ -13,8 +13,10 @@ from tests.factories import OFFICER, SUPERVISOR, open_case
 
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
+from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import Actor, EntryKind
+from casestream.persistence.store import Store
 from casestream.projections.audit import AuditQuery, AuditView
 from casestream.projections.caseload import (
     CaseloadView,
@@ -31,12 +33,11 @@ from casestream.projections.runner import (
     rebuild,
     status,
 )
-from casestream.settings import Settings
 
 
 @pytest.fixture
-def live(settings: Settings, app: CaseHistory) -> Iterator[LiveProjections]:
-    projections = LiveProjections(settings, check_every=0.2)
+def live(storage: Store, app: CaseHistory) -> Iterator[LiveProjections]:
+    projections = LiveProjections(storage, check_every=0.2)
     yield projections
     projections.stop()
 
@@ -135,14 +136,16 @@ def test_a_live_write_reaches_the_caseload_and_the_audit_trail(
     app: CaseHistory, live: LiveProjections
 ):
     case_id = open_case(app)
-    app.log_contact(
+    app.execute(
         case_id,
+        cmd.LogContact(
+            contact_id="k1",
+            contact_type="home",
+            attendance="attended",
+            location="Home",
+            summary="Home visit",
+        ),
         actor=OFFICER,
-        contact_id="k1",
-        contact_type="home",
-        attendance="attended",
-        location="Home",
-        summary="Home visit",
     )
 
     live.wait(app.recorder.max_notification_id(), timeout=10)
@@ -161,12 +164,12 @@ class Crash(OperationalError):
 
 
 def test_a_projection_stopped_between_events_resumes_exactly_once(
-    app: CaseHistory, settings: Settings
+    app: CaseHistory, storage: Store
 ):
     load_demo(app, 4, seed=5)
     head = app.recorder.max_notification_id() or 0
-    audit = open_view(settings, "audit", 1)
-    caseload = open_view(settings, "caseload", 1)
+    audit = open_view(storage, "audit", 1)
+    caseload = open_view(storage, "caseload", 1)
     # A worker that stops (is killed) part way, between two events ...
     catch_up(app, audit, batch_size=7, stop_at=head // 2)
     catch_up(app, caseload, batch_size=1, stop_at=head // 3)
@@ -188,14 +191,14 @@ def test_a_projection_stopped_between_events_resumes_exactly_once(
     audit.append = original  # type: ignore[method-assign]
 
     # Restarted, the live runner picks up from each view's tracked position.
-    with LiveProjections(settings, check_every=0.2) as live:
+    with LiveProjections(storage, check_every=0.2) as live:
         live.wait(head, timeout=60)
         assert_audit_is_complete(app, live.view("audit"))
         assert_caseload_matches_aggregates(app, live.view("caseload"))
 
 
 def test_a_rebuild_produces_identical_tables_and_the_server_switches_to_it(
-    app: CaseHistory, settings: Settings, live: LiveProjections
+    app: CaseHistory, storage: Store, live: LiveProjections
 ):
     load_demo(app, 5, seed=9)
     live.wait(app.recorder.max_notification_id(), timeout=60)
@@ -206,16 +209,16 @@ def test_a_rebuild_produces_identical_tables_and_the_server_switches_to_it(
     seen: list[int] = []
 
     assert (
-        rebuild(settings, "audit", batch_size=50, progress=lambda p, h: seen.append(p))
+        rebuild(storage, "audit", batch_size=50, progress=lambda p, h: seen.append(p))
         == 2
     )
-    assert rebuild(settings, "caseload", batch_size=50) == 2
+    assert rebuild(storage, "caseload", batch_size=50) == 2
 
     assert seen[-1] == app.recorder.max_notification_id()
-    rebuilt_audit = open_view(settings, "audit", 2)
+    rebuilt_audit = open_view(storage, "audit", 2)
     assert isinstance(rebuilt_audit, AuditView)
     assert rebuilt_audit.query(AuditQuery(limit=10**6)) == before
-    rebuilt_caseload = open_view(settings, "caseload", 2)
+    rebuilt_caseload = open_view(storage, "caseload", 2)
     assert isinstance(rebuilt_caseload, CaseloadView)
     assert (
         sorted(rebuilt_caseload.select_docs(), key=lambda d: d["probationer_id"])
@@ -228,7 +231,7 @@ def test_a_rebuild_produces_identical_tables_and_the_server_switches_to_it(
     case_id = open_case(app)
     live.wait(app.recorder.max_notification_id(), timeout=10)
     assert live.view("audit").query(AuditQuery(originator_id=str(case_id)))
-    assert [s.lag for s in status(settings, app)] == [0, 0]
+    assert [s.lag for s in status(storage, app)] == [0, 0]
 
 
 def test_the_caseload_as_of_a_past_time_is_what_the_live_view_said_then(
@@ -246,21 +249,23 @@ def test_the_caseload_as_of_a_past_time_is_what_the_live_view_said_then(
     time.sleep(0.005)
     # Later the record changes: a transfer, a contact, a closure.
     [first, second, *_] = app_case_ids(app)
-    app.assign_officer(
+    app.execute(
         first,
+        cmd.AssignOfficer(
+            officer_id="officer-new", unit_id="unit-east", reason="Moved house"
+        ),
         actor=SUPERVISOR,
-        officer_id="officer-new",
-        unit_id="unit-east",
-        reason="Moved house",
     )
-    app.log_contact(
+    app.execute(
         second,
+        cmd.LogContact(
+            contact_id="late-k",
+            contact_type="office",
+            attendance="attended",
+            location="Office",
+            summary="Reported",
+        ),
         actor=OFFICER,
-        contact_id="late-k",
-        contact_type="office",
-        attendance="attended",
-        location="Office",
-        summary="Reported",
     )
     live.wait(app.recorder.max_notification_id(), timeout=10)
 
@@ -278,11 +283,10 @@ def test_a_sealed_case_leaves_the_caseload_outcomes_and_past_views(
     [case_id, *_] = app_case_ids(app)
     officer = app.get_case(case_id).officer_id
 
-    app.seal_case(
+    app.execute(
         case_id,
+        cmd.SealCase(reason="Court order", court_order_ref="SO-9"),
         actor=Actor("admin-zo", "admin"),
-        reason="Court order",
-        court_order_ref="SO-9",
     )
     live.wait(app.recorder.max_notification_id(), timeout=10)
 

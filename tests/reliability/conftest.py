@@ -11,6 +11,7 @@ from tests.conftest import store_settings
 from tests.reliability.harness import SECRET, Server, running, server_env
 
 from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 
@@ -34,6 +35,6 @@ def server(live_settings: Settings, tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture
 def store_app(live_settings: Settings) -> Iterator[CaseHistory]:
     """The same store opened in the test process, to check what really got stored."""
-    app = CaseHistory(env=live_settings.eventsourcing_env())
+    app = CaseHistory(env=open_store(live_settings).env())
     yield app
     app.close()

@@ -31,6 +31,7 @@ from eventsourcing.utils import get_topic
 from casestream.api.auth import mint_token
 from casestream.application import CaseHistory
 from casestream.persistence import PostgresRecordedAtRecorder, SQLiteRecordedAtRecorder
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 SECRET = "reliability-suite-secret-0123456789abcdef"
@@ -195,11 +196,10 @@ class SlowSQLiteRecorder(SQLiteRecordedAtRecorder):
 
 def slow_env(settings: Settings) -> dict[str, str]:
     """The store's environment, with a recorder that sleeps inside its transactions."""
-    recorder = (
-        SlowPostgresRecorder if settings.backend == "postgres" else SlowSQLiteRecorder
-    )
+    store = open_store(settings)
+    recorder = SlowPostgresRecorder if store.kind == "postgres" else SlowSQLiteRecorder
     return {
-        **settings.eventsourcing_env(),
+        **store.env(),
         "APPLICATION_RECORDER_TOPIC": get_topic(recorder),
     }
 

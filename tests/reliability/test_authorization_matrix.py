@@ -30,6 +30,7 @@ from casestream.access_log import AccessLog, AccessOutcome, AccessQuery
 from casestream.api.app import create_app
 from casestream.api.auth import PERMISSIONS, SEES_SEALED, Permission, Role
 from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 
 UNRELATED_CASE = str(UUID(int=4))
 
@@ -149,7 +150,7 @@ def api(
         }
     )
     with TestClient(create_app(chosen)) as client:
-        app = CaseHistory(env=chosen.eventsourcing_env())
+        app = CaseHistory(env=open_store(chosen).env())
         try:
             yield client, app, client.app.state.access_log  # type: ignore[attr-defined]
         finally:

@@ -41,6 +41,7 @@ from tests.reliability.harness import (
 
 from casestream.api.app import create_app
 from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 EXAMPLES = scaled(3)  # per operation, role and generation mode
@@ -80,7 +81,7 @@ def api(
         }
     )
     with TestClient(create_app(chosen), raise_server_exceptions=False) as client:
-        app = CaseHistory(env=chosen.eventsourcing_env())
+        app = CaseHistory(env=open_store(chosen).env())
         try:
             yield client, app, chosen
         finally:

@@ -36,6 +36,7 @@ from tests.reliability.harness import (
 )
 
 from casestream.keys import init_signing_key
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 WRITERS = 6
@@ -256,7 +257,7 @@ def test_database_restart_under_load(cluster: OwnCluster, tmp_path: Path):
                 after = page["next"]
         server_log = server.tail(200)
 
-    app = CaseHistory(env=settings.eventsourcing_env())
+    app = CaseHistory(env=open_store(settings).env())
     try:
         notifications = all_notifications(app)
         contacts = Counter(

@@ -41,7 +41,9 @@ from tests.reliability.harness import (
     slow_env,
 )
 
+from casestream.domain import commands as cmd
 from casestream.domain.values import Actor
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 CASES = 16
@@ -139,7 +141,7 @@ def lock_holder(settings: Settings, store: str, table_name: str) -> Any:
                 conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
                 time.sleep(seconds)
     else:
-        path = settings.eventsourcing_env()["SQLITE_DBNAME"]
+        path = open_store(settings).env()["SQLITE_DBNAME"]
         conn = sqlite3.connect(path, isolation_level=None, timeout=30)
 
         def hold(seconds: float) -> None:
@@ -209,11 +211,11 @@ def test_the_feed_has_every_event_once_in_order(
         try:
             actor = Actor("officer-ana", "officer")
             for n in range(SLOW_COMMITS):
-                version = slow.log_contact(
+                version = slow.execute(
                     UUID(slow_case),
+                    cmd.LogContact(**contact_body(f"slow-{n}")),
                     actor=actor,
-                    **contact_body(f"slow-{n}"),
-                )
+                ).version
                 tally.add("slow_commits")
                 with lock:
                     acknowledged.add(f"{slow_case}/{version}")
@@ -344,14 +346,14 @@ def test_the_feed_check_catches_a_reader_that_skips(pg_schema: str):
 
 def test_database_functions_stay_off(live_settings: Settings, store_app: CaseHistory):
     """``POSTGRES_ENABLE_DB_FUNCTIONS`` inserts without the table lock (the gap above)."""
-    env = live_settings.eventsourcing_env()
+    env = open_store(live_settings).env()
     assert env["POSTGRES_ENABLE_DB_FUNCTIONS"] == "n"
     for url in (
         "postgresql://u:p@h:5432/d",
         "postgres://h/d",
         "postgresql+psycopg://h/d",
     ):
-        other = Settings(db=url).eventsourcing_env()  # type: ignore[arg-type]
+        other = open_store(Settings(db=url)).env()  # type: ignore[arg-type]
         assert other.get("POSTGRES_ENABLE_DB_FUNCTIONS") == "n"
     assert store_app.recorder.datastore.enable_db_functions is False  # type: ignore[attr-defined]
 

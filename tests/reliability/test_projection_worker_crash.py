@@ -15,9 +15,9 @@ from tests.factories import fill_events
 from tests.reliability.harness import record_figures
 
 from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.projections.audit import AuditQuery, AuditView, rows_for
 from casestream.projections.caseload import CaseloadView, fold_all
-from casestream.projections.registry import registry_for
 from casestream.projections.runner import open_view
 from casestream.settings import Settings
 
@@ -72,8 +72,9 @@ def test_a_rebuild_killed_many_times_equals_a_replay(
 
     assert finished.returncode == 0, finished.stderr
     assert killed >= 3  # it really was cut off part way, several times
-    generation = registry_for(settings).generation("audit")
-    view = open_view(settings, "audit", generation)
+    store = open_store(settings)
+    generation = store.registry().generation("audit")
+    view = open_view(store, "audit", generation)
     assert isinstance(view, AuditView)
     rows = view.query(AuditQuery(limit=EVENTS + 1))
     notifications = app.recorder.select_notifications(0, EVENTS + 1)
@@ -115,7 +116,7 @@ def test_a_live_worker_killed_many_times_equals_a_replay(
 
     kills = kill_repeatedly(cli, worker_env(settings), 4)
     # The last worker runs until it has caught up, then is stopped cleanly.
-    view = open_view(settings, "caseload", 1)
+    view = open_view(open_store(settings), "caseload", 1)
     assert isinstance(view, CaseloadView)
     proc = subprocess.Popen(
         cli,

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from casestream.access_log import open_access_log
 from casestream.api.errors import install_error_handlers
 from casestream.api.identity import Verifier
 from casestream.api.metrics import MeteredCaseHistory, Metrics
@@ -32,6 +31,7 @@ from casestream.api.routes import (
 from casestream.application import CaseHistory
 from casestream.checkpoints import PeriodicCheckpoints
 from casestream.keys import SigningKeyMissing
+from casestream.persistence.store import open_store
 from casestream.projections.readers import FollowedReadModels, ReadModels
 from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
@@ -73,18 +73,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        case_history = MeteredCaseHistory(settings.eventsourcing_env(), metrics)
+        # Every storage piece comes from the one composition root.
+        store = open_store(settings)
+        case_history = MeteredCaseHistory(store.env(), metrics)
         try:
-            access_log = open_access_log(settings)
+            access_log = store.access_log()
         except BaseException:
             case_history.close()
             raise
         # Read models follow the store in background threads (the library's
         # ProjectionRunner per read model), unless workers run them elsewhere.
         projections: ReadModels = (
-            LiveProjections(settings, on_poisoned=metrics.count_poisoned)
+            LiveProjections(store, on_poisoned=metrics.count_poisoned)
             if settings.run_projections
-            else FollowedReadModels(settings)
+            else FollowedReadModels(store)
         )
         scheduled = start_checkpoints(settings, case_history)
         app.state.case_history = case_history

@@ -1,7 +1,8 @@
 """Typed dependencies: the application, the caller, and the cases they may read or write.
 
 Every read of a case goes through ``readable_case``, which decides and writes the
-decision to the access log; every write goes through ``CaseCommand``.
+decision to the access log; every write goes through ``Submission.execute``, which
+hands the command, the caller's scope check, key and version to ``CaseHistory.execute``.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
 
 from casestream.access_log import AccessAttempt, AccessLog, AccessOutcome
 from casestream.api.auth import (
@@ -31,9 +33,11 @@ from casestream.api.auth import (
 )
 from casestream.api.identity import Verifier
 from casestream.api.metrics import Metrics
-from casestream.api.schemas import Command, Recorded
-from casestream.application import CaseHistory
+from casestream.api.schemas import Recorded
+from casestream.application import CaseHistory, Idempotency
+from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput
+from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.projections.readers import ReadModels
 from casestream.settings import Settings
@@ -159,17 +163,18 @@ def readable_case(
     return case
 
 
-def writable_case(
-    probationer_id: UUID, principal: PrincipalDep, cases: CaseHistoryDep
-) -> Probationer:
-    """The case as it is now, if the caller may write to it."""
-    require(principal, Permission.WRITE_CASES)
-    case = _load(cases, principal, probationer_id)
-    if not covers_case(principal, case.id, case.officer_id, case.unit_id) or (
-        case.sealed is not None and principal.role not in SEES_SEALED
-    ):
-        raise Forbidden("this case is not within your scope")
-    return case
+def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]:
+    """The scope check a command runs on the very state it changes (loaded once)."""
+
+    def check(aggregate: Probationer | Partner) -> None:
+        if not isinstance(aggregate, Probationer):
+            return
+        if not covers_case(
+            principal, aggregate.id, aggregate.officer_id, aggregate.unit_id
+        ) or (aggregate.sealed is not None and principal.role not in SEES_SEALED):
+            raise Forbidden("this case is not within your scope")
+
+    return check
 
 
 def _load(
@@ -191,7 +196,6 @@ def _load(
 
 
 ReadableCase = Annotated[Probationer, Depends(readable_case)]
-WritableCase = Annotated[Probationer, Depends(writable_case)]
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,10})"\s*$')
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -242,13 +246,48 @@ class Submission:
     if_match: int | None
     idempotency_key: str | None
 
-    def options(self, body: Command | None) -> dict[str, Any]:
-        """Keyword arguments every application command takes besides its fields."""
-        options: dict[str, Any] = {"actor": self.principal.actor}
+    def execute(
+        self,
+        target: UUID | None,
+        command: cmd.Command,
+        body: BaseModel | None,
+        *,
+        authorize: Callable[[Probationer | Partner], None] | None = None,
+    ) -> Recorded:
+        """Run one command as this caller, with the key and version the request
+        named; a case the caller could not see anyway is answered 403, not 404."""
+        idempotency = None
         if self.idempotency_key is not None:
-            options["idempotency_key"] = self.stored_key(self.idempotency_key)
-            options["fingerprint"] = self.fingerprint(body)
-        return options
+            idempotency = Idempotency(
+                self.stored_key(self.idempotency_key), self.fingerprint(body)
+            )
+        try:
+            written = self.cases.execute(
+                target,
+                command,
+                actor=self.principal.actor,
+                expected_version=self.if_match,
+                idempotency=idempotency,
+                authorize=authorize,
+            )
+        except CaseNotFound:
+            if self.principal.role in ALL_CASES:
+                raise
+            raise Forbidden("this case is not within your scope") from None
+        return Recorded(id=written.id, version=written.version)
+
+    def on_case(
+        self,
+        case_id: UUID,
+        command: cmd.CaseCommand,
+        body: BaseModel,
+        permission: Permission = Permission.WRITE_CASES,
+    ) -> Recorded:
+        """A command on one case the caller may write to."""
+        require(self.principal, permission)
+        return self.execute(
+            case_id, command, body, authorize=case_writer(self.principal)
+        )
 
     def stored_key(self, key: str) -> str:
         """The key as the store keeps it: scoped to the caller, so that one user's
@@ -256,7 +295,7 @@ class Submission:
         scoped = json.dumps([self.principal.user, key], ensure_ascii=False)
         return "user-scoped:" + hashlib.sha256(scoped.encode()).hexdigest()
 
-    def fingerprint(self, body: Command | None) -> str:
+    def fingerprint(self, body: BaseModel | None) -> str:
         """Same request, same fingerprint: method, path, canonical body, If-Match and
         the caller (so one user's key never replays another user's result)."""
         canonical = json.dumps(
@@ -293,32 +332,3 @@ def submission(
 
 
 SubmissionDep = Annotated[Submission, Depends(submission)]
-
-
-CaseMethod = Callable[..., int]
-
-
-@dataclass(frozen=True)
-class CaseCommand:
-    """A command on one case the caller may write to."""
-
-    case: Probationer
-    submission: Submission
-
-    def run(self, method: CaseMethod, body: Command, **path_fields: str) -> Recorded:
-        version = method(
-            self.submission.cases,
-            self.case.id,
-            expected_version=self.submission.if_match,
-            **self.submission.options(body),
-            **path_fields,
-            **body.command_fields(),
-        )
-        return Recorded(id=self.case.id, version=version)
-
-
-def case_command(case: WritableCase, submitted: SubmissionDep) -> CaseCommand:
-    return CaseCommand(case=case, submission=submitted)
-
-
-CaseCommandDep = Annotated[CaseCommand, Depends(case_command)]

@@ -1,9 +1,6 @@
-"""Request and response bodies of the HTTP API (never the domain events themselves).
-
-Requests are imperative (``OpenCase``, ``LogContact``); responses are nouns or results
-(``Recorded``, ``CaseState``, ``HistoryPage``). Field limits live here, so that oversized,
-naive or unknown values are refused with a 422 before the domain sees them; the domain's
-own rules stay in the aggregate. No request carries an actor: the token names it.
+"""Response bodies of the HTTP API, and the few query types routes share (never the
+domain events themselves). Request bodies are generated from the domain's commands
+(``api/bodies.py``); no request carries an actor: the token names it.
 """
 
 from __future__ import annotations
@@ -18,46 +15,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    JsonValue,
-    StringConstraints,
-)
-
-from casestream.domain.values import (
-    Agreement,
-    AssessmentPurpose,
-    Attendance,
-    ClosureOutcome,
-    ContactType,
-    CourtOutcome,
-    DrugTestMethod,
-    DrugTestResult,
-    GoalStatus,
-    Instrument,
-    NeedArea,
-    NeedSeverity,
-    NoteCategory,
-    PlanPrompt,
-    PlanType,
-    ReferralStatus,
-    Response,
-    RiskLevel,
-    ServiceType,
-    SupervisionLevel,
-    SupervisionType,
-    ViolationKind,
-    ViolationSeverity,
 )
 
 
 class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Command(Schema):
-    """A request body that becomes the keyword arguments of one application command."""
-
-    def command_fields(self) -> dict[str, Any]:
-        return self.model_dump()
 
 
 def _utc(value: datetime) -> datetime:
@@ -67,241 +29,8 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("time is out of range") from None
 
 
-def _not_future(value: date) -> date:
-    if value > datetime.now(UTC).date():
-        raise ValueError("must not be in the future")
-    return value
-
-
 # Times must carry a zone; they are kept in UTC.
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
-PastDate = Annotated[date, AfterValidator(_not_future)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Line = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
-Reason = Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
-Version = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Score = Annotated[int, Field(ge=-100_000, le=100_000)]
-
-
-class Entry(Command):
-    """Fields every case entry may carry."""
-
-    effective_at: Instant | None = Field(
-        default=None,
-        description="When it happened (defaults to now); never in the future.",
-    )
-    reason: Reason | None = None
-
-
-# Opening a case.
-
-
-class Person(Schema):
-    name: Name
-    date_of_birth: PastDate | None = None
-    identifiers: Annotated[dict[Id, Line], Field(max_length=20)] = {}
-
-
-class Offence(Schema):
-    code: Id
-    description: Line | None = None
-
-
-class CourtOrder(Schema):
-    court: Name
-    case_number: Id
-    order_date: PastDate
-
-
-class Condition(Schema):
-    condition_id: Id
-    category: Id = "standard"
-    text: Text
-
-
-class OpenCase(Entry):
-    person: Person
-    offences: Annotated[list[Offence], Field(max_length=50)] = []
-    court_order: CourtOrder
-    supervision_type: SupervisionType
-    term_start: date
-    term_end: date | None = None
-    conditions: Annotated[list[Condition], Field(max_length=100)] = []
-    officer_id: Id
-    unit_id: Id
-
-
-# Entries on a case.
-
-
-class ModifyConditions(Entry):
-    added: Annotated[list[Condition], Field(max_length=100)] = []
-    removed: Annotated[list[Id], Field(max_length=100)] = []
-    court_order_ref: Id
-
-
-class Transfer(Entry):
-    officer_id: Id
-    unit_id: Id
-
-
-class Need(Schema):
-    need_area: NeedArea
-    severity: NeedSeverity
-
-
-class CompleteAssessment(Entry):
-    assessment_id: Id
-    instrument: Instrument
-    instrument_version: Id
-    purpose: AssessmentPurpose
-    scores: Annotated[dict[Id, Score], Field(max_length=200)]
-    total: Score
-    risk_level: RiskLevel
-    needs: Annotated[list[Need], Field(max_length=20)] = []
-    strengths: Annotated[list[Line], Field(max_length=50)] = []
-    override_level: RiskLevel | None = None
-
-
-class OverrideSupervisionLevel(Entry):
-    level: SupervisionLevel
-
-
-class Objective(Schema):
-    objective_id: Id
-    description: Text
-    measure: Line
-    target_date: date | None = None
-    interventions: Annotated[list[Line], Field(max_length=20)] = []
-
-
-class Goal(Schema):
-    goal_id: Id
-    need_area: NeedArea
-    statement: Text
-    status: GoalStatus = GoalStatus.ACTIVE
-    objectives: Annotated[list[Objective], Field(max_length=20)] = []
-
-
-class RevisePlan(Entry):
-    plan_type: PlanType
-    prompted_by: PlanPrompt
-    goals: Annotated[list[Goal], Field(min_length=1, max_length=20)]
-    agreement: Agreement
-    countersigned_by: Id | None = None
-
-
-class RecordGoalProgress(Entry):
-    status: GoalStatus
-    note: Text
-
-
-class MakeReferral(Entry):
-    referral_id: Id
-    partner_id: UUID
-    service_type: ServiceType
-    need_addressed: NeedArea
-    court_ordered: bool = False
-
-    def command_fields(self) -> dict[str, Any]:
-        return {**super().command_fields(), "partner_id": str(self.partner_id)}
-
-
-class ChangeReferralStatus(Entry):
-    status: ReferralStatus
-
-
-class LogContact(Entry):
-    contact_id: Id
-    contact_type: ContactType
-    attendance: Attendance
-    location: Line
-    summary: Text
-    sensitive: bool = False
-    complied: bool | None = Field(
-        default=None, description="Whether they complied; only for a contact attended."
-    )
-
-
-class RecordDrugTest(Entry):
-    test_id: Id
-    method: DrugTestMethod
-    results: Annotated[dict[Id, DrugTestResult], Field(min_length=1, max_length=50)]
-
-
-class RecordViolation(Entry):
-    violation_id: Id
-    kind: ViolationKind
-    severity: ViolationSeverity
-    description: Text
-
-
-class RespondToViolation(Entry):
-    response_id: Id
-    response: Response
-    authorised_by: Id
-
-
-class RecordCourtAction(Entry):
-    court_action_id: Id
-    hearing: Line
-    outcome: CourtOutcome
-
-
-class CorrectEntry(Entry):
-    """Correct fields of an entry; the original stays in the history."""
-
-    action: Literal["correct"]
-    entry_id: Id
-    target_version: Version
-    changes: Annotated[dict[Id, JsonValue], Field(min_length=1, max_length=20)]
-
-    def command_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"action"})
-
-
-class VoidEntry(Entry):
-    """Mark an entry as entered in error; it stays in the history, marked void."""
-
-    action: Literal["void"]
-    entry_id: Id
-    target_version: Version
-
-    def command_fields(self) -> dict[str, Any]:
-        return self.model_dump(exclude={"action"})
-
-
-Correction = Annotated[CorrectEntry | VoidEntry, Field(discriminator="action")]
-
-
-class AddNote(Entry):
-    note_id: Id
-    text: Text
-    category: NoteCategory = NoteCategory.GENERAL
-    sensitive: bool = False
-
-
-class CloseCase(Entry):
-    outcome: ClosureOutcome
-
-
-class ReopenCase(Entry):
-    court_order_ref: Id
-
-
-# Partners.
-
-
-class RegisterPartner(Command):
-    name: Name
-    services: Annotated[list[ServiceType], Field(min_length=1, max_length=20)]
-    contact: Line
-
-
-class DeactivatePartner(Command):
-    reason: Reason | None = None
 
 
 # Responses.
@@ -554,10 +283,3 @@ class SignedCheckpoint(Schema):
     public_key: str = Field(
         description="The signing key (hex); check it is the agency's."
     )
-
-
-class SealCase(Command):
-    """Seal a case by court order (admin only)."""
-
-    reason: Reason
-    court_order_ref: Line

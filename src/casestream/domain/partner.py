@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import singledispatchmethod
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
+from casestream.domain import commands as cmd
 from casestream.domain.errors import InvalidInput, PartnerInactive
 from casestream.domain.probationer import parse, require_reason, require_text
 from casestream.domain.values import Actor, ServiceType
@@ -52,44 +54,43 @@ class Partner(Aggregate):
 
     @classmethod
     def register(
-        cls,
-        *,
-        actor: Actor,
-        name: str,
-        services: Sequence[str],
-        contact: str,
-        partner_id: UUID | None = None,
+        cls, c: cmd.RegisterPartner, actor: Actor, partner_id: UUID | None = None
     ) -> Partner:
         return cls._create(
             cls.Registered,
             id=partner_id or uuid4(),
             actor_id=actor.id,
             actor_role=actor.role,
-            reason=None,
-            name=require_text(name, "name", max_length=200),
-            services=_check_services(services),
-            contact=require_text(contact, "contact", max_length=500),
+            reason=c.reason,
+            name=require_text(c.name, "name", max_length=200),
+            services=_check_services(c.services),
+            contact=require_text(c.contact, "contact", max_length=500),
         )
 
-    def update_services(
-        self, *, actor: Actor, services: Sequence[str], reason: str | None = None
-    ) -> None:
+    @singledispatchmethod
+    def execute(self, c: cmd.PartnerCommand, actor: Actor) -> None:
+        """Run one command on this partner's record."""
+        raise TypeError(f"{type(c).__name__} is not a command on a partner")
+
+    @execute.register
+    def update_services(self, c: cmd.UpdatePartnerServices, actor: Actor) -> None:
         self._check_active()
         self.trigger_event(
             self.ServicesUpdated,
             actor_id=actor.id,
             actor_role=actor.role,
-            reason=reason,
-            services=_check_services(services),
+            reason=c.reason,
+            services=_check_services(c.services),
         )
 
-    def deactivate(self, *, actor: Actor, reason: str | None) -> None:
+    @execute.register
+    def deactivate(self, c: cmd.DeactivatePartner, actor: Actor) -> None:
         self._check_active()
         self.trigger_event(
             self.Deactivated,
             actor_id=actor.id,
             actor_role=actor.role,
-            reason=require_reason(reason, "deactivating a partner"),
+            reason=require_reason(c.reason, "deactivating a partner"),
         )
 
     def check_offers(self, service_type: str) -> None:

@@ -9,13 +9,15 @@ exactly what it corrects while the original stays in the history.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from dataclasses import asdict, is_dataclass
+from datetime import UTC, date, datetime
+from functools import singledispatchmethod
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from casestream.domain import policies
+from casestream.domain import commands as cmd, policies
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
@@ -60,6 +62,13 @@ from casestream.domain.values import (
 
 E = TypeVar("E", bound=str)
 Entry = dict[str, Any]
+
+
+class Unset:
+    """Marks an argument not given (``None`` is a meaningful effective time)."""
+
+
+UNSET = Unset()
 
 
 def parse(enum: type[E], value: object, field: str) -> E:
@@ -593,26 +602,16 @@ class Probationer(Aggregate):
 
     @classmethod
     def open(
-        cls,
-        *,
-        actor: Actor,
-        person: Mapping[str, Any],
-        offences: Sequence[Mapping[str, Any]],
-        court_order: Mapping[str, Any],
-        supervision_type: str,
-        term_start: date,
-        term_end: date | None,
-        conditions: Sequence[Mapping[str, Any]],
-        officer_id: str,
-        unit_id: str,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-        probationer_id: UUID | None = None,
+        cls, c: cmd.OpenCase, actor: Actor, probationer_id: UUID | None = None
     ) -> Probationer:
         now = cls.Event.create_timestamp()
-        effective = _effective_time(effective_at, now, not_before=None)
+        effective = _effective_time(c.effective_at, now, not_before=None)
+        person = _plain(c.person)
         require_text(person.get("name"), "person.name", max_length=200)
-        if term_end is not None and term_end < term_start:
+        _not_after(person.get("date_of_birth"), now, "person.date_of_birth")
+        court_order = _plain(c.court_order)
+        _not_after(court_order.get("order_date"), now, "court_order.order_date")
+        if c.term_end is not None and c.term_end < c.term_start:
             raise InvalidInput("term_end", "must not be before term_start")
         return cls._create(
             cls.CaseOpened,
@@ -621,112 +620,84 @@ class Probationer(Aggregate):
             actor_id=actor.id,
             actor_role=actor.role,
             effective_at=effective,
-            reason=reason,
-            person=dict(person),
-            offences=[dict(o) for o in offences],
-            court_order=dict(court_order),
+            reason=c.reason,
+            person=person,
+            offences=[_plain(o) for o in c.offences],
+            court_order=court_order,
             supervision_type=parse(
-                SupervisionType, supervision_type, "supervision_type"
+                SupervisionType, c.supervision_type, "supervision_type"
             ),
-            term_start=term_start,
-            term_end=term_end,
-            conditions=_check_conditions(conditions, "conditions"),
-            officer_id=require_text(officer_id, "officer_id", max_length=100),
-            unit_id=require_text(unit_id, "unit_id", max_length=100),
+            term_start=c.term_start,
+            term_end=c.term_end,
+            conditions=_check_conditions(c.conditions, "conditions"),
+            officer_id=require_text(c.officer_id, "officer_id", max_length=100),
+            unit_id=require_text(c.unit_id, "unit_id", max_length=100),
         )
 
-    def modify_conditions(
-        self,
-        *,
-        actor: Actor,
-        added: Sequence[Mapping[str, Any]],
-        removed: Sequence[str],
-        court_order_ref: str,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        for condition_id in removed:
+    @singledispatchmethod
+    def execute(self, c: cmd.CaseCommand, actor: Actor) -> None:
+        """Run one command on this case (each kind is registered below)."""
+        raise TypeError(f"{type(c).__name__} is not a command on a case")
+
+    @execute.register
+    def modify_conditions(self, c: cmd.ModifyConditions, actor: Actor) -> None:
+        for condition_id in c.removed:
             if condition_id not in self.conditions:
                 raise UnknownEntry("condition", condition_id)
-        checked = _check_conditions(added, "added")
-        if not checked and not removed:
+        checked = _check_conditions(c.added, "added")
+        if not checked and not c.removed:
             raise InvalidInput("added", "nothing to add or remove")
         self._record(
             self.ConditionsModified,
             actor,
-            effective_at,
-            reason,
+            c,
             added=checked,
-            removed=list(removed),
-            court_order_ref=require_text(court_order_ref, "court_order_ref"),
+            removed=list(c.removed),
+            court_order_ref=require_text(c.court_order_ref, "court_order_ref"),
         )
 
-    def assign_officer(
-        self,
-        *,
-        actor: Actor,
-        officer_id: str,
-        unit_id: str,
-        reason: str | None,
-        effective_at: datetime | None = None,
-    ) -> None:
-        require_reason(reason, "a transfer")
-        if officer_id == self.officer_id and unit_id == self.unit_id:
+    @execute.register
+    def assign_officer(self, c: cmd.AssignOfficer, actor: Actor) -> None:
+        require_reason(c.reason, "a transfer")
+        if c.officer_id == self.officer_id and c.unit_id == self.unit_id:
             raise InvalidInput("officer_id", "the case is already assigned there")
         self._record(
             self.OfficerAssigned,
             actor,
-            effective_at,
-            reason,
-            officer_id=require_text(officer_id, "officer_id", max_length=100),
-            unit_id=require_text(unit_id, "unit_id", max_length=100),
+            c,
+            officer_id=require_text(c.officer_id, "officer_id", max_length=100),
+            unit_id=require_text(c.unit_id, "unit_id", max_length=100),
         )
 
-    def complete_assessment(
-        self,
-        *,
-        actor: Actor,
-        assessment_id: str,
-        instrument: str,
-        instrument_version: str,
-        purpose: str,
-        scores: Mapping[str, int],
-        total: int,
-        risk_level: str,
-        needs: Sequence[Mapping[str, Any]],
-        strengths: Sequence[str],
-        override_level: str | None = None,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
+    @execute.register
+    def complete_assessment(self, c: cmd.CompleteAssessment, actor: Actor) -> None:
         """Record an assessment; the supervision level then follows policy."""
-        self._check_new_id(assessment_id)
-        raw = parse(RiskLevel, risk_level, "risk_level")
+        self._check_new_id(c.assessment_id)
+        raw = parse(RiskLevel, c.risk_level, "risk_level")
         override = None
-        if override_level is not None:
-            override = parse(RiskLevel, override_level, "override_level")
-            require_reason(reason, "a risk level override")
+        if c.override_level is not None:
+            override = parse(RiskLevel, c.override_level, "override_level")
+            require_reason(c.reason, "a risk level override")
         checked_needs = [
             {
                 "need_area": parse(NeedArea, n.get("need_area"), "needs.need_area"),
                 "severity": parse(NeedSeverity, n.get("severity"), "needs.severity"),
             }
-            for n in needs
+            for n in map(_plain, c.needs)
         ]
         self._record(
             self.AssessmentCompleted,
             actor,
-            effective_at,
-            reason,
-            assessment_id=assessment_id,
-            instrument=parse(Instrument, instrument, "instrument"),
-            instrument_version=require_text(instrument_version, "instrument_version"),
-            purpose=parse(AssessmentPurpose, purpose, "purpose"),
-            scores=check_scores(scores),
-            total=_int("total")(total),
+            c,
+            assessment_id=c.assessment_id,
+            instrument=parse(Instrument, c.instrument, "instrument"),
+            instrument_version=require_text(c.instrument_version, "instrument_version"),
+            purpose=parse(AssessmentPurpose, c.purpose, "purpose"),
+            scores=check_scores(c.scores),
+            total=_int("total")(c.total),
             risk_level=raw,
             needs=checked_needs,
-            strengths=[require_text(s, "strengths") for s in strengths],
+            strengths=[require_text(s, "strengths") for s in c.strengths],
             override_level=override,
         )
         effective = override or raw
@@ -738,428 +709,284 @@ class Probationer(Aggregate):
             self._record(
                 self.SupervisionLevelSet,
                 actor,
-                effective_at,
-                None,
+                c,
+                reason=None,
                 level=level,
                 basis=SupervisionLevelBasis.POLICY,
-                inputs={"assessment_id": assessment_id, "risk_level": effective},
+                inputs={"assessment_id": c.assessment_id, "risk_level": effective},
                 policy=policies.POLICY_ID,
             )
 
+    @execute.register
     def override_supervision_level(
-        self,
-        *,
-        actor: Actor,
-        level: str,
-        reason: str | None,
-        effective_at: datetime | None = None,
+        self, c: cmd.OverrideSupervisionLevel, actor: Actor
     ) -> None:
         """A human decision that departs from policy: always with a reason."""
-        require_reason(reason, "a supervision level override")
+        require_reason(c.reason, "a supervision level override")
         self._record(
             self.SupervisionLevelSet,
             actor,
-            effective_at,
-            reason,
-            level=parse(SupervisionLevel, level, "level"),
+            c,
+            level=parse(SupervisionLevel, c.level, "level"),
             basis=SupervisionLevelBasis.OVERRIDE,
             inputs={"previous_level": self.supervision_level},
             policy=None,
         )
 
-    def revise_plan(
-        self,
-        *,
-        actor: Actor,
-        plan_type: str,
-        prompted_by: str,
-        goals: Sequence[Mapping[str, Any]],
-        agreement: str,
-        countersigned_by: str | None = None,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> int:
+    @execute.register
+    def revise_plan(self, c: cmd.RevisePlan, actor: Actor) -> None:
         """Publish a new plan version (goals → objectives → interventions)."""
-        if not goals:
+        if not c.goals:
             raise InvalidInput("goals", "a plan needs at least one goal")
-        checked_goals = [_check_goal(g) for g in goals]
+        checked_goals = [_check_goal(_plain(g)) for g in c.goals]
         goal_ids = [g["goal_id"] for g in checked_goals]
         if len(set(goal_ids)) != len(goal_ids):
             raise InvalidInput("goals", "goal ids must be unique within a plan")
-        plan_version = len(self.plan_versions) + 1
         self._record(
             self.PlanRevised,
             actor,
-            effective_at,
-            reason,
-            plan_version=plan_version,
-            plan_type=parse(PlanType, plan_type, "plan_type"),
-            prompted_by=parse(PlanPrompt, prompted_by, "prompted_by"),
+            c,
+            plan_version=len(self.plan_versions) + 1,
+            plan_type=parse(PlanType, c.plan_type, "plan_type"),
+            prompted_by=parse(PlanPrompt, c.prompted_by, "prompted_by"),
             goals=checked_goals,
-            agreement=parse(Agreement, agreement, "agreement"),
-            countersigned_by=countersigned_by,
+            agreement=parse(Agreement, c.agreement, "agreement"),
+            countersigned_by=c.countersigned_by,
         )
-        return plan_version
 
-    def record_goal_progress(
-        self,
-        *,
-        actor: Actor,
-        goal_id: str,
-        status: str,
-        note: str,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        if self.plan is None or goal_id not in self.plan["goals"]:
-            raise UnknownEntry("goal", goal_id)
-        new = parse(GoalStatus, status, "status")
-        current = self.plan["goals"][goal_id]["status"]
+    @execute.register
+    def record_goal_progress(self, c: cmd.RecordGoalProgress, actor: Actor) -> None:
+        if self.plan is None or c.goal_id not in self.plan["goals"]:
+            raise UnknownEntry("goal", c.goal_id)
+        new = parse(GoalStatus, c.status, "status")
+        current = self.plan["goals"][c.goal_id]["status"]
         if current in (GoalStatus.ACHIEVED, GoalStatus.REMOVED):
             raise InvalidTransition(
-                f"goal {goal_id} is {current}; re-add it in a plan revision"
+                f"goal {c.goal_id} is {current}; re-add it in a plan revision"
             )
         self._record(
             self.GoalProgressRecorded,
             actor,
-            effective_at,
-            reason,
+            c,
             about={"entry_kind": "plan", "effective_at": self.plan["effective_at"]},
-            goal_id=goal_id,
+            goal_id=c.goal_id,
             status=new,
-            note=require_text(note, "note"),
+            note=require_text(c.note, "note"),
         )
 
-    def make_referral(
-        self,
-        *,
-        actor: Actor,
-        referral_id: str,
-        partner_id: str,
-        service_type: str,
-        need_addressed: str,
-        court_ordered: bool = False,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
+    @execute.register
+    def make_referral(self, c: cmd.MakeReferral, actor: Actor) -> None:
         """Refer to a partner; the application checks the partner offers the service."""
-        self._check_new_id(referral_id)
+        self._check_new_id(c.referral_id)
         self._record(
             self.ReferralMade,
             actor,
-            effective_at,
-            reason,
-            referral_id=referral_id,
-            partner_id=require_text(partner_id, "partner_id"),
-            service_type=parse(ServiceType, service_type, "service_type"),
-            need_addressed=parse(NeedArea, need_addressed, "need_addressed"),
-            court_ordered=_bool("court_ordered")(court_ordered),
+            c,
+            referral_id=c.referral_id,
+            partner_id=require_text(str(c.partner_id), "partner_id"),
+            service_type=parse(ServiceType, c.service_type, "service_type"),
+            need_addressed=parse(NeedArea, c.need_addressed, "need_addressed"),
+            court_ordered=_bool("court_ordered")(c.court_ordered),
         )
 
-    def change_referral_status(
-        self,
-        *,
-        actor: Actor,
-        referral_id: str,
-        status: str,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        referral = self._live_entry(EntryKind.REFERRAL, referral_id)
-        new = parse(ReferralStatus, status, "status")
+    @execute.register
+    def change_referral_status(self, c: cmd.ChangeReferralStatus, actor: Actor) -> None:
+        referral = self._live_entry(EntryKind.REFERRAL, c.referral_id)
+        new = parse(ReferralStatus, c.status, "status")
         current = ReferralStatus(referral["status"])
         if new not in policies.REFERRAL_TRANSITIONS[current]:
             raise InvalidTransition(
-                f"referral {referral_id} cannot move from {current} to {new}"
+                f"referral {c.referral_id} cannot move from {current} to {new}"
             )
         if new in (ReferralStatus.WITHDRAWN, ReferralStatus.UNSUCCESSFUL):
-            require_reason(reason, f"a referral ending {new}")
+            require_reason(c.reason, f"a referral ending {new}")
         self._record(
             self.ReferralStatusChanged,
             actor,
-            effective_at,
-            reason,
+            c,
             about=referral,
-            referral_id=referral_id,
+            referral_id=c.referral_id,
             status=new,
         )
 
-    def log_contact(
-        self,
-        *,
-        actor: Actor,
-        contact_id: str,
-        contact_type: str,
-        attendance: str,
-        location: str,
-        summary: str,
-        sensitive: bool = False,
-        complied: bool | None = None,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        self._check_new_id(contact_id)
-        chosen = parse(Attendance, attendance, "attendance")
-        if complied is not None:
-            _bool("complied")(complied)
-            if complied and chosen != Attendance.ATTENDED:
+    @execute.register
+    def log_contact(self, c: cmd.LogContact, actor: Actor) -> None:
+        self._check_new_id(c.contact_id)
+        chosen = parse(Attendance, c.attendance, "attendance")
+        if c.complied is not None:
+            _bool("complied")(c.complied)
+            if c.complied and chosen != Attendance.ATTENDED:
                 raise InvalidInput(
                     "complied", "only a contact attended can be complied with"
                 )
         self._record(
             self.ContactLogged,
             actor,
-            effective_at,
-            reason,
-            contact_id=contact_id,
-            contact_type=parse(ContactType, contact_type, "contact_type"),
+            c,
+            contact_id=c.contact_id,
+            contact_type=parse(ContactType, c.contact_type, "contact_type"),
             attendance=chosen,
-            location=require_text(location, "location", max_length=500),
-            summary=require_text(summary, "summary"),
-            sensitive=_bool("sensitive")(sensitive),
-            complied=complied,
+            location=require_text(c.location, "location", max_length=500),
+            summary=require_text(c.summary, "summary"),
+            sensitive=_bool("sensitive")(c.sensitive),
+            complied=c.complied,
         )
 
-    def record_drug_test(
-        self,
-        *,
-        actor: Actor,
-        test_id: str,
-        method: str,
-        results: Mapping[str, str],
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        self._check_new_id(test_id)
+    @execute.register
+    def record_drug_test(self, c: cmd.RecordDrugTest, actor: Actor) -> None:
+        self._check_new_id(c.test_id)
         self._record(
             self.DrugTestRecorded,
             actor,
-            effective_at,
-            reason,
-            test_id=test_id,
-            method=parse(DrugTestMethod, method, "method"),
-            results=check_results(results),
+            c,
+            test_id=c.test_id,
+            method=parse(DrugTestMethod, c.method, "method"),
+            results=check_results(c.results),
         )
 
-    def record_violation(
-        self,
-        *,
-        actor: Actor,
-        violation_id: str,
-        kind: str,
-        severity: str,
-        description: str,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        self._check_new_id(violation_id)
+    @execute.register
+    def record_violation(self, c: cmd.RecordViolation, actor: Actor) -> None:
+        self._check_new_id(c.violation_id)
         self._record(
             self.ViolationRecorded,
             actor,
-            effective_at,
-            reason,
-            violation_id=violation_id,
-            kind=parse(ViolationKind, kind, "kind"),
-            severity=parse(ViolationSeverity, severity, "severity"),
-            description=require_text(description, "description"),
+            c,
+            violation_id=c.violation_id,
+            kind=parse(ViolationKind, c.kind, "kind"),
+            severity=parse(ViolationSeverity, c.severity, "severity"),
+            description=require_text(c.description, "description"),
         )
 
-    def respond_to_violation(
-        self,
-        *,
-        actor: Actor,
-        violation_id: str,
-        response_id: str,
-        response: str,
-        authorised_by: str,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
+    @execute.register
+    def respond_to_violation(self, c: cmd.RespondToViolation, actor: Actor) -> None:
         """A graduated response; one outside the policy matrix needs a reason."""
-        violation = self._live_entry(EntryKind.VIOLATION, violation_id)
-        self._check_new_id(response_id)
-        chosen = parse(Response, response, "response")
+        violation = self._live_entry(EntryKind.VIOLATION, c.violation_id)
+        self._check_new_id(c.response_id)
+        chosen = parse(Response, c.response, "response")
         severity = ViolationSeverity(violation["severity"])
         within = chosen in policies.allowed_responses(severity, self.risk_level)
         if not within:
-            require_reason(reason, "a response outside the graduated-response matrix")
+            require_reason(c.reason, "a response outside the graduated-response matrix")
         self._record(
             self.ViolationResponded,
             actor,
-            effective_at,
-            reason,
+            c,
             about=violation,
-            violation_id=violation_id,
-            response_id=response_id,
+            violation_id=c.violation_id,
+            response_id=c.response_id,
             response=chosen,
-            authorised_by=require_text(authorised_by, "authorised_by"),
+            authorised_by=require_text(c.authorised_by, "authorised_by"),
             within_policy=within,
         )
 
-    def record_court_action(
-        self,
-        *,
-        actor: Actor,
-        violation_id: str,
-        court_action_id: str,
-        hearing: str,
-        outcome: str,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        violation = self._live_entry(EntryKind.VIOLATION, violation_id)
-        self._check_new_id(court_action_id)
+    @execute.register
+    def record_court_action(self, c: cmd.RecordCourtAction, actor: Actor) -> None:
+        violation = self._live_entry(EntryKind.VIOLATION, c.violation_id)
+        self._check_new_id(c.court_action_id)
         self._record(
             self.CourtActionRecorded,
             actor,
-            effective_at,
-            reason,
+            c,
             about=violation,
-            violation_id=violation_id,
-            court_action_id=court_action_id,
-            hearing=require_text(hearing, "hearing"),
-            outcome=parse(CourtOutcome, outcome, "outcome"),
+            violation_id=c.violation_id,
+            court_action_id=c.court_action_id,
+            hearing=require_text(c.hearing, "hearing"),
+            outcome=parse(CourtOutcome, c.outcome, "outcome"),
         )
 
-    def correct_entry(
-        self,
-        *,
-        actor: Actor,
-        entry_id: str,
-        target_version: int,
-        changes: Mapping[str, Any],
-        reason: str | None,
-        effective_at: datetime | None = None,
-    ) -> None:
+    @execute.register
+    def correct_entry(self, c: cmd.CorrectEntry, actor: Actor) -> None:
         """Correct fields of an entry; the original event stays in the history."""
-        require_reason(reason, "a correction")
-        entry = self._targeted_entry(entry_id, target_version)
+        require_reason(c.reason, "a correction")
+        entry = self._targeted_entry(c.entry_id, c.target_version)
         allowed = CORRECTABLE.get(EntryKind(entry["entry_kind"]), {})
-        if not changes:
+        if not c.changes:
             raise InvalidInput("changes", "nothing to correct")
         checked: dict[str, Any] = {}
-        for field, value in changes.items():
-            if field not in allowed:
+        for name, value in c.changes.items():
+            if name not in allowed:
                 names = ", ".join(allowed) or "none"
                 raise InvalidInput(
                     "changes",
-                    f"{entry['entry_kind']} field {field!r} is not correctable "
+                    f"{entry['entry_kind']} field {name!r} is not correctable "
                     f"(correctable: {names})",
                 )
-            checked[field] = allowed[field](value)
+            checked[name] = allowed[name](value)
         self._record(
             self.EntryCorrected,
             actor,
-            effective_at or entry["effective_at"],
-            reason,
+            c,
+            effective_at=c.effective_at or entry["effective_at"],
             about=entry,
-            entry_id=entry_id,
-            target_version=target_version,
+            entry_id=c.entry_id,
+            target_version=c.target_version,
             changes=checked,
             previous={f: entry[f] for f in checked},
         )
 
-    def void_entry(
-        self,
-        *,
-        actor: Actor,
-        entry_id: str,
-        target_version: int,
-        reason: str | None,
-        effective_at: datetime | None = None,
-    ) -> None:
+    @execute.register
+    def void_entry(self, c: cmd.VoidEntry, actor: Actor) -> None:
         """Mark an entry as entered in error; it stays in the history, marked void."""
-        require_reason(reason, "voiding an entry")
-        entry = self._targeted_entry(entry_id, target_version)
+        require_reason(c.reason, "voiding an entry")
+        entry = self._targeted_entry(c.entry_id, c.target_version)
         self._record(
             self.EntryVoided,
             actor,
-            effective_at or entry["effective_at"],
-            reason,
+            c,
+            effective_at=c.effective_at or entry["effective_at"],
             about=entry,
-            entry_id=entry_id,
-            target_version=target_version,
+            entry_id=c.entry_id,
+            target_version=c.target_version,
         )
 
-    def add_note(
-        self,
-        *,
-        actor: Actor,
-        note_id: str,
-        text: str,
-        category: str = NoteCategory.GENERAL,
-        sensitive: bool = False,
-        effective_at: datetime | None = None,
-        reason: str | None = None,
-    ) -> None:
-        self._check_new_id(note_id)
+    @execute.register
+    def add_note(self, c: cmd.AddNote, actor: Actor) -> None:
+        self._check_new_id(c.note_id)
         self._record(
             self.CaseNoteAdded,
             actor,
-            effective_at,
-            reason,
-            note_id=note_id,
-            text=require_text(text, "text"),
-            category=parse(NoteCategory, category, "category"),
-            sensitive=_bool("sensitive")(sensitive),
+            c,
+            note_id=c.note_id,
+            text=require_text(c.text, "text"),
+            category=parse(NoteCategory, c.category, "category"),
+            sensitive=_bool("sensitive")(c.sensitive),
         )
 
-    def close(
-        self,
-        *,
-        actor: Actor,
-        outcome: str,
-        reason: str | None,
-        effective_at: datetime | None = None,
-    ) -> None:
-        require_reason(reason, "closing a case")
-        chosen = parse(ClosureOutcome, outcome, "outcome")
+    @execute.register
+    def close(self, c: cmd.CloseCase, actor: Actor) -> None:
+        require_reason(c.reason, "closing a case")
+        chosen = parse(ClosureOutcome, c.outcome, "outcome")
         self._record(
             self.CaseClosed,
             actor,
-            effective_at,
-            reason,
+            c,
             outcome=chosen,
             disposition=policies.DISPOSITION_FOR_CLOSURE[chosen],
         )
 
-    def reopen(
-        self,
-        *,
-        actor: Actor,
-        reason: str | None,
-        court_order_ref: str,
-        effective_at: datetime | None = None,
-    ) -> None:
+    @execute.register
+    def reopen(self, c: cmd.ReopenCase, actor: Actor) -> None:
         if self.status != CaseStatus.CLOSED:
             raise CaseAlreadyOpen(f"case {self.id} is not closed")
-        require_reason(reason, "reopening a case")
+        require_reason(c.reason, "reopening a case")
         self._record(
             self.CaseReopened,
             actor,
-            effective_at,
-            reason,
+            c,
             allow_closed=True,
-            court_order_ref=require_text(court_order_ref, "court_order_ref"),
+            court_order_ref=require_text(c.court_order_ref, "court_order_ref"),
         )
 
-    def seal(
-        self,
-        *,
-        actor: Actor,
-        reason: str | None,
-        court_order_ref: str,
-        effective_at: datetime | None = None,
-    ) -> None:
+    @execute.register
+    def seal(self, c: cmd.SealCase, actor: Actor) -> None:
         """Seal by court order; a sealed case takes no further entries."""
-        require_reason(reason, "sealing a case")
+        require_reason(c.reason, "sealing a case")
         self._record(
             self.CaseSealed,
             actor,
-            effective_at,
-            reason,
+            c,
             allow_closed=True,
-            court_order_ref=require_text(court_order_ref, "court_order_ref"),
+            court_order_ref=require_text(c.court_order_ref, "court_order_ref"),
         )
 
     # Queries on current state.
@@ -1213,14 +1040,16 @@ class Probationer(Aggregate):
         self,
         event_class: type[Probationer.Event],
         actor: Actor,
-        effective_at: datetime | None,
-        reason: str | None,
+        command: cmd.CaseCommand,
         *,
         allow_closed: bool = False,
         about: Entry | None = None,
+        effective_at: datetime | Unset | None = UNSET,
+        reason: str | Unset | None = UNSET,
         **fields: Any,
     ) -> None:
-        """Trigger an event after the rules every entry shares.
+        """Trigger an event after the rules every entry shares, with the command's
+        effective time and reason unless given.
 
         ``about`` is the entry the event concerns: it cannot take effect before it.
         """
@@ -1228,8 +1057,10 @@ class Probationer(Aggregate):
             raise CaseSealedError(f"case {self.id} is sealed by court order")
         if self.status == CaseStatus.CLOSED and not allow_closed:
             raise CaseClosed(f"case {self.id} is closed; reopen it first")
+        when = command.effective_at if isinstance(effective_at, Unset) else effective_at
+        why = command.reason if isinstance(reason, Unset) else reason
         now = self.Event.create_timestamp()
-        effective = _effective_time(effective_at, now, not_before=self.opened_at)
+        effective = _effective_time(when, now, not_before=self.opened_at)
         if about is not None and effective < about["effective_at"]:
             raise InvalidEffectiveTime(
                 f"must not be before the {about['entry_kind']} it concerns took effect"
@@ -1240,7 +1071,7 @@ class Probationer(Aggregate):
             actor_id=actor.id,
             actor_role=actor.role,
             effective_at=effective,
-            reason=reason if reason is None else require_text(reason, "reason"),
+            reason=why if why is None else require_text(why, "reason"),
             **fields,
         )
 
@@ -1278,6 +1109,10 @@ def _effective_time(
         return now
     if effective_at.tzinfo is None:
         raise InvalidEffectiveTime("must include a timezone")
+    try:
+        effective_at = effective_at.astimezone(UTC)
+    except OverflowError:
+        raise InvalidEffectiveTime("is out of range") from None
     if effective_at > now:
         raise InvalidEffectiveTime("must not be in the future")
     if not_before is not None and effective_at < not_before:
@@ -1285,11 +1120,24 @@ def _effective_time(
     return effective_at
 
 
-def _check_conditions(
-    conditions: Sequence[Mapping[str, Any]], field: str
-) -> list[dict[str, Any]]:
+def _plain(value: Any) -> dict[str, Any]:
+    """A nested command value (a dataclass, or a mapping from older callers) as the
+    plain dict an event stores."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise InvalidInput("value", "must be an object")
+
+
+def _not_after(value: object, now: datetime, field: str) -> None:
+    if isinstance(value, date) and value > now.date():
+        raise InvalidInput(field, "must not be in the future")
+
+
+def _check_conditions(conditions: Sequence[Any], field: str) -> list[dict[str, Any]]:
     checked = []
-    for c in conditions:
+    for c in map(_plain, conditions):
         checked.append(
             {
                 "condition_id": require_text(c.get("condition_id"), f"{field}.id"),

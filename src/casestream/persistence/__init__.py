@@ -1,6 +1,8 @@
 """casestream's event stores: the library's recorders plus recorded-at times, hash-chain
 links, idempotency keys, checkpoints and append-only triggers (``base.py`` says why).
-``PERSISTENCE_MODULE`` names one of the factories (see ``settings.py``)."""
+``store.py`` is the one composition root: ``open_store(settings)`` picks the kind and
+names its factory in ``PERSISTENCE_MODULE``; it is not imported here, since it wires in
+pieces (read models, access log) that themselves import this package."""
 
 from casestream.persistence.base import (
     CaseRows,
@@ -20,6 +22,8 @@ from casestream.persistence.postgres import (
     PostgresRecordedAtRecorder,
 )
 from casestream.persistence.sqlite import (
+    SQLITE_NOW,
+    SQLITE_TIME_FORMAT,
     NamedSQLiteTrackingRecorder,
     SQLiteRecordedAtFactory,
     SQLiteRecordedAtRecorder,
@@ -29,6 +33,8 @@ from casestream.persistence.sqlite import (
 
 __all__ = [
     "MEMORY_STORE",
+    "SQLITE_NOW",
+    "SQLITE_TIME_FORMAT",
     "CaseRows",
     "ChainedEvent",
     "Checkpoint",

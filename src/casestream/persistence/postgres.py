@@ -5,16 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
+    PostgresDatastore,
     PostgresFactory,
 )
+from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from casestream import chain
@@ -28,21 +32,34 @@ from casestream.persistence.base import (
     idempotency_row,
 )
 
-# Every process that creates casestream tables takes this transaction-scoped advisory
-# lock first: workers starting together then create tables one after another instead of
-# deadlocking on each other's DDL.
+# The one DDL lock: everything that creates casestream tables on PostgreSQL (event
+# store, snapshots, read models, their registry, the access log) holds this advisory
+# lock while it does, so that workers starting together create tables one after
+# another instead of deadlocking on each other's DDL.
 DDL_LOCK = 0x63_61_73_65_73_74  # "casest"
 
 
 @contextmanager
-def tables_created_one_at_a_time(datastore: Any) -> Iterator[None]:
-    """Hold a session advisory lock (on its own connection) while tables are created."""
-    with datastore.get_connection() as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
-        try:
-            yield
-        finally:
+def ddl_lock(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """Hold the DDL lock in this (autocommit) connection's session.
+
+    A session lock, not a transaction lock, so that DDL run on another connection
+    (the library's recorders create their tables in a pooled transaction) is covered
+    as well as DDL run on this one.
+    """
+    conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+    try:
+        yield
+    finally:
+        if not conn.broken:  # a lost session has released its locks already
             conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
+
+
+@contextmanager
+def tables_created_one_at_a_time(datastore: PostgresDatastore) -> Iterator[None]:
+    """Hold the DDL lock (on a connection of its own) while a recorder creates tables."""
+    with datastore.get_connection() as conn, ddl_lock(conn):
+        yield
 
 
 def append_only_function(schema: Identifier) -> Composed:
@@ -562,3 +579,23 @@ def restrict_runtime_role(
         grant_event_store(curs, schema, recorder.events_table_name, role)
         for name in read_models:
             grant_exactly(curs, schema, role, name, READ_WRITE)
+
+
+@dataclass(frozen=True)
+class Roles:
+    """What ``migrate`` and ``grant-runtime`` need on a store with database roles: a
+    connection as the role the settings name (the owner, when they run), and the
+    schema every casestream table lives in."""
+
+    conninfo: str
+    schema: str
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[dict[str, Any]]]:
+        """One transaction, committed if the block ends without an error."""
+        with (
+            psycopg.connect(self.conninfo, row_factory=dict_row) as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            yield curs

@@ -38,8 +38,13 @@ from casestream.persistence.base import (
     idempotency_row,
 )
 
-# SQLite keeps times as text in this sortable UTC form (millisecond precision).
+# The one SQLite time format: every time a casestream table on SQLite keeps (an event's
+# recorded_at, a checkpoint row's created_at, an access-log row, a poisoned event) is
+# text in this sortable UTC form with milliseconds, so that times written by one part
+# compare as text with times written or asked for by another.
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%f"
+# The column default that stamps a row with the database's time in that format.
+SQLITE_NOW = f"(strftime('{SQLITE_TIME_FORMAT}', 'now'))"
 _SQLITE_PY_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 
@@ -51,6 +56,7 @@ def to_sqlite_time(at: datetime) -> str:
 
 
 def from_sqlite_time(text: str) -> datetime:
+    """A time SQLite stored (``SQLITE_NOW`` or ``to_sqlite_time``), as an aware UTC time."""
     return datetime.strptime(text, _SQLITE_PY_FORMAT).replace(tzinfo=UTC)
 
 
@@ -76,8 +82,7 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
             "originator_version INTEGER, "
             "topic TEXT, "
             "state BLOB, "
-            "recorded_at TEXT NOT NULL "
-            f"DEFAULT (strftime('{SQLITE_TIME_FORMAT}', 'now')), "
+            f"recorded_at TEXT NOT NULL DEFAULT {SQLITE_NOW}, "
             "PRIMARY KEY (originator_id, originator_version))",
             f"CREATE INDEX IF NOT EXISTS {table}_recorded_at_idx "
             f"ON {table} (recorded_at)",
@@ -90,7 +95,7 @@ class SQLiteRecordedAtRecorder(SQLiteApplicationRecorder, RecordedAtRecorder):
             f"CREATE TABLE IF NOT EXISTS {table}_checkpoints ("
             "position INTEGER PRIMARY KEY, root BLOB NOT NULL, cases INTEGER NOT NULL, "
             "signed_at TEXT NOT NULL, signature BLOB NOT NULL, public_key BLOB NOT NULL, "
-            f"created_at TEXT NOT NULL DEFAULT (strftime('{SQLITE_TIME_FORMAT}', 'now')))",
+            f"created_at TEXT NOT NULL DEFAULT {SQLITE_NOW})",
             f"CREATE TABLE IF NOT EXISTS {table}_checkpoint_heads ("
             "originator_id TEXT, position INTEGER, originator_version INTEGER NOT NULL, "
             "link BLOB NOT NULL, PRIMARY KEY (originator_id, position)) WITHOUT ROWID",

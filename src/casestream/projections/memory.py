@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
 
 from casestream.persistence import RecordedAtRecorder
-from casestream.projections.audit import AuditQuery, AuditView, Row, matches
-from casestream.projections.caseload import CaseloadView, Doc
+from casestream.projections.audit import (
+    AuditProjection,
+    AuditQuery,
+    AuditView,
+    Row,
+    matches,
+)
+from casestream.projections.caseload import CaseloadProjection, CaseloadView, Doc
 from casestream.projections.poison import Poisoned
 
 
@@ -112,6 +117,9 @@ class MemoryAuditView(MemoryPoisoned, AuditView):
         return found[: q.limit]
 
 
-def link_events(view: Any, events: RecordedAtRecorder) -> None:
-    if isinstance(view, MemoryAuditView):
-        view.events = events
+# This store's view of each read model, by projection name: the store hands them out
+# (``persistence/store.py``); a new read model adds its view here.
+VIEWS: dict[str, type[TrackingRecorder]] = {
+    CaseloadProjection.name: MemoryCaseloadView,
+    AuditProjection.name: MemoryAuditView,
+}

@@ -6,19 +6,20 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
 from casestream.persistence.postgres import tables_created_one_at_a_time
 from casestream.projections.audit import (
     AUDIT_COLUMNS,
+    AuditProjection,
     AuditQuery,
     AuditView,
     Row,
     audit_where,
 )
-from casestream.projections.caseload import CaseloadView, Doc
+from casestream.projections.caseload import CaseloadProjection, CaseloadView, Doc
 from casestream.projections.poison import (
     POISONED_COLUMNS,
     Poisoned,
@@ -233,3 +234,11 @@ class PostgresAuditView(PostgresView, AuditView):
                 row["payload"] = row.pop("payload_text")
                 rows.append(row)
             return rows
+
+
+# This store's view of each read model, by projection name: the store hands them out
+# (``persistence/store.py``); a new read model adds its view here.
+VIEWS: dict[str, type[TrackingRecorder]] = {
+    CaseloadProjection.name: PostgresCaseloadView,
+    AuditProjection.name: PostgresAuditView,
+}

@@ -16,14 +16,8 @@ from typing import Any, Protocol
 from eventsourcing.persistence import TrackingRecorder
 
 from casestream.application import CaseHistory
-from casestream.projections.registry import registry_for
-from casestream.projections.runner import (
-    READ_MODELS,
-    close_view,
-    open_view,
-    projection_env,
-)
-from casestream.settings import Settings
+from casestream.persistence.store import Store
+from casestream.projections.runner import READ_MODELS, close_view, open_view
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +43,10 @@ class ReadModels(Protocol):
 class FollowedReadModels:
     """The views a separate projection worker maintains, read-only from here."""
 
-    def __init__(self, settings: Settings, check_every: float = 2.0) -> None:
-        self.settings = settings
-        self.registry = registry_for(settings)
-        self.app = CaseHistory(env=projection_env(settings))
+    def __init__(self, store: Store, check_every: float = 2.0) -> None:
+        self.store = store
+        self.registry = store.registry()
+        self.app = CaseHistory(env=store.env(small_pool=True))
         self.views: dict[str, TrackingRecorder] = {}
         self.generations: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -64,7 +58,7 @@ class FollowedReadModels:
         self._watcher.start()
 
     def _open(self, name: str, generation: int) -> None:
-        view = open_view(self.settings, name, generation)
+        view = open_view(self.store, name, generation)
         with self._lock:
             old = self.views.get(name)
             self.views[name] = view

@@ -1,4 +1,8 @@
-"""Which generation of each read model serves: one small table beside the views."""
+"""Which generation of each read model serves: one small table beside the views.
+
+One implementation per store; the store picks it (``persistence/store.py``,
+``Store.registry``).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,9 @@ from abc import ABC, abstractmethod
 import psycopg
 from psycopg import sql
 
-from casestream.persistence import MEMORY_STORE
-from casestream.persistence.postgres import DDL_LOCK
-from casestream.settings import Settings
+from casestream.persistence.postgres import ddl_lock
 
+TABLE = "projection_generations"
 _MEMORY: dict[tuple[str, str], int] = {}
 
 
@@ -29,6 +32,11 @@ class MemoryRegistry(Registry):
     def __init__(self, store: str) -> None:
         self.store = store
 
+    def forget(self) -> None:
+        """Drop this store's generations (tests)."""
+        for key in [k for k in _MEMORY if k[0] == self.store]:
+            del _MEMORY[key]
+
     def generation(self, name: str) -> int:
         return _MEMORY.get((self.store, name), 1)
 
@@ -43,7 +51,7 @@ class SQLiteRegistry(Registry):
             return
         with self._connect() as conn:
             conn.execute(
-                "CREATE TABLE IF NOT EXISTS projection_generations "
+                f"CREATE TABLE IF NOT EXISTS {TABLE} "
                 "(name TEXT PRIMARY KEY, generation INTEGER NOT NULL)"
             )
 
@@ -53,36 +61,28 @@ class SQLiteRegistry(Registry):
     def generation(self, name: str) -> int:
         with self._connect() as conn:
             row = conn.execute(
-                "SELECT generation FROM projection_generations WHERE name = ?", (name,)
+                f"SELECT generation FROM {TABLE} WHERE name = ?", (name,)
             ).fetchone()
         return int(row[0]) if row else 1
 
     def set_generation(self, name: str, generation: int) -> None:
         with self._connect() as conn:
             conn.execute(
-                "INSERT INTO projection_generations VALUES (?, ?) ON CONFLICT (name) "
+                f"INSERT INTO {TABLE} VALUES (?, ?) ON CONFLICT (name) "
                 "DO UPDATE SET generation = excluded.generation",
                 (name, generation),
             )
 
 
 class PostgresRegistry(Registry):
-    def __init__(self, env: dict[str, str], *, create_table: bool = True) -> None:
-        self.conninfo = psycopg.conninfo.make_conninfo(
-            host=env["POSTGRES_HOST"],
-            port=env["POSTGRES_PORT"],
-            dbname=env["POSTGRES_DBNAME"],
-            user=env["POSTGRES_USER"],
-            password=env.get("POSTGRES_PASSWORD", ""),
-            connect_timeout=5,
-        )
-        self.table = sql.Identifier(
-            env.get("POSTGRES_SCHEMA") or "public", "projection_generations"
-        )
+    def __init__(
+        self, conninfo: str, *, schema: str, create_table: bool = True
+    ) -> None:
+        self.conninfo = psycopg.conninfo.make_conninfo(conninfo, connect_timeout=5)
+        self.table = sql.Identifier(schema, TABLE)
         if not create_table:  # `casestream migrate` made it; the runtime role may not
             return
-        with self._connect() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
+        with self._connect() as conn, ddl_lock(conn), conn.transaction():
             conn.execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} "
@@ -110,17 +110,3 @@ class PostgresRegistry(Registry):
                 ).format(self.table),
                 (name, generation),
             )
-
-
-TABLE = "projection_generations"
-
-
-def registry_for(settings: Settings) -> Registry:
-    """The registry of the store ``settings`` selects; its table is created unless
-    ``CASESTREAM_CREATE_TABLES=false``."""
-    env = settings.eventsourcing_env()
-    if settings.backend == "memory":
-        return MemoryRegistry(env[MEMORY_STORE])
-    if settings.backend == "sqlite":
-        return SQLiteRegistry(env["SQLITE_DBNAME"], create_table=settings.create_tables)
-    return PostgresRegistry(env, create_table=settings.create_tables)

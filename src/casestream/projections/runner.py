@@ -5,26 +5,24 @@ library's ``ProjectionRunner`` (one transaction per event, exactly once by track
 A rebuild fills generation n+1 from position 0 in batches (one transaction per batch,
 rows and position together) while generation n keeps serving, then points the registry
 at n+1; servers notice and switch. Old generations are dropped by the next rebuild.
+Views, registry and environment come from the store (``persistence/store.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking, TrackingRecorder
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
-from eventsourcing.utils import Environment
 
 from casestream.application import CaseHistory
-from casestream.persistence import RecordedAtRecorder
+from casestream.persistence.store import Store
 from casestream.projections.audit import AuditProjection, AuditView, rows_for
 from casestream.projections.caseload import CaseloadProjection, CaseloadView
-from casestream.projections.memory import MemoryAuditView, MemoryCaseloadView
 from casestream.projections.poison import (
     OnPoisoned,
     PoisonAware,
@@ -33,43 +31,22 @@ from casestream.projections.poison import (
     poisoned_notification,
     report,
 )
-from casestream.projections.postgres import PostgresAuditView, PostgresCaseloadView
-from casestream.projections.registry import Registry, registry_for
-from casestream.projections.sqlite import SQLiteAuditView, SQLiteCaseloadView
-from casestream.settings import Backend, Settings
+from casestream.projections.registry import Registry
 
-ViewClasses = dict[Backend, type[TrackingRecorder]]
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ReadModel:
-    """A projection and its view class on each store."""
+    """A read model: its projection (the fold). Each store has its view of it
+    (``Store.view_class``), listed beside that store's views."""
 
     name: str
     projection: type[Projection[Any]]
-    views: ViewClasses
 
 
 READ_MODELS: dict[str, ReadModel] = {
-    "caseload": ReadModel(
-        "caseload",
-        CaseloadProjection,
-        {
-            "memory": MemoryCaseloadView,
-            "sqlite": SQLiteCaseloadView,
-            "postgres": PostgresCaseloadView,
-        },
-    ),
-    "audit": ReadModel(
-        "audit",
-        AuditProjection,
-        {
-            "memory": MemoryAuditView,
-            "sqlite": SQLiteAuditView,
-            "postgres": PostgresAuditView,
-        },
-    ),
+    p.name: ReadModel(p.name, p) for p in (CaseloadProjection, AuditProjection)
 }
 
 
@@ -77,24 +54,12 @@ def table_name(name: str, generation: int) -> str:
     return f"{name}_g{generation}"
 
 
-def projection_env(settings: Settings) -> dict[str, str]:
-    """The store's environment with small pools: a projection needs few connections."""
-    return {
-        **settings.eventsourcing_env(),
-        "POSTGRES_POOL_SIZE": "1",
-        "POSTGRES_MAX_OVERFLOW": "3",
-    }
-
-
-def open_view(settings: Settings, name: str, generation: int) -> TrackingRecorder:
+def open_view(store: Store, name: str, generation: int) -> TrackingRecorder:
     """The view of one generation of a read model (tables created if missing).
 
     The caller closes it (``close_view``) when it is not handed to a runner.
     """
-    model = READ_MODELS[name]
-    env = Environment(table_name(name, generation), projection_env(settings))
-    factory = InfrastructureFactory[TrackingRecorder].construct(env=env)
-    return factory.tracking_recorder(model.views[settings.backend])
+    return store.open_view(READ_MODELS[name].name, table_name(name, generation))
 
 
 def close_view(view: TrackingRecorder) -> None:
@@ -197,7 +162,7 @@ def apply_batch(
 
 
 def rebuild(
-    settings: Settings,
+    store: Store,
     name: str,
     *,
     batch_size: int = 1000,
@@ -205,15 +170,15 @@ def rebuild(
     restart: bool = False,
 ) -> int:
     """Build the next generation from position 0, then make it the one that serves."""
-    registry = registry_for(settings)
+    registry = store.registry()
     current = registry.generation(name)
     new = current + 1
-    with CaseHistory(env=projection_env(settings)) as app:
-        view = open_view(settings, name, new)
+    with CaseHistory(env=store.env(small_pool=True)) as app:
+        view = open_view(store, name, new)
         if restart:
             drop(view)
             close_view(view)
-            view = open_view(settings, name, new)
+            view = open_view(store, name, new)
         # A rebuild that was cut off resumes where its last batch committed.
         try:
             catch_up(
@@ -231,7 +196,7 @@ def rebuild(
         registry.set_generation(name, new)
         # Servers switch on their next check; generations before `current` are unused.
         for old in range(1, current):
-            stale = open_view(settings, name, old)
+            stale = open_view(store, name, old)
             drop(stale)
             close_view(stale)
     return new
@@ -256,14 +221,14 @@ class Status:
         return max(self.head - self.position, 0)
 
 
-def status(settings: Settings, app: CaseHistory) -> list[Status]:
+def status(store: Store, app: CaseHistory) -> list[Status]:
     """Each read model's position against the store's head."""
-    registry = registry_for(settings)
+    registry = store.registry()
     head = app.recorder.max_notification_id() or 0
     found = []
     for name in READ_MODELS:
         generation = registry.generation(name)
-        view = open_view(settings, name, generation)
+        view = open_view(store, name, generation)
         try:
             assert isinstance(view, PoisonAware), view
             position = view.max_tracking_id(app.name) or 0
@@ -287,15 +252,15 @@ class LiveProjections:
 
     def __init__(
         self,
-        settings: Settings,
+        store: Store,
         check_every: float = 2.0,
         names: tuple[str, ...] = tuple(READ_MODELS),
         on_poisoned: OnPoisoned | None = None,
     ) -> None:
-        self.settings = settings
+        self.store = store
         self.names = names
         self.on_poisoned = on_poisoned
-        self.registry: Registry = registry_for(settings)
+        self.registry: Registry = store.registry()
         self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
         self.generations: dict[str, int] = {}
         # The error each failed runner stopped on, until it is started again.
@@ -310,13 +275,11 @@ class LiveProjections:
 
     def _start(self, name: str, generation: int, *, restart: bool = False) -> None:
         model = READ_MODELS[name]
-        env = projection_env(self.settings)
-        if restart:
-            # The tables are there: no DDL, whose locks on the events table, taken
-            # while writers are busy, can deadlock with them.
-            env["CREATE_TABLE"] = "n"
+        # After a restart the tables are there: no DDL, whose locks on the events
+        # table, taken while writers are busy, can deadlock with them.
+        env = self.store.env(small_pool=True, create_tables=False if restart else None)
         # Catch up in batches first (fast after a restart or on a new store) ...
-        view = open_view(self.settings, name, generation)
+        view = open_view(self.store, name, generation)
         try:
             with CaseHistory(env=env) as app:
                 catch_up(
@@ -331,7 +294,7 @@ class LiveProjections:
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
             application_class=CaseHistory,
             projection_class=named_projection(name, generation, self.on_poisoned),
-            view_class=model.views[self.settings.backend],
+            view_class=self.store.view_class(model.name),
             env=env,
         )
         runner.__enter__()
@@ -432,9 +395,3 @@ class LiveProjections:
 
     def __exit__(self, *args: object) -> None:
         self.stop()
-
-
-@contextmanager
-def store_recorder(settings: Settings) -> Iterator[RecordedAtRecorder]:
-    with CaseHistory(env=settings.eventsourcing_env()) as app:
-        yield app.store

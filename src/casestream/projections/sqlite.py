@@ -6,22 +6,24 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from casestream.persistence import (
+    SQLITE_NOW,
     NamedSQLiteTrackingRecorder,
     from_sqlite_time,
     to_sqlite_time,
 )
 from casestream.projections.audit import (
     AUDIT_COLUMNS,
+    AuditProjection,
     AuditQuery,
     AuditView,
     Row,
     audit_where,
 )
-from casestream.projections.caseload import CaseloadView, Doc
+from casestream.projections.caseload import CaseloadProjection, CaseloadView, Doc
 from casestream.projections.poison import (
     POISONED_COLUMNS,
     Poisoned,
@@ -48,8 +50,7 @@ class SQLiteView(NamedSQLiteTrackingRecorder):
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.poisoned} (position INTEGER PRIMARY KEY, "
             "originator_id TEXT NOT NULL, version INTEGER NOT NULL, topic TEXT NOT NULL, "
-            "error TEXT NOT NULL, at TEXT NOT NULL "
-            "DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')))",
+            f"error TEXT NOT NULL, at TEXT NOT NULL DEFAULT {SQLITE_NOW})",
         ]
 
     def drop(self) -> None:
@@ -194,6 +195,14 @@ def _from_sqlite(row: dict[str, Any]) -> Row:
         if row[key] is not None:
             row[key] = from_sqlite_time(row[key])
     return row
+
+
+# This store's view of each read model, by projection name: the store hands them out
+# (``persistence/store.py``); a new read model adds its view here.
+VIEWS: dict[str, type[TrackingRecorder]] = {
+    CaseloadProjection.name: SQLiteCaseloadView,
+    AuditProjection.name: SQLiteAuditView,
+}
 
 
 __all__ = ["SQLiteAuditView", "SQLiteCaseloadView", "SQLiteCursor"]

@@ -6,33 +6,19 @@ Every route accepts ``If-Match: "<version>"`` (a stale version is refused with 4
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+from uuid import UUID
 
-from casestream.api.deps import CaseCommandDep
+from fastapi import APIRouter, status
+from pydantic import Field
+
+from casestream.api import bodies
+from casestream.api.bodies import command_of
+from casestream.api.deps import SubmissionDep
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import (
-    AddNote,
-    ChangeReferralStatus,
-    CloseCase,
-    CompleteAssessment,
-    CorrectEntry,
-    Correction,
-    Id,
-    LogContact,
-    MakeReferral,
-    ModifyConditions,
-    OverrideSupervisionLevel,
-    RecordCourtAction,
-    RecordDrugTest,
-    Recorded,
-    RecordGoalProgress,
-    RecordViolation,
-    ReopenCase,
-    RespondToViolation,
-    RevisePlan,
-    Transfer,
-)
-from casestream.application import CaseHistory
+from casestream.api.schemas import Recorded
+from casestream.domain import commands as cmd
+from casestream.domain.commands import Id
 
 router = APIRouter(
     prefix="/probationers/{probationer_id}",
@@ -46,111 +32,161 @@ CREATED = status.HTTP_201_CREATED
 
 
 @router.post("/assessments", status_code=CREATED)
-def complete_assessment(body: CompleteAssessment, command: CaseCommandDep) -> Recorded:
+def complete_assessment(
+    probationer_id: UUID, body: bodies.CompleteAssessment, submitted: SubmissionDep
+) -> Recorded:
     """Record an assessment; the supervision level then follows policy."""
-    return command.run(CaseHistory.complete_assessment, body)
+    command = command_of(cmd.CompleteAssessment, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/supervision-level", status_code=CREATED)
 def override_supervision_level(
-    body: OverrideSupervisionLevel, command: CaseCommandDep
+    probationer_id: UUID,
+    body: bodies.OverrideSupervisionLevel,
+    submitted: SubmissionDep,
 ) -> Recorded:
     """Depart from the policy's supervision level, with a reason."""
-    return command.run(CaseHistory.override_supervision_level, body)
+    command = command_of(cmd.OverrideSupervisionLevel, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/plans", status_code=CREATED)
-def revise_plan(body: RevisePlan, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.revise_plan, body)
+def revise_plan(
+    probationer_id: UUID, body: bodies.RevisePlan, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.RevisePlan, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/plans/goals/{goal_id}/progress", status_code=CREATED)
 def record_goal_progress(
-    goal_id: Id, body: RecordGoalProgress, command: CaseCommandDep
+    probationer_id: UUID,
+    goal_id: Id,
+    body: bodies.RecordGoalProgress,
+    submitted: SubmissionDep,
 ) -> Recorded:
-    return command.run(CaseHistory.record_goal_progress, body, goal_id=goal_id)
+    command = command_of(cmd.RecordGoalProgress, body, goal_id=goal_id)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/referrals", status_code=CREATED)
-def make_referral(body: MakeReferral, command: CaseCommandDep) -> Recorded:
+def make_referral(
+    probationer_id: UUID, body: bodies.MakeReferral, submitted: SubmissionDep
+) -> Recorded:
     """Refer to a partner, which must be active and offer the service."""
-    return command.run(CaseHistory.make_referral, body)
+    command = command_of(cmd.MakeReferral, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/referrals/{referral_id}/status", status_code=CREATED)
 def change_referral_status(
-    referral_id: Id, body: ChangeReferralStatus, command: CaseCommandDep
+    probationer_id: UUID,
+    referral_id: Id,
+    body: bodies.ChangeReferralStatus,
+    submitted: SubmissionDep,
 ) -> Recorded:
-    return command.run(
-        CaseHistory.change_referral_status, body, referral_id=referral_id
-    )
+    command = command_of(cmd.ChangeReferralStatus, body, referral_id=referral_id)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/contacts", status_code=CREATED)
-def log_contact(body: LogContact, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.log_contact, body)
+def log_contact(
+    probationer_id: UUID, body: bodies.LogContact, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.LogContact, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/drug-tests", status_code=CREATED)
-def record_drug_test(body: RecordDrugTest, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.record_drug_test, body)
+def record_drug_test(
+    probationer_id: UUID, body: bodies.RecordDrugTest, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.RecordDrugTest, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/violations", status_code=CREATED)
-def record_violation(body: RecordViolation, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.record_violation, body)
+def record_violation(
+    probationer_id: UUID, body: bodies.RecordViolation, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.RecordViolation, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/violations/{violation_id}/responses", status_code=CREATED)
 def respond_to_violation(
-    violation_id: Id, body: RespondToViolation, command: CaseCommandDep
+    probationer_id: UUID,
+    violation_id: Id,
+    body: bodies.RespondToViolation,
+    submitted: SubmissionDep,
 ) -> Recorded:
     """A graduated response; one outside the policy matrix needs a reason."""
-    return command.run(
-        CaseHistory.respond_to_violation, body, violation_id=violation_id
-    )
+    command = command_of(cmd.RespondToViolation, body, violation_id=violation_id)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/violations/{violation_id}/court-actions", status_code=CREATED)
 def record_court_action(
-    violation_id: Id, body: RecordCourtAction, command: CaseCommandDep
+    probationer_id: UUID,
+    violation_id: Id,
+    body: bodies.RecordCourtAction,
+    submitted: SubmissionDep,
 ) -> Recorded:
-    return command.run(CaseHistory.record_court_action, body, violation_id=violation_id)
+    command = command_of(cmd.RecordCourtAction, body, violation_id=violation_id)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/corrections", status_code=CREATED)
-def correct_or_void_entry(body: Correction, command: CaseCommandDep) -> Recorded:
+def correct_or_void_entry(
+    probationer_id: UUID,
+    body: Annotated[
+        bodies.CorrectEntry | bodies.VoidEntry, Field(discriminator="action")
+    ],
+    submitted: SubmissionDep,
+) -> Recorded:
     """``action: correct`` changes fields of an entry, ``action: void`` marks it
     entered in error; either way the original stays in the history."""
-    method = (
-        CaseHistory.correct_entry
-        if isinstance(body, CorrectEntry)
-        else CaseHistory.void_entry
-    )
-    return command.run(method, body)
+    kind = cmd.CorrectEntry if isinstance(body, bodies.CorrectEntry) else cmd.VoidEntry
+    return submitted.on_case(probationer_id, command_of(kind, body), body)
 
 
 @router.post("/notes", status_code=CREATED)
-def add_note(body: AddNote, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.add_note, body)
+def add_note(
+    probationer_id: UUID, body: bodies.AddNote, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.AddNote, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/conditions", status_code=CREATED)
-def modify_conditions(body: ModifyConditions, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.modify_conditions, body)
+def modify_conditions(
+    probationer_id: UUID, body: bodies.ModifyConditions, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.ModifyConditions, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/transfer", status_code=CREATED)
-def transfer(body: Transfer, command: CaseCommandDep) -> Recorded:
+def transfer(
+    probationer_id: UUID, body: bodies.AssignOfficer, submitted: SubmissionDep
+) -> Recorded:
     """Assign the case to another officer and unit, with a reason."""
-    return command.run(CaseHistory.assign_officer, body)
+    command = command_of(cmd.AssignOfficer, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/close", status_code=CREATED)
-def close_case(body: CloseCase, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.close_case, body)
+def close_case(
+    probationer_id: UUID, body: bodies.CloseCase, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.CloseCase, body)
+    return submitted.on_case(probationer_id, command, body)
 
 
 @router.post("/reopen", status_code=CREATED)
-def reopen_case(body: ReopenCase, command: CaseCommandDep) -> Recorded:
-    return command.run(CaseHistory.reopen_case, body)
+def reopen_case(
+    probationer_id: UUID, body: bodies.ReopenCase, submitted: SubmissionDep
+) -> Recorded:
+    command = command_of(cmd.ReopenCase, body)
+    return submitted.on_case(probationer_id, command, body)

@@ -8,16 +8,18 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from casestream.api.auth import Permission, require
+from casestream.api import bodies
+from casestream.api.auth import Permission
+from casestream.api.bodies import command_of
 from casestream.api.deps import (
     CaseHistoryDep,
     ReadableCase,
     SettingsDep,
     SubmissionDep,
-    writable_case,
 )
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import Instant, Recorded, SealCase, Verification
+from casestream.api.schemas import Instant, Recorded, Verification
+from casestream.domain import commands as cmd
 from casestream.domain.errors import InvalidInput
 from casestream.export import build_bundle, render_html
 from casestream.verify import verify_case
@@ -86,18 +88,8 @@ def export(
 
 @router.post("/{probationer_id}/seal", status_code=status.HTTP_201_CREATED)
 def seal(
-    probationer_id: UUID,
-    body: SealCase,
-    submitted: SubmissionDep,
-    cases: CaseHistoryDep,
+    probationer_id: UUID, body: bodies.SealCase, submitted: SubmissionDep
 ) -> Recorded:
     """Seal by court order (admin only): hidden from every role but admin and court."""
-    require(submitted.principal, Permission.SEAL_CASES)
-    case = writable_case(probationer_id, submitted.principal, cases)
-    version = cases.seal_case(
-        case.id,
-        expected_version=submitted.if_match,
-        **submitted.options(body),
-        **body.command_fields(),
-    )
-    return Recorded(id=case.id, version=version)
+    command = command_of(cmd.SealCase, body)
+    return submitted.on_case(probationer_id, command, body, Permission.SEAL_CASES)

@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
 
+from casestream.api import bodies
 from casestream.api.auth import Permission, require
-from casestream.api.deps import CaseHistoryDep, PrincipalDep, Submission, SubmissionDep
+from casestream.api.bodies import command_of
+from casestream.api.deps import CaseHistoryDep, PrincipalDep, SubmissionDep
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import (
-    Command,
-    DeactivatePartner,
-    PartnerView,
-    Recorded,
-    RegisterPartner,
-)
-from casestream.application import CaseHistory
-from casestream.domain.errors import InvalidInput
+from casestream.api.schemas import PartnerView, Recorded
+from casestream.domain import commands as cmd
 
 router = APIRouter(prefix="/partners", tags=["partners"], responses=PROBLEM_RESPONSES)
-
-
-def takes_idempotency_key(method: Callable[..., Any]) -> bool:
-    return "idempotency_key" in inspect.signature(method).parameters
-
-
-def _options(
-    submitted: Submission, body: Command, method: Callable[..., Any]
-) -> dict[str, Any]:
-    """Refuse a key the application cannot honour rather than write twice on a retry."""
-    if submitted.idempotency_key is not None and not takes_idempotency_key(method):
-        raise InvalidInput("Idempotency-Key", "not supported on this endpoint yet")
-    return submitted.options(body)
 
 
 @router.get("")
@@ -57,25 +36,19 @@ def list_partners(principal: PrincipalDep, cases: CaseHistoryDep) -> list[Partne
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def register_partner(
-    body: RegisterPartner, submitted: SubmissionDep, response: Response
+    body: bodies.RegisterPartner, submitted: SubmissionDep, response: Response
 ) -> Recorded:
     require(submitted.principal, Permission.MANAGE_PARTNERS)
-    partner_id = submitted.cases.register_partner(
-        **_options(submitted, body, CaseHistory.register_partner),
-        **body.command_fields(),
-    )
-    response.headers["Location"] = f"/partners/{partner_id}"
-    return Recorded(id=partner_id, version=1)  # a partner registers with one event
+    command = command_of(cmd.RegisterPartner, body)
+    recorded = submitted.execute(None, command, body)
+    response.headers["Location"] = f"/partners/{recorded.id}"
+    return recorded
 
 
 @router.post("/{partner_id}/deactivate", status_code=status.HTTP_201_CREATED)
 def deactivate_partner(
-    partner_id: UUID, body: DeactivatePartner, submitted: SubmissionDep
+    partner_id: UUID, body: bodies.DeactivatePartner, submitted: SubmissionDep
 ) -> Recorded:
     require(submitted.principal, Permission.MANAGE_PARTNERS)
-    version = submitted.cases.deactivate_partner(
-        partner_id,
-        **_options(submitted, body, CaseHistory.deactivate_partner),
-        **body.command_fields(),
-    )
-    return Recorded(id=partner_id, version=version)
+    command = command_of(cmd.DeactivatePartner, body)
+    return submitted.execute(partner_id, command, body)

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response, status
 
+from casestream.api import bodies
 from casestream.api.auth import Forbidden, may_open_case
+from casestream.api.bodies import command_of
 from casestream.api.deps import CaseHistoryDep, ReadableCase, SubmissionDep
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.feed import json_safe
@@ -16,11 +18,11 @@ from casestream.api.schemas import (
     HistoryItem,
     HistoryPage,
     Instant,
-    OpenCase,
     PointInTime,
     Recorded,
 )
 from casestream.application import HistoryEntry
+from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.probationer import Probationer
 from casestream.integrity import worst
@@ -31,16 +33,17 @@ router = APIRouter(
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def open_case(body: OpenCase, submitted: SubmissionDep, response: Response) -> Recorded:
-    """Open a case: officers for themselves, supervisors in their unit, admins any."""
-    principal = submitted.principal
-    if not may_open_case(principal, body.officer_id, body.unit_id):
+def open_case(
+    body: bodies.OpenCase, submitted: SubmissionDep, response: Response
+) -> Recorded:
+    """Open a case: officers for themselves in their unit, supervisors in their unit,
+    admins any."""
+    command = command_of(cmd.OpenCase, body)
+    if not may_open_case(submitted.principal, command.officer_id, command.unit_id):
         raise Forbidden("you may not open a case assigned there")
-    case_id = submitted.cases.open_case(
-        **submitted.options(body), **body.command_fields()
-    )
-    response.headers["Location"] = f"/probationers/{case_id}"
-    return Recorded(id=case_id, version=1)  # a case opens with one event
+    recorded = submitted.execute(None, command, body)
+    response.headers["Location"] = f"/probationers/{recorded.id}"
+    return recorded
 
 
 @router.get("/{probationer_id}")

@@ -1,0 +1,326 @@
+"""Commands: what a user asks the case history to record, one frozen dataclass each.
+
+Each field is written here once. The aggregates take these values (``Probationer``
+and ``Partner`` command methods), the application runs them (``CaseHistory.execute``),
+the API validates request bodies generated from them (``api/bodies.py``), and the demo
+and the tests build them. The ``annotated_types`` bounds are plain data that pydantic
+enforces at the edge; the aggregate still checks every rule itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Annotated, Any, ClassVar
+from uuid import UUID
+
+from annotated_types import Ge, Le, Len
+
+from casestream.domain.values import (
+    Agreement,
+    AssessmentPurpose,
+    Attendance,
+    ClosureOutcome,
+    ContactType,
+    CourtOutcome,
+    DrugTestMethod,
+    DrugTestResult,
+    GoalStatus,
+    Instrument,
+    NeedArea,
+    NeedSeverity,
+    NoteCategory,
+    PlanPrompt,
+    PlanType,
+    ReferralStatus,
+    Response,
+    RiskLevel,
+    ServiceType,
+    SupervisionLevel,
+    SupervisionType,
+    ViolationKind,
+    ViolationSeverity,
+)
+
+# Bounds every text field falls under (free text is never unbounded).
+Id = Annotated[str, Len(1, 100)]
+Name = Annotated[str, Len(1, 200)]
+Line = Annotated[str, Len(1, 500)]
+Text = Annotated[str, Len(1, 10_000)]
+Reason = Annotated[str, Len(1, 2_000)]
+Version = Annotated[int, Ge(1), Le(2**31 - 1)]
+Score = Annotated[int, Ge(-100_000), Le(100_000)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """Base of every command. ``path_fields`` name the fields a URL carries."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseCommand(Command):
+    """A command on one probationer's case; every entry may carry these two."""
+
+    effective_at: datetime | None = None
+    reason: Reason | None = None
+
+
+# Opening a case.
+
+
+@dataclass(frozen=True, kw_only=True)
+class Person:
+    name: Name
+    date_of_birth: date | None = None
+    identifiers: Annotated[dict[Id, Line], Len(0, 20)] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Offence:
+    code: Id
+    description: Line | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CourtOrder:
+    court: Name
+    case_number: Id
+    order_date: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class Condition:
+    condition_id: Id
+    category: Id = "standard"
+    text: Text
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenCase(CaseCommand):
+    person: Person
+    offences: Annotated[list[Offence], Len(0, 50)] = field(default_factory=list)
+    court_order: CourtOrder
+    supervision_type: SupervisionType
+    term_start: date
+    term_end: date | None = None
+    conditions: Annotated[list[Condition], Len(0, 100)] = field(default_factory=list)
+    officer_id: Id
+    unit_id: Id
+
+
+# Entries on a case.
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModifyConditions(CaseCommand):
+    added: Annotated[list[Condition], Len(0, 100)] = field(default_factory=list)
+    removed: Annotated[list[Id], Len(0, 100)] = field(default_factory=list)
+    court_order_ref: Id
+
+
+@dataclass(frozen=True, kw_only=True)
+class AssignOfficer(CaseCommand):
+    """A transfer to another officer and unit (a reason is required)."""
+
+    officer_id: Id
+    unit_id: Id
+
+
+@dataclass(frozen=True, kw_only=True)
+class Need:
+    need_area: NeedArea
+    severity: NeedSeverity
+
+
+@dataclass(frozen=True, kw_only=True)
+class CompleteAssessment(CaseCommand):
+    assessment_id: Id
+    instrument: Instrument
+    instrument_version: Id
+    purpose: AssessmentPurpose
+    scores: Annotated[dict[Id, Score], Len(0, 200)]
+    total: Score
+    risk_level: RiskLevel
+    needs: Annotated[list[Need], Len(0, 20)] = field(default_factory=list)
+    strengths: Annotated[list[Line], Len(0, 50)] = field(default_factory=list)
+    override_level: RiskLevel | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OverrideSupervisionLevel(CaseCommand):
+    level: SupervisionLevel
+
+
+@dataclass(frozen=True, kw_only=True)
+class Objective:
+    objective_id: Id
+    description: Text
+    measure: Line
+    target_date: date | None = None
+    interventions: Annotated[list[Line], Len(0, 20)] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Goal:
+    goal_id: Id
+    need_area: NeedArea
+    statement: Text
+    status: GoalStatus = GoalStatus.ACTIVE
+    objectives: Annotated[list[Objective], Len(0, 20)] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevisePlan(CaseCommand):
+    plan_type: PlanType
+    prompted_by: PlanPrompt
+    goals: Annotated[list[Goal], Len(1, 20)]
+    agreement: Agreement
+    countersigned_by: Id | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordGoalProgress(CaseCommand):
+    path_fields: ClassVar[tuple[str, ...]] = ("goal_id",)
+
+    goal_id: Id
+    status: GoalStatus
+    note: Text
+
+
+@dataclass(frozen=True, kw_only=True)
+class MakeReferral(CaseCommand):
+    """A referral to a partner, which must be active and offer the service."""
+
+    referral_id: Id
+    partner_id: UUID
+    service_type: ServiceType
+    need_addressed: NeedArea
+    court_ordered: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeReferralStatus(CaseCommand):
+    path_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
+
+    referral_id: Id
+    status: ReferralStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogContact(CaseCommand):
+    contact_id: Id
+    contact_type: ContactType
+    attendance: Attendance
+    location: Line
+    summary: Text
+    sensitive: bool = False
+    # Whether they complied; only for a contact attended.
+    complied: bool | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordDrugTest(CaseCommand):
+    test_id: Id
+    method: DrugTestMethod
+    results: Annotated[dict[Id, DrugTestResult], Len(1, 50)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordViolation(CaseCommand):
+    violation_id: Id
+    kind: ViolationKind
+    severity: ViolationSeverity
+    description: Text
+
+
+@dataclass(frozen=True, kw_only=True)
+class RespondToViolation(CaseCommand):
+    """A graduated response; one outside the policy matrix needs a reason."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("violation_id",)
+
+    violation_id: Id
+    response_id: Id
+    response: Response
+    authorised_by: Id
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordCourtAction(CaseCommand):
+    path_fields: ClassVar[tuple[str, ...]] = ("violation_id",)
+
+    violation_id: Id
+    court_action_id: Id
+    hearing: Line
+    outcome: CourtOutcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorrectEntry(CaseCommand):
+    """Correct fields of an entry; the original stays in the history."""
+
+    entry_id: Id
+    target_version: Version
+    changes: Annotated[dict[Id, Any], Len(1, 20)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoidEntry(CaseCommand):
+    """Mark an entry as entered in error; it stays in the history, marked void."""
+
+    entry_id: Id
+    target_version: Version
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddNote(CaseCommand):
+    note_id: Id
+    text: Text
+    category: NoteCategory = NoteCategory.GENERAL
+    sensitive: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseCase(CaseCommand):
+    outcome: ClosureOutcome
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReopenCase(CaseCommand):
+    court_order_ref: Id
+
+
+@dataclass(frozen=True, kw_only=True)
+class SealCase(CaseCommand):
+    """Seal by court order: hidden from every role but admin and court."""
+
+    court_order_ref: Line
+
+
+# Partners.
+
+
+@dataclass(frozen=True, kw_only=True)
+class PartnerCommand(Command):
+    """A command on a community partner's record."""
+
+    reason: Reason | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterPartner(PartnerCommand):
+    name: Name
+    services: Annotated[list[ServiceType], Len(1, 20)]
+    contact: Line
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpdatePartnerServices(PartnerCommand):
+    services: Annotated[list[ServiceType], Len(1, 20)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeactivatePartner(PartnerCommand):
+    pass

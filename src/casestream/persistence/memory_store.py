@@ -1,0 +1,52 @@
+"""The in-memory store (``memory://name``): tests and throwaway runs.
+
+Everything lives in this process, kept by name as a database keeps its tables, so that
+every piece opened on the same name (the API, projection runners, the access log)
+shares it.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import ClassVar
+
+from casestream.access_log import AccessLog, MemoryAccessLog
+from casestream.persistence.memory import (
+    MEMORY_STORE,
+    MemoryFactory,
+    forget_memory_store,
+)
+from casestream.persistence.store import Store
+from casestream.projections.memory import VIEWS
+from casestream.projections.registry import MemoryRegistry, Registry
+
+_LOGS: dict[str, MemoryAccessLog] = {}
+_LOGS_LOCK = threading.Lock()
+
+
+class MemoryStore(Store):
+    """A named in-process store."""
+
+    kind: ClassVar[str] = "memory"
+    factory = MemoryFactory
+    views = VIEWS
+
+    @property
+    def name(self) -> str:
+        return self.settings.db.get_secret_value().split("://", 1)[1] or "default"
+
+    def library_env(self, *, small_pool: bool) -> dict[str, str]:
+        return {MEMORY_STORE: self.name}
+
+    def registry(self) -> Registry:
+        return MemoryRegistry(self.name)
+
+    def access_log(self) -> AccessLog:
+        with _LOGS_LOCK:
+            return _LOGS.setdefault(self.name, MemoryAccessLog())
+
+    def forget(self) -> None:
+        forget_memory_store(self.name)
+        MemoryRegistry(self.name).forget()
+        with _LOGS_LOCK:
+            _LOGS.pop(self.name, None)
