@@ -4,11 +4,14 @@
 Checks, with the Python standard library only:
   1. every event's hash-chain link (which covers the time the store recorded it), from
      the genesis value to the case's head;
-  2. that the head is a leaf of the checkpoint's Merkle root (with the proof given);
+  2. that the last exported event is the case's head in the checkpoint, and a leaf of
+     its Merkle root (with the proof given): for the record as it stood at a past
+     time, the checkpoint was signed before the case changed again;
+  3. for that record, that no exported event was recorded after its time;
 and, with the `cryptography` package (pip install cryptography):
-  3. the agency's Ed25519 signature over the checkpoint, made when the checkpoint was
+  4. the agency's Ed25519 signature over the checkpoint, made when the checkpoint was
      taken: a history rewritten after it cannot lead to the root signed then;
-  4. the agency's Ed25519 signature over the whole bundle.
+  5. the agency's Ed25519 signature over the whole bundle.
 
 Pass --key with the agency's published public key (hex) so that a bundle or checkpoint
 signed by someone else is refused. Exit status 0 means every check passed.
@@ -92,6 +95,7 @@ def check_chain(bundle: dict) -> list[str]:
         problems.append(
             f"the exporter found the case broken: {bundle['chain']['problem']}"
         )
+    problems += check_axis(bundle)
     cp = bundle["checkpoint"]
     if cp["head_version"] != len(bundle["events"]):
         problems.append("the checkpoint's head is not the last exported event")
@@ -99,6 +103,30 @@ def check_chain(bundle: dict) -> list[str]:
     if root.hex() != cp["root"]:
         problems.append("the case's chain head is not under the checkpoint's root")
     return problems
+
+
+def check_axis(bundle: dict) -> list[str]:
+    """The record as it stood at a time holds only what was recorded by then (each
+    event's recorded-at time is covered by its link, checked above)."""
+    if bundle.get("axis") != "as_recorded_at":
+        return []
+    at = datetime.fromisoformat(bundle["at"])
+    late = [
+        e["version"]
+        for e in bundle["events"]
+        if datetime.fromisoformat(e["recorded_at"]) > at
+    ]
+    if late:
+        return [f"version {late[0]} was recorded after {bundle['at']}"]
+    return []
+
+
+def describe(bundle: dict) -> str:
+    if bundle.get("axis") == "as_recorded_at":
+        return f"the record as it stood at {bundle['at']} (recorded time)"
+    if bundle.get("axis") == "as_effective_at":
+        return f"every entry, and what was in effect at {bundle['at']}"
+    return "the whole record"
 
 
 def check_signature(bundle: dict, expected_key: str | None) -> list[str]:
@@ -148,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED: {p}")
         return 1
     print(
-        f"OK: case {bundle['case_id']}, {len(bundle['events'])} events, chain intact, "
+        f"OK: case {bundle['case_id']}, {describe(bundle)}: "
+        f"{len(bundle['events'])} events, chain intact, "
         f"under signed checkpoint {bundle['checkpoint']['position']} of "
         f"{bundle['checkpoint']['signed_at']}, signatures valid"
     )

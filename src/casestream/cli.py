@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 from rich.console import Console
@@ -233,39 +234,52 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     import json
-    from datetime import datetime
     from pathlib import Path
 
     from casestream.checkpoints import take_checkpoint
     from casestream.domain.errors import NotYetCheckpointed
     from casestream.export import build_bundle, render_html
 
-    at = datetime.fromisoformat(args.at) if args.at else None
-    if at is not None and at.tzinfo is None:
-        console.print("[red]--at needs a timezone, e.g. 2026-03-03T17:00:00+00:00")
+    try:
+        as_recorded_at = _aware("--as-recorded-at", args.as_recorded_at)
+        as_effective_at = _aware("--as-effective-at", args.as_effective_at or args.at)
+    except ValueError as e:
+        errors.print(f"[red]{e}", highlight=False)
         return 2
     settings = get_settings()
     key = settings.signing_key()
+    axis = {"as_recorded_at": as_recorded_at, "as_effective_at": as_effective_at}
     with open_app() as app:
         try:
-            bundle = build_bundle(app, UUID(args.case_id), key, at)
+            bundle = build_bundle(app, UUID(args.case_id), key, **axis)
         except NotYetCheckpointed:
             # An operator's explicit act may sign a new checkpoint; a GET never does.
             cp = take_checkpoint(app.store, key, settings.witness)
             errors.print(
                 f"took checkpoint {cp.position} to cover the case's latest entries"
             )
-            bundle = build_bundle(app, UUID(args.case_id), key, at)
+            bundle = build_bundle(app, UUID(args.case_id), key, **axis)
     Path(args.out).write_text(json.dumps(bundle, indent=1, ensure_ascii=False))
     if args.html:
         Path(args.html).write_text(render_html(bundle))
     console.print(
-        f"Wrote {args.out}: {len(bundle['events'])} events, under checkpoint "
+        f"Wrote {args.out}: {len(bundle['events'])} events ({bundle['axis']}"
+        f"{' ' + bundle['at'] if bundle['at'] else ''}), under checkpoint "
         f"{bundle['checkpoint']['position']}, signed by "
         f"{bundle['signature']['public_key']}. Check it with tools/verify_export.py.",
         soft_wrap=True,
     )
     return 0 if bundle["chain"]["intact"] else 1
+
+
+def _aware(option: str, text: str | None) -> datetime | None:
+    """An ISO time with its timezone (a court's moment is never ambiguous)."""
+    if text is None:
+        return None
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError(f"{option} needs a timezone, e.g. 2026-03-03T17:00:00+00:00")
+    return at
 
 
 def cmd_keys_init(args: argparse.Namespace) -> int:
@@ -433,7 +447,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("case_id")
     export.add_argument("--out", required=True)
     export.add_argument("--html", default=None, help="also write a readable page")
-    export.add_argument("--at", default=None, help="answer as of this ISO time")
+    moment = export.add_mutually_exclusive_group()
+    moment.add_argument(
+        "--as-recorded-at",
+        default=None,
+        help="the record as it stood at this ISO time (only entries recorded by then)",
+    )
+    moment.add_argument(
+        "--as-effective-at",
+        default=None,
+        help="every entry, and what was in effect at this ISO time (late flagged)",
+    )
+    moment.add_argument("--at", default=None, help=argparse.SUPPRESS)  # old name
     export.set_defaults(func=cmd_export)
 
     migrate = sub.add_parser(

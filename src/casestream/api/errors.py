@@ -34,6 +34,7 @@ from casestream.domain.errors import (
     InvalidEffectiveTime,
     InvalidInput,
     InvalidTransition,
+    NotCheckpointedThen,
     NotFound,
     NotYetCheckpointed,
     PartnerInactive,
@@ -95,6 +96,11 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     ConcurrencyConflict: ProblemType(409, "Stale version", "stale-version"),
     NotYetCheckpointed: ProblemType(
         409, "No signed checkpoint covers the case yet", "not-yet-checkpointed"
+    ),
+    NotCheckpointedThen: ProblemType(
+        409,
+        "No signed checkpoint holds the case as it stood then",
+        "not-checkpointed-then",
     ),
     IntegrityBroken: ProblemType(
         409, "The case's stored history fails its integrity check", "integrity-broken"

@@ -1,4 +1,5 @@
-"""The global event feed as CloudEvents 1.0: reading a page, naming types, redacting text.
+"""The global event feed as CloudEvents 1.0: reading a page, naming types, and what
+consumers may see of each event (``published``: an allow-list, no free text).
 
 Positions are notification ids. The stores append in commit order (PostgreSQL under the
 table lock, SQLite and memory one writer at a time), so a reader that asks for
@@ -18,6 +19,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
 
+from casestream.api.published import for_consumers
 from casestream.api.schemas import CloudEvent
 from casestream.application import CaseHistory
 from casestream.domain.errors import InvalidInput
@@ -29,28 +31,6 @@ SOURCE = "casestream"
 ATTRIBUTE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic"}
 )
-# Free text never leaves for downstream consumers; they get identifiers and codes
-# (DESIGN.md §3). Matched at any depth, so corrections of these fields are dropped too.
-FREE_TEXT_FIELDS = frozenset(
-    {
-        "summary",
-        "description",
-        "text",
-        "note",
-        "reason",
-        "statement",
-        "location",
-        "hearing",
-        "measure",
-        "interventions",
-        "strengths",
-        "contact",
-        "name",
-        "date_of_birth",
-    }
-)
-# Of a person, only the identifiers are passed on (no name, no date of birth).
-PERSON_FIELDS_FOR_CONSUMERS = frozenset({"identifiers"})
 
 
 def cloud_type(topic: str) -> str:
@@ -110,20 +90,6 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def redact(value: Any, key: str | None = None) -> Any:
-    """Event data without free text, for consumers (applied to JSON-safe data)."""
-    if isinstance(value, dict):
-        keep = PERSON_FIELDS_FOR_CONSUMERS if key == "person" else None
-        return {
-            k: redact(v, k)
-            for k, v in value.items()
-            if k not in FREE_TEXT_FIELDS and (keep is None or k in keep)
-        }
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
-
-
 def event_data(event: DomainEventProtocol[Any]) -> dict[str, Any]:
     """Everything the event says beyond what its CloudEvents attributes carry."""
     fields = {
@@ -151,7 +117,7 @@ def to_cloud_event(
         time=recorded_at,
         subject=str(event.originator_id),
         sequence=f"{notification.id:020d}",
-        data=redact(data) if redacted else data,
+        data=for_consumers(type(event), data) if redacted else data,
     )
 
 

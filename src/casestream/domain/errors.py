@@ -104,3 +104,9 @@ class IntegrityBroken(StateConflict):
 class NotYetCheckpointed(StateConflict):
     """Raised when a certified export is asked for a case whose latest entries no
     signed checkpoint covers yet (an export proves inclusion, it does not sign anew)."""
+
+
+class NotCheckpointedThen(StateConflict):
+    """Raised when the record as it stood at a past time is asked for, but the case
+    changed again before the next signed checkpoint: no stored checkpoint holds that
+    moment's head, so nothing can prove the shorter record (and an export never signs)."""

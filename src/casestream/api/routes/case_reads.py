@@ -20,6 +20,7 @@ from casestream.api.deps import (
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.schemas import Instant, Recorded, Verification
 from casestream.domain import commands as cmd
+from casestream.domain.errors import InvalidInput
 from casestream.export import build_bundle, render_html
 from casestream.verify import verify_case
 
@@ -48,16 +49,35 @@ def export(
     case: ReadableCase,
     cases: CaseHistoryDep,
     settings: SettingsDep,
+    as_recorded_at: Annotated[
+        Instant | None,
+        Query(description="The record as it stood then: only what was recorded by it."),
+    ] = None,
+    as_effective_at: Annotated[
+        Instant | None,
+        Query(description="Every entry, and what was in effect then (late flagged)."),
+    ] = None,
     at: Annotated[
-        Instant | None, Query(description="Answer as recorded and as effective then.")
+        Instant | None,
+        Query(deprecated=True, description="Old name of as_effective_at."),
     ] = None,
     format: Literal["json", "html"] = "json",
 ) -> Response:
-    """A signed, self-verifying bundle for a court (``tools/verify_export.py``),
-    proving the case is under a signed checkpoint taken after its last entry (409
-    ``not-yet-checkpointed`` until one is). Writes nothing but the access log."""
+    """A signed, self-verifying bundle for a court (``tools/verify_export.py``) on one
+    time axis (the whole record now by default), proving its last exported entry is
+    under a signed checkpoint (409 ``not-yet-checkpointed`` until one is taken; 409
+    ``not-checkpointed-then`` for a past record no checkpoint held). Writes nothing but
+    the access log."""
+    if at is not None and as_effective_at is not None:
+        raise InvalidInput("at", "is the old name of as_effective_at: give one")
     key = settings.signing_key()
-    bundle: dict[str, Any] = build_bundle(cases, case.id, key, at)
+    bundle: dict[str, Any] = build_bundle(
+        cases,
+        case.id,
+        key,
+        as_recorded_at=as_recorded_at,
+        as_effective_at=as_effective_at or at,
+    )
     if format == "html":
         return HTMLResponse(render_html(bundle))
     return JSONResponse(
