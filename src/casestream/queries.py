@@ -106,7 +106,9 @@ def as_effective_at(cases: CaseHistory, case_id: UUID, at: datetime) -> Probatio
     case = cast(Probationer, events[0].mutate(None))
     for event in events[1:]:
         cast(Probationer.Event, event).apply(case)
-        case.version = event.originator_version
+    # The version is the newest event applied, not the last one in effective order
+    # (a late entry applied early would otherwise leave it behind).
+    case.version = max(e.originator_version for e in events)
     return case
 
 

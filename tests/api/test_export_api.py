@@ -233,6 +233,8 @@ def test_an_export_writes_nothing_but_the_access_log(
     client: TestClient, timeline: Timeline, settings: Settings, store: str
 ):
     v3 = recorded_at(client, timeline.case_id, 3)
+    # The read models finish with what the timeline wrote first (they write too).
+    client.app.state.projections.wait(timeout=20)  # type: ignore[attr-defined]
     before = stored_rows(settings, store)
     asks: list[dict[str, Any]] = [
         {},
