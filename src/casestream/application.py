@@ -313,13 +313,19 @@ class CaseHistory(Application[UUID]):
         return partner
 
     def list_partners(self) -> list[Partner]:
-        """Every registered partner, in registration order (the directory is small)."""
-        pages = self.notification_pages(topics=[get_topic(Partner.Registered)])
-        return [
-            self.get_partner(cast(UUID, n.originator_id))
-            for page in pages
-            for n in page
+        """Every registered partner, in registration order: one pass over the partner
+        events (a query a page), not one load per partner."""
+        topics = [
+            get_topic(cls)
+            for cls in (Partner.Registered, Partner.ServicesUpdated, Partner.Deactivated)
         ]
+        partners: dict[UUID, Partner] = {}
+        for page in self.notification_pages(topics=topics):
+            for notification in page:
+                event: Any = self.mapper.to_domain_event(notification)
+                oid = cast(UUID, notification.originator_id)
+                partners[oid] = event.mutate(partners.get(oid))
+        return list(partners.values())
 
     # Reads: current state, state at a version, as recorded at T, as effective at T.
 

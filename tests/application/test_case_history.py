@@ -647,3 +647,26 @@ def test_a_refused_authorization_writes_nothing(app: CaseHistory):
             authorize=refuse,
         )
     assert app.get_case(case_id).version == 1
+
+
+def test_the_partner_directory_is_read_in_one_pass_not_one_load_per_partner(
+    app: CaseHistory,
+):
+    first = register_partner(app, "housing")
+    second = register_partner(app, "counseling")
+    app.execute(
+        second, cmd.DeactivatePartner(reason="Contract ended"), actor=SUPERVISOR
+    )
+    loads: list[UUID] = []
+    get = app.repository.get
+
+    def counted(aggregate_id: UUID, **kw: Any) -> Any:
+        loads.append(aggregate_id)
+        return get(aggregate_id, **kw)
+
+    app.repository.get = counted  # type: ignore[method-assign]
+    partners = app.list_partners()
+    app.repository.get = get  # type: ignore[method-assign]
+
+    assert [(p.id, p.active) for p in partners] == [(first, True), (second, False)]
+    assert loads == []
