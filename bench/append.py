@@ -26,6 +26,8 @@ from functools import partial
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder
 from rich.table import Table
 
 from bench.common import (
@@ -46,7 +48,7 @@ from bench.common import (
     timed,
     write_results,
 )
-from casestream.application import CaseHistory
+from casestream.application import CaseHistory, DateAsISO
 from casestream.demo import demo_cases
 from casestream.domain import commands as cmd
 from casestream.domain.probationer import Probationer
@@ -152,6 +154,43 @@ class AppWriter:
         log_contact(self.app, case_id, contact_id, key)
 
 
+class LibraryCases(Application[UUID]):
+    """The library's own application and recorder, without casestream's checked load,
+    chain, recorded-at or keys: the baseline the append benchmark compares against."""
+
+    name = "CaseHistory"
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+
+class LibraryWriter:
+    """Writers through the library's application: load, one command, save."""
+
+    def __init__(self, app: LibraryCases, writers: int) -> None:
+        self.app = app
+        opened = datetime.now(UTC) - timedelta(days=200)
+        self.cases: list[list[UUID]] = []
+        for w in range(writers):
+            mine = []
+            for k in range(CASES_PER_WRITER):
+                case = Probationer.open(
+                    case_command(f"Bench Person {w}-{k}", f"CR-L-{w}-{k}", opened),
+                    OFFICER,
+                )
+                app.save(case)
+                mine.append(case.id)
+            self.cases.append(mine)
+        self.run_id = uuid.uuid4().hex[:6]
+
+    def __call__(self, w: int, n: int) -> None:
+        case: Probationer = self.app.repository.get(self.cases[w][n % CASES_PER_WRITER])
+        command = cmd.LogContact(contact_id=f"k{self.run_id}-{w}-{n}", **CONTACT)
+        case.execute(command, OFFICER)
+        self.app.save(case)
+
+
 class RawWriter:
     """Writers through plain psycopg: one single-row INSERT transaction per command."""
 
@@ -237,12 +276,10 @@ def _one_run(
     settings = settings.model_copy(
         update={"pool_size": writers, "pool_max_overflow": 2}
     )
-    env = (
-        library_env(settings)
-        if variant == "library recorder"
-        else open_store(settings).env()
-    )
-    with CaseHistory(env=env) as app:
+    if variant == "library recorder":
+        with LibraryCases(env=library_env(settings)) as library:
+            return run_writers(writers, seconds, LibraryWriter(library, writers))
+    with CaseHistory(env=open_store(settings).env()) as app:
         writer = AppWriter(app, writers, keyed=variant.endswith("key"))
         return run_writers(writers, seconds, writer)
 
@@ -268,13 +305,19 @@ def bulk(args: argparse.Namespace) -> list[dict[str, Any]]:
     sizes: list[int] = []
     copy_sizes: list[int] = []
     with pg_store() as cs_s, pg_store() as lib_s, pg_store() as raw_s:
-        for variant, settings, env in (
-            ("casestream", cs_s, open_store(cs_s).env()),
-            ("library recorder", lib_s, library_env(lib_s)),
-        ):
-            with CaseHistory(env=env) as app:
+        for variant, settings in (("casestream", cs_s), ("library recorder", lib_s)):
+            # The library's application saves what casestream's builds (the
+            # partners the cases refer to stay with the builder).
+            with (
+                CaseHistory(env=open_store(cs_s).env()) as builder,
+                (
+                    LibraryCases(env=library_env(lib_s))
+                    if variant == "library recorder"
+                    else builder
+                ) as app,
+            ):
                 start = time.perf_counter()
-                cases = list(demo_cases(app, people, seed=3, months=36))
+                cases = list(demo_cases(builder, people, seed=3, months=36))
                 build_s = time.perf_counter() - start
                 groups = _batches(cases, args.batch_events)
                 sizes = [sum(len(c.pending_events) for c in g) for g in groups]

@@ -254,7 +254,7 @@ _PER_PERSON: dict[int, float] = {}
 def events_per_person(months: int) -> float:
     """Average events per demo person for a history of ``months`` (measured in memory)."""
     if months not in _PER_PERSON:
-        app = CaseHistory(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        app = CaseHistory(env=open_store(Settings(db="memory://per-person")).env())
         load_demo(app, 300, seed=1, months=months, batch=True)
         head = app.recorder.max_notification_id() or 0
         _PER_PERSON[months] = (head - 7) / 300
