@@ -51,7 +51,7 @@ from bench.common import (
 from casestream.access_log import open_access_log
 from casestream.application import CaseHistory
 from casestream.projections.registry import registry_for
-from casestream.projections.runner import catch_up, open_view
+from casestream.projections.runner import READ_MODELS, catch_up, open_view
 from casestream.settings import Settings
 
 HEALTH = "GET /healthz (baseline)"
@@ -396,7 +396,7 @@ def _catch_up_views(settings: Settings) -> None:
     benchmark starts them with none.
     """
     with CaseHistory(env=settings.eventsourcing_env()) as app:
-        for name in ("caseload", "audit"):
+        for name in READ_MODELS:
             view = open_view(settings, name, registry_for(settings).generation(name))
             catch_up(app, view)
             _close(view)

@@ -189,6 +189,7 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
     from casestream.projections.caseload import present, visible
     from casestream.projections.registry import registry_for
     from casestream.projections.runner import open_view
+    from casestream.projections.sealed import sealed_cases
 
     secret = secrets.token_hex(32)
     parts: dict[str, list[float]] = {
@@ -207,6 +208,9 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
         officer = officers(settings, secret, 1)[0]
         generation = registry_for(settings).generation("caseload")
         view: Any = open_view(settings, "caseload", generation)
+        sealed_view: Any = open_view(
+            settings, "sealed", registry_for(settings).generation("sealed")
+        )
         log = open_access_log(settings)
         profiler = Profiler(interval=0.0005)
         with CaseHistory(env=settings.eventsourcing_env()) as cases:
@@ -220,7 +224,7 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
                 rows = [present(d, None) for d in visible(docs)]
                 rows = [r for r in rows if r["status"] == "active"]
                 t3 = time.perf_counter()
-                hidden = cases.sealed_cases()
+                hidden = sealed_cases(sealed_view, cases)
                 rows = [
                     r
                     for r in rows

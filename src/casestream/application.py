@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -173,19 +172,6 @@ class CaseHistory(Application[UUID]):
         self.integrity_listeners: list[Callable[[UUID, Integrity], None]] = []
         self.snapshot_listeners: list[Callable[[UUID, int, str], None]] = []
         super().__init__(env)
-        self._sealed: set[UUID] = set()
-        self._sealed_scanned = 0
-        self._sealed_lock = threading.Lock()
-
-    def sealed_cases(self) -> frozenset[UUID]:
-        """Cases sealed by court order, kept by scanning only new sealing events."""
-        topic = [get_topic(Probationer.CaseSealed)]
-        with self._sealed_lock:
-            head = self.recorder.max_notification_id() or 0
-            for page in self.notification_pages(self._sealed_scanned, head, topic):
-                self._sealed.update(cast(UUID, n.originator_id) for n in page)
-            self._sealed_scanned = max(head, self._sealed_scanned)
-            return frozenset(self._sealed)
 
     def notification_pages(
         self,

@@ -36,6 +36,7 @@ from casestream.application import CaseHistory
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.probationer import Probationer
 from casestream.projections.readers import ReadModels
+from casestream.projections.sealed import sealed_cases
 from casestream.settings import Settings
 
 bearer = HTTPBearer(
@@ -83,11 +84,15 @@ class ReadModelsOff(Exception):
     """Raised when a read model is asked for but this process runs none (503)."""
 
 
-def hidden_cases(principal: Principal, cases: CaseHistory) -> frozenset[UUID]:
-    """Cases this caller must not see in lists and feeds: the sealed ones."""
+def hidden_cases(
+    principal: Principal, cases: CaseHistory, projections: ReadModels | None
+) -> frozenset[UUID]:
+    """Cases this caller must not see in lists and feeds: the sealed ones (the sealed
+    read model, and any sealed since its position)."""
     if principal.role in SEES_SEALED:
         return frozenset()
-    return cases.sealed_cases()
+    view = projections.view("sealed") if projections is not None else None
+    return sealed_cases(view, cases)
 
 
 def get_principal(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.popo import POPOTrackingRecorder
@@ -13,6 +14,7 @@ from casestream.persistence import RecordedAtRecorder
 from casestream.projections.audit import AuditQuery, AuditView, Row, matches
 from casestream.projections.caseload import CaseloadView, Doc
 from casestream.projections.poison import Poisoned
+from casestream.projections.sealed import SealedView
 
 
 class MemoryPoisoned(POPOTrackingRecorder):
@@ -76,6 +78,36 @@ class MemoryCaseloadView(MemoryPoisoned, CaseloadView):
             if (officer_id is None or d["officer_id"] == officer_id)
             and (unit_id is None or d["unit_id"] == unit_id)
         ]
+
+
+class MemorySealedView(MemoryPoisoned, SealedView):
+    """Sealed case ids in a set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sealed: set[UUID] = set()
+
+    def drop(self) -> None:
+        with self._database_lock:
+            self._sealed.clear()
+            self._poisoned.clear()
+            self._max_tracking_ids.clear()
+
+    def add_sealed(
+        self,
+        case_ids: Sequence[str],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
+        with self._database_lock:
+            self._assert_tracking_uniqueness(tracking)
+            self._sealed.update(UUID(i) for i in case_ids)
+            self._keep_poisoned(poisoned)
+            self._insert_tracking(tracking)
+
+    def sealed_ids(self) -> frozenset[UUID]:
+        with self._database_lock:
+            return frozenset(self._sealed)
 
 
 class MemoryAuditView(MemoryPoisoned, AuditView):

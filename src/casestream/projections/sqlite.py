@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
@@ -28,6 +29,7 @@ from casestream.projections.poison import (
     poisoned_rows,
     poisoned_table,
 )
+from casestream.projections.sealed import SealedView
 
 EVENTS_TABLE = "stored_events"  # the library's SQLite events table (one per file)
 
@@ -132,6 +134,35 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
             return [json.loads(r[0]) for r in c.fetchall()]
 
 
+class SQLiteSealedView(SQLiteView, SealedView):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.table} "
+            "(probationer_id TEXT PRIMARY KEY)",
+        ]
+
+    def add_sealed(
+        self,
+        case_ids: Sequence[str],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            self._insert_poisoned(c, poisoned)
+            c.executemany(
+                f"INSERT INTO {self.table} VALUES (?) "
+                "ON CONFLICT (probationer_id) DO NOTHING",
+                [(i,) for i in case_ids],
+            )
+
+    def sealed_ids(self) -> frozenset[UUID]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT probationer_id FROM {self.table}")
+            return frozenset(UUID(r[0]) for r in c.fetchall())
+
+
 def _where(**filters: str | None) -> tuple[str, list[str]]:
     given = {k: v for k, v in filters.items() if v is not None}
     if not given:
@@ -196,4 +227,9 @@ def _from_sqlite(row: dict[str, Any]) -> Row:
     return row
 
 
-__all__ = ["SQLiteAuditView", "SQLiteCaseloadView", "SQLiteCursor"]
+__all__ = [
+    "SQLiteAuditView",
+    "SQLiteCaseloadView",
+    "SQLiteCursor",
+    "SQLiteSealedView",
+]
