@@ -281,7 +281,8 @@ def test_api_processes_can_read_models_a_separate_worker_keeps(settings: Setting
     reader = settings.model_copy(update={"run_projections": False})
     with TestClient(create_app(reader)) as client:
         case_id = open_case(client)
-        with LiveProjections(settings, names=("caseload", "audit")):  # the worker
+        # The worker:
+        with LiveProjections(settings, names=("caseload", "audit", "sealed")):
             caught_up(client)  # the API process waits on the worker's progress
 
             rows = client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"]
