@@ -108,7 +108,7 @@ def test_catch_up_steps_over_it_inside_a_batch_and_marks_the_caseload_row(
         assert catch_up(app, caseload, batch_size=10) == head
         assert catch_up(app, audit, batch_size=10) == head
 
-        [row] = caseload.select_docs()  # type: ignore[attr-defined]
+        [row] = caseload.load_docs([str(case_id)]).values()  # type: ignore[attr-defined]
         assert row["version"] == 4
         assert sorted(restore(row).entries) == ["k1", "k3"]  # as before v3, then v4
         assert row["poisoned_versions"] == [3]

@@ -209,7 +209,8 @@ class CaseloadView(PoisonAware):
     def select_docs(
         self, officer_id: str | None = None, unit_id: str | None = None
     ) -> list[Doc]:
-        """Rows of an officer, of a unit, or all of them."""
+        """Rows of an officer, of a unit, or all of them, without the kept case state
+        (what a read needs is beside it; the state is for folding, ``load_docs``)."""
 
     def apply(self, events: Iterable[Any], tracking: Tracking) -> None:
         """Fold a batch of events into their rows, then save rows and position together."""

@@ -72,6 +72,8 @@ class MemoryCaseloadView(MemoryPoisoned, CaseloadView):
     ) -> list[Doc]:
         with self._database_lock:
             docs = [json.loads(d) for d in self._docs.values()]
+        for doc in docs:
+            doc.pop("state")
         return [
             d
             for d in docs

@@ -166,7 +166,10 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
                 params.append(value)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self.sql("SELECT doc FROM {schema}.{table}" + where), params)
+            curs.execute(
+                self.sql("SELECT doc - 'state' AS doc FROM {schema}.{table}" + where),
+                params,
+            )
             return [r["doc"] for r in curs.fetchall()]
 
 

@@ -130,7 +130,9 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
     ) -> list[Doc]:
         where, params = _where(officer_id=officer_id, unit_id=unit_id)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT doc FROM {self.table}{where}", params)
+            c.execute(
+                f"SELECT json_remove(doc, '$.state') FROM {self.table}{where}", params
+            )
             return [json.loads(r[0]) for r in c.fetchall()]
 
 
