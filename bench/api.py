@@ -50,7 +50,7 @@ from bench.common import (
 )
 from casestream.application import CaseHistory
 from casestream.persistence.store import open_store
-from casestream.projections.runner import catch_up, open_view
+from casestream.projections.runner import READ_MODELS, catch_up, open_view
 from casestream.settings import Settings
 
 HEALTH = "GET /healthz (baseline)"
@@ -395,7 +395,7 @@ def _catch_up_views(settings: Settings) -> None:
     """
     storage = open_store(settings)
     with CaseHistory(env=storage.env()) as app:
-        for name in ("caseload", "audit"):
+        for name in READ_MODELS:
             view = open_view(storage, name, storage.registry().generation(name))
             catch_up(app, view)
             _close(view)

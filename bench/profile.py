@@ -190,6 +190,7 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
     from casestream.api.schemas import Caseload, CaseloadRow
     from casestream.projections.caseload import present, visible
     from casestream.projections.runner import open_view
+    from casestream.projections.sealed import sealed_cases
 
     secret = secrets.token_hex(32)
     parts: dict[str, list[float]] = {
@@ -209,6 +210,9 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
         storage = open_store(settings)
         generation = storage.registry().generation("caseload")
         view: Any = open_view(storage, "caseload", generation)
+        sealed_view: Any = open_view(
+            storage, "sealed", storage.registry().generation("sealed")
+        )
         log = storage.access_log()
         profiler = Profiler(interval=0.0005)
         with CaseHistory(env=open_store(settings).env()) as cases:
@@ -222,7 +226,7 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
                 rows = [present(d, None) for d in visible(docs)]
                 rows = [r for r in rows if r["status"] == "active"]
                 t3 = time.perf_counter()
-                hidden = cases.sealed_cases()
+                hidden = sealed_cases(sealed_view, cases)
                 rows = [
                     r
                     for r in rows

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
@@ -130,19 +129,6 @@ class CaseHistory(Application[UUID]):
         # Set by construct_snapshot_store (not called when snapshots are off).
         self.sealed_snapshots: SealedSnapshotRecorder | None = None
         super().__init__(env)
-        self._sealed: set[UUID] = set()
-        self._sealed_scanned = 0
-        self._sealed_lock = threading.Lock()
-
-    def sealed_cases(self) -> frozenset[UUID]:
-        """Cases sealed by court order, kept by scanning only new sealing events."""
-        topic = [get_topic(Probationer.CaseSealed)]
-        with self._sealed_lock:
-            head = self.recorder.max_notification_id() or 0
-            for page in self.notification_pages(self._sealed_scanned, head, topic):
-                self._sealed.update(cast(UUID, n.originator_id) for n in page)
-            self._sealed_scanned = max(head, self._sealed_scanned)
-            return frozenset(self._sealed)
 
     def notification_pages(
         self,
@@ -317,7 +303,11 @@ class CaseHistory(Application[UUID]):
         events (a query a page), not one load per partner."""
         topics = [
             get_topic(cls)
-            for cls in (Partner.Registered, Partner.ServicesUpdated, Partner.Deactivated)
+            for cls in (
+                Partner.Registered,
+                Partner.ServicesUpdated,
+                Partner.Deactivated,
+            )
         ]
         partners: dict[UUID, Partner] = {}
         for page in self.notification_pages(topics=topics):

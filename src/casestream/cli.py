@@ -395,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
-    names = ["caseload", "audit"]
+    names = ["caseload", "audit", "sealed"]
     project = sub.add_parser("project", help="run projections as a standalone worker")
     project.add_argument("name", choices=[*names, "all"])
     project.set_defaults(func=cmd_project)

@@ -17,7 +17,7 @@ def test_health_and_readiness(client: TestClient):
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ready",
-        "poisoned": {"caseload": 0, "audit": 0},
+        "poisoned": {"caseload": 0, "audit": 0, "sealed": 0},
     }
 
 

@@ -69,7 +69,10 @@ def test_the_server_steps_over_the_event_and_starts_again_with_it_in_store(
         cases: CaseHistory = client.app.state.case_history  # type: ignore[attr-defined]
         log_contact(cases, case_id, "k1", EVIL)
         log_contact(cases, case_id, "k2", OFFICER_ACTOR)
-        until(lambda: ready_with(client, {"caseload": 0, "audit": 1}), "one poisoned")
+        until(
+            lambda: ready_with(client, {"caseload": 0, "audit": 1, "sealed": 0}),
+            "one poisoned",
+        )
         audit = client.get(
             "/audit", params={"probationer": str(case_id)}, headers=AUDITOR
         ).json()
@@ -86,10 +89,10 @@ def test_the_server_steps_over_the_event_and_starts_again_with_it_in_store(
 
     # A restart with the event in the store: the server starts and stays ready.
     with TestClient(create_app(settings)) as client:
-        assert ready_with(client, {"caseload": 0, "audit": 1})
+        assert ready_with(client, {"caseload": 0, "audit": 1, "sealed": 0})
         open_case(client)
         until(
             lambda: client.get("/audit", headers=AUDITOR).json()["lag"] == 0,
             "the audit trail to follow new events",
         )
-        assert ready_with(client, {"caseload": 0, "audit": 1})
+        assert ready_with(client, {"caseload": 0, "audit": 1, "sealed": 0})

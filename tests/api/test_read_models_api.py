@@ -282,9 +282,10 @@ def test_api_processes_can_read_models_a_separate_worker_keeps(settings: Setting
     reader = settings.model_copy(update={"run_projections": False})
     with TestClient(create_app(reader)) as client:
         case_id = open_case(client)
+        # The worker:
         with LiveProjections(
-            open_store(settings), names=("caseload", "audit")
-        ):  # the worker
+            open_store(settings), names=("caseload", "audit", "sealed")
+        ):
             caught_up(client)  # the API process waits on the worker's progress
 
             rows = client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"]

@@ -28,7 +28,7 @@ from tests.reliability.harness import (
     scaled,
 )
 
-from casestream.projections.caseload import MAX_CONTACTS
+from casestream.domain.derived import COUNTING_CONTACTS_KEPT
 
 CONTACTS_PER_WRITER = scaled(12)
 MAX_ATTEMPTS = 200  # per contact: a writer that loses this often is a failure
@@ -179,5 +179,7 @@ def test_concurrent_writers_on_one_case(
     assert {r["payload"]["contact_id"] for r in audit_rows[1:]} == set(acknowledged)
     assert row["version"] == expected_version
     if datetime.now(UTC).strftime("%Y-%m") == month:  # not across a month's end
-        # (the row keeps the latest MAX_CONTACTS contacts: enough for any standard)
-        assert row["contacts_this_month"] == min(len(acknowledged), MAX_CONTACTS)
+        # (the row keeps the latest counting contacts: enough for any standard)
+        assert row["contacts_this_month"] == min(
+            len(acknowledged), COUNTING_CONTACTS_KEPT
+        )

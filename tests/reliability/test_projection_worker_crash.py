@@ -134,7 +134,7 @@ def test_a_live_worker_killed_many_times_equals_a_replay(
 
     notifications = app.recorder.select_notifications(0, EVENTS)
     replay = fold_all(app.mapper.to_domain_event(n) for n in notifications)
-    docs = {d["probationer_id"]: d for d in view.select_docs()}
+    docs = view.load_docs([d["probationer_id"] for d in view.select_docs()])
     record_figures(
         "4-projection-worker-crash-live",
         "postgres",

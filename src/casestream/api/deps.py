@@ -40,6 +40,7 @@ from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.projections.readers import ReadModels
+from casestream.projections.sealed import sealed_cases
 from casestream.settings import Settings
 
 bearer = HTTPBearer(
@@ -87,11 +88,15 @@ class ReadModelsOff(Exception):
     """Raised when a read model is asked for but this process runs none (503)."""
 
 
-def hidden_cases(principal: Principal, cases: CaseHistory) -> frozenset[UUID]:
-    """Cases this caller must not see in lists and feeds: the sealed ones."""
+def hidden_cases(
+    principal: Principal, cases: CaseHistory, projections: ReadModels | None
+) -> frozenset[UUID]:
+    """Cases this caller must not see in lists and feeds: the sealed ones (the sealed
+    read model, and any sealed since its position)."""
     if principal.role in SEES_SEALED:
         return frozenset()
-    return cases.sealed_cases()
+    view = projections.view("sealed") if projections is not None else None
+    return sealed_cases(view, cases)
 
 
 def get_principal(

@@ -15,6 +15,7 @@ from casestream.domain.values import (
     Disposition,
     ReferralStatus,
     Response,
+    RiskBand,
     RiskLevel,
     SupervisionLevel,
     ViolationSeverity,
@@ -103,16 +104,31 @@ _HIGH_TIER = frozenset(
         Response.REVOCATION_PETITION,
     }
 )
-RESPONSE_MATRIX: dict[tuple[ViolationSeverity, str], frozenset[Response]] = {
-    (ViolationSeverity.LOW, "low"): _LOW_TIER,
-    (ViolationSeverity.LOW, "moderate"): _LOW_TIER,
-    (ViolationSeverity.LOW, "high"): _LOW_TIER | _MIDDLE_TIER,
-    (ViolationSeverity.MODERATE, "low"): _LOW_TIER | _MIDDLE_TIER,
-    (ViolationSeverity.MODERATE, "moderate"): _MIDDLE_TIER,
-    (ViolationSeverity.MODERATE, "high"): _MIDDLE_TIER | _HIGH_TIER,
-    (ViolationSeverity.SERIOUS, "low"): _MIDDLE_TIER | _HIGH_TIER,
-    (ViolationSeverity.SERIOUS, "moderate"): _HIGH_TIER,
-    (ViolationSeverity.SERIOUS, "high"): _HIGH_TIER,
+RESPONSE_MATRIX: dict[tuple[ViolationSeverity, RiskBand], frozenset[Response]] = {
+    (ViolationSeverity.LOW, RiskBand.LOW): _LOW_TIER,
+    (ViolationSeverity.LOW, RiskBand.MODERATE): _LOW_TIER,
+    (ViolationSeverity.LOW, RiskBand.HIGH): _LOW_TIER | _MIDDLE_TIER,
+    (ViolationSeverity.MODERATE, RiskBand.LOW): _LOW_TIER | _MIDDLE_TIER,
+    (ViolationSeverity.MODERATE, RiskBand.MODERATE): _MIDDLE_TIER,
+    (ViolationSeverity.MODERATE, RiskBand.HIGH): _MIDDLE_TIER | _HIGH_TIER,
+    (ViolationSeverity.SERIOUS, RiskBand.LOW): _MIDDLE_TIER | _HIGH_TIER,
+    (ViolationSeverity.SERIOUS, RiskBand.MODERATE): _HIGH_TIER,
+    (ViolationSeverity.SERIOUS, RiskBand.HIGH): _HIGH_TIER,
+}
+
+# Risk level -> column of the response matrix (DOMAIN.md §4.3: "severity of the
+# behaviour and the risk level", low / moderate / high). Unassessed is moderate:
+# neither lenient nor harsh.
+RISK_BAND: dict[RiskLevel | None, RiskBand] = {
+    None: RiskBand.MODERATE,
+    RiskLevel.MINIMUM: RiskBand.LOW,
+    RiskLevel.LOW: RiskBand.LOW,
+    RiskLevel.LOW_MODERATE: RiskBand.LOW,
+    RiskLevel.MODERATE: RiskBand.MODERATE,
+    RiskLevel.MODERATE_HIGH: RiskBand.MODERATE,
+    RiskLevel.HIGH: RiskBand.HIGH,
+    RiskLevel.VERY_HIGH: RiskBand.HIGH,
+    RiskLevel.MAXIMUM: RiskBand.HIGH,
 }
 
 # Referral lifecycle (DESIGN.md §3, after hmpps-interventions-service): terminal states
@@ -137,6 +153,31 @@ REFERRAL_TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
     ReferralStatus.WITHDRAWN: frozenset(),
 }
 
+# Referral states in which the partner still owes the person a service (DOMAIN.md §5.3,
+# referral state: everything before a terminal state). Derived from the lifecycle above,
+# so a new state cannot be open and ended at once.
+ENDED_REFERRAL: frozenset[ReferralStatus] = frozenset(
+    s for s, successors in REFERRAL_TRANSITIONS.items() if not successors
+)
+OPEN_REFERRAL: frozenset[ReferralStatus] = frozenset(ReferralStatus) - ENDED_REFERRAL
+
+# An open referral that has not moved for this long is "stalled" (DOMAIN.md §3.6:
+# partners are expected to make first contact within 10 working days; two calendar
+# weeks).
+STALLED_AFTER = timedelta(days=14)
+
+# Weight of a case by supervision level, for workload (DOMAIN.md §5.4: more contacts
+# per month -> more work; weights proportional to the contact standard, pending
+# assessment counted as medium).
+WORKLOAD_WEIGHT: dict[SupervisionLevel, float] = {
+    SupervisionLevel.PENDING_ASSESSMENT: 2.0,
+    SupervisionLevel.ADMINISTRATIVE: 0.25,
+    SupervisionLevel.MINIMUM: 1.0,
+    SupervisionLevel.MEDIUM: 2.0,
+    SupervisionLevel.HIGH: 4.0,
+    SupervisionLevel.INTENSIVE: 8.0,
+}
+
 # Closure outcome -> disposition (Recidiviz termination reasons, BJS exit categories;
 # DOMAIN.md §5.3).
 DISPOSITION_FOR_CLOSURE: dict[ClosureOutcome, Disposition] = {
@@ -154,15 +195,9 @@ def supervision_level_for(risk: RiskLevel) -> SupervisionLevel:
     return SUPERVISION_LEVEL_FOR_RISK[risk]
 
 
-def risk_band(risk: RiskLevel | None) -> str:
+def risk_band(risk: RiskLevel | None) -> RiskBand:
     """Collapse the eight-step risk scale into the matrix's three bands."""
-    if risk in (RiskLevel.HIGH, RiskLevel.VERY_HIGH, RiskLevel.MAXIMUM):
-        return "high"
-    if risk in (RiskLevel.MODERATE, RiskLevel.MODERATE_HIGH):
-        return "moderate"
-    if risk is None:
-        return "moderate"  # unassessed: neither lenient nor harsh
-    return "low"
+    return RISK_BAND[risk]
 
 
 def allowed_responses(

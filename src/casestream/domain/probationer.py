@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from casestream.domain import commands as cmd, policies
+from casestream.domain import commands as cmd, derived, policies
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
@@ -991,17 +991,19 @@ class Probationer(Aggregate):
 
     # Queries on current state.
 
+    # Queries ask ``derived``, the one derivation the caseload read model uses too.
+
     def live_entries(self, kind: EntryKind) -> list[Entry]:
         """Entries of one kind that have not been voided, in recording order."""
-        return [
-            e
-            for e in self.entries.values()
-            if e["entry_kind"] == kind and not e["voided"]
-        ]
+        return derived.live_entries(self.entries, kind)
 
     def open_violations(self) -> list[Entry]:
-        """Violations still waiting for a response."""
-        return [v for v in self.live_entries(EntryKind.VIOLATION) if not v["responses"]]
+        """Violations still waiting for a response that stands (not voided)."""
+        return derived.open_violations(self.entries)
+
+    def caseload_row(self, now: datetime) -> dict[str, Any]:
+        """The case as its caseload row shows it at ``now``."""
+        return derived.caseload_row(self, now)
 
     # Helpers used by the event apply methods (they must not check rules).
 
@@ -1027,12 +1029,7 @@ class Probationer(Aggregate):
 
     def refresh_risk(self) -> None:
         """Current risk is the (overridden) level of the latest live assessment."""
-        assessments = self.live_entries(EntryKind.ASSESSMENT)
-        if not assessments:
-            self.risk_level = None
-            return
-        latest = max(assessments, key=lambda a: (a["effective_at"], a["version"]))
-        self.risk_level = RiskLevel(latest["override_level"] or latest["risk_level"])
+        self.risk_level = derived.assessed_risk(self.entries)
 
     # Rule helpers used by the commands.
 

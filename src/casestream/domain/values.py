@@ -45,6 +45,14 @@ class SupervisionLevel(StrEnum):
     INTENSIVE = "intensive"
 
 
+class RiskBand(StrEnum):
+    """The eight-step risk scale collapsed into the response matrix's three columns."""
+
+    LOW = "low"
+    MODERATE = "moderate"
+    HIGH = "high"
+
+
 class SupervisionLevelBasis(StrEnum):
     POLICY = "policy"
     OVERRIDE = "override"

@@ -19,6 +19,7 @@ from eventsourcing.projection import Projection
 
 from casestream.application import event_payload, event_type
 from casestream.domain.partner import Partner
+from casestream.domain.probationer import Probationer
 from casestream.domain.summaries import summarize
 from casestream.projections.poison import (
     OnPoisoned,
@@ -47,6 +48,7 @@ def audit_row(event: Any, position: int) -> Row:
     """An event as an audit row; ``recorded_at`` is filled by the view from the store."""
     data = event_payload(event)
     kind = event_type(event)
+    corrects = isinstance(event, Probationer.EntryCorrected | Probationer.EntryVoided)
     row = {
         "position": position,
         "aggregate": "partner" if isinstance(event, Partner.Event) else "probationer",
@@ -59,15 +61,19 @@ def audit_row(event: Any, position: int) -> Row:
         "actor_role": getattr(event, "actor_role", ""),
         "reason": getattr(event, "reason", None),
         "summary": summarize(kind, data),
-        "corrects_entry": data.get("entry_id") if kind in CORRECTIONS else None,
-        "corrects_version": data.get("target_version") if kind in CORRECTIONS else None,
+        "corrects_entry": data.get("entry_id") if corrects else None,
+        "corrects_version": data.get("target_version") if corrects else None,
         "payload": to_json(data),
     }
     refuse_unstorable({**row, "payload": data}, "the audit row")
     return row
 
 
-CORRECTIONS = ("EntryCorrected", "EntryVoided")
+# Event types of corrections, as stored in the rows' ``event_type``.
+CORRECTIONS = (
+    Probationer.EntryCorrected.__name__,
+    Probationer.EntryVoided.__name__,
+)
 
 
 @dataclass(frozen=True)

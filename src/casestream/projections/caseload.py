@@ -1,33 +1,29 @@
 """Caseload read model: one row per probationer, what an officer or supervisor works from.
 
-A row is a small JSON document folded from the case's events by ``fold`` (pure, so the
-live projection, a rebuild and "the caseload as it stood at T" all use the same code).
-Dates that make a case "due" or "overdue" are stored; the verdict is computed against the
-clock when asked (``present``), so it is right without new events.
+The projection folds each case's events into the aggregate's own state, with the
+aggregate's own event methods (free text left out: the caseload needs none of it), and
+stores, beside that state, what ``domain/derived.py`` says the state implies. The
+aggregate answers from the same functions, so the row and the case cannot disagree. Dates
+that make a case "due" or "overdue" are stored; the verdict is computed against the clock
+when asked (``present``), so it is right without new events.
 """
 
 from __future__ import annotations
 
+import json
 from abc import abstractmethod
-from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Collection, Iterable, Sequence
+from datetime import UTC, date, datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from casestream.application import CaseHistory
-from casestream.domain import policies
+from casestream.domain import derived, policies
 from casestream.domain.probationer import Probationer
-from casestream.domain.values import (
-    Attendance,
-    ContactType,
-    GoalStatus,
-    ReferralStatus,
-    RiskLevel,
-    SupervisionLevel,
-)
+from casestream.domain.values import SupervisionLevel
 from casestream.projections.poison import (
     OnPoisoned,
     PoisonAware,
@@ -35,308 +31,152 @@ from casestream.projections.poison import (
     apply_or_skip,
     refuse_unstorable,
 )
+from casestream.projections.source import EventReader, select_events
 
 Doc = dict[str, Any]
+COMPLIANCE = derived.COMPLIANCE
 
-# Contacts kept per row: enough for any monthly standard and the last contact; older
-# ones no longer change a due date.
-MAX_CONTACTS = 60
-OPEN_REFERRAL = {ReferralStatus.MADE, ReferralStatus.ACCEPTED, ReferralStatus.ENROLLED}
-# A referral that has not moved for this long is "stalled" (DOMAIN.md §3.6: partners
-# are expected to make first contact within 10 working days).
-STALLED_AFTER = timedelta(days=14)
-COMPLIANCE = (
-    "closed",
-    "violation_pending_response",
-    "reassessment_overdue",
-    "contact_overdue",
-    "on_track",
+# Free text the caseload never shows: left out of the state it keeps (less to store,
+# and no case notes copied into a table that every officer's list reads).
+_TEXT = frozenset(
+    {
+        "summary",
+        "location",
+        "description",
+        "authorised_by",
+        "hearing",
+        "text",
+        "scores",
+        "needs",
+        "strengths",
+        "instrument_version",
+        "recorded_by",
+    }
 )
 
 
-def _day(at: datetime) -> str:
-    return at.astimezone(UTC).date().isoformat()
+def _trim(case: Probationer) -> None:
+    """Drop what no derivation and no event method reads back."""
+    case.person = {"name": case.person.get("name", "")}
+    case.offences, case.court_order, case.conditions = [], {}, {}
+    for entry_id, entry in case.entries.items():
+        if not _TEXT.isdisjoint(entry):
+            case.entries[entry_id] = {k: v for k, v in entry.items() if k not in _TEXT}
+    if case.plan is not None:
+        case.plan["goals"] = {
+            g: {"goal_id": goal["goal_id"], "status": goal["status"]}
+            for g, goal in case.plan["goals"].items()
+        }
+        case.plan.pop("recorded_by", None)
+    for part in (case.closure, case.sealed):
+        if part is not None:
+            part.pop("reason", None)
+            part.pop("by", None)
+
+
+# The kept state as JSON: times, dates and ids tagged, so they come back as they were.
+def _tagged(o: Any) -> Any:
+    if isinstance(o, datetime):
+        return {"$t": o.isoformat()}
+    if isinstance(o, date):
+        return {"$d": o.isoformat()}
+    if isinstance(o, UUID):
+        return {"$u": str(o)}
+    raise TypeError(f"cannot keep {type(o).__name__} in a caseload row")
+
+
+def _untagged(d: dict[str, Any]) -> Any:
+    if len(d) == 1:
+        if "$t" in d:
+            return datetime.fromisoformat(d["$t"])
+        if "$d" in d:
+            return date.fromisoformat(d["$d"])
+        if "$u" in d:
+            return UUID(d["$u"])
+    return d
+
+
+def _state(case: Probationer) -> dict[str, Any]:
+    return {k: v for k, v in vars(case).items() if k != "_pending_events"}
+
+
+def restore(doc: Doc) -> Probationer:
+    """The case state a row keeps, as a ``Probationer`` its events can be applied to."""
+    case = Probationer.__new__(Probationer)
+    case.__dict__.update(json.loads(doc["state"], object_hook=_untagged))
+    case.__dict__["_pending_events"] = []
+    return case
+
+
+def evolve(case: Probationer | None, event: Probationer.Event) -> Probationer | None:
+    """The case after one more of its events, applied by the aggregate's own method.
+
+    Versions are not checked: an event stepped over (``poison.py``) must not stop the
+    case's later events from being applied.
+    """
+    if isinstance(event, Probationer.CaseOpened):
+        opened = event.mutate(None)
+        assert isinstance(opened, Probationer)
+        case = opened
+    elif case is None:
+        return None
+    else:
+        event.apply(case)
+        case.version = event.originator_version
+    return case
+
+
+def row_of(case: Probationer, previous: Doc | None = None) -> Doc:
+    """The stored row: the derived facts, the kept state, the poisoned versions."""
+    _trim(case)
+    state = _state(case)
+    refuse_unstorable(state, "the caseload row")
+    row = {
+        **derived.facts(case),
+        "state": json.dumps(state, default=_tagged, sort_keys=True),
+    }
+    if previous is not None and "poisoned_versions" in previous:
+        row["poisoned_versions"] = previous["poisoned_versions"]
+    return row
+
+
+class Folding:
+    """Cases being folded, restored from their rows once and written back once."""
+
+    def __init__(self, docs: dict[str, Doc]) -> None:
+        self.docs = docs
+        self.cases: dict[str, Probationer] = {}
+
+    def add(self, event: Any) -> None:
+        if not isinstance(event, Probationer.Event):
+            return  # another aggregate's event (a partner)
+        key = str(event.originator_id)
+        case = self.cases.get(key)
+        if case is None and key in self.docs:
+            case = restore(self.docs[key])
+        case = evolve(case, event)
+        if case is not None:
+            self.cases[key] = case
+
+    def rows(self) -> dict[str, Doc]:
+        """The rows of the cases that changed."""
+        return {k: row_of(c, self.docs.get(k)) for k, c in self.cases.items()}
 
 
 def fold(doc: Doc | None, event: Any) -> Doc | None:
-    """The row after one more event of its case (``None`` for events of other aggregates)."""
+    """The row after one more event of its case (unchanged for other aggregates)."""
     if not isinstance(event, Probationer.Event):
         return doc
-    if isinstance(event, Probationer.CaseOpened):
-        doc = {
-            "probationer_id": str(event.originator_id),
-            "name": str(event.person.get("name", "")),
-            "officer_id": event.officer_id,
-            "unit_id": event.unit_id,
-            "status": "active",
-            "opened_on": _day(event.effective_at),
-            "closure": None,
-            "risk_level": None,
-            "supervision_level": SupervisionLevel.PENDING_ASSESSMENT.value,
-            "assessments": {},
-            "plan_version": 0,
-            "goals": {},
-            "referrals": {},
-            "contacts": {},
-            "violations": {},
-            "responses": {},
-        }
-    if doc is None:
-        return None
-    doc = dict(doc)
-    doc["version"] = event.originator_version
-    _APPLY.get(type(event).__name__, lambda d, e: None)(doc, event)
-    return doc
-
-
-def _officer(doc: Doc, e: Any) -> None:
-    doc["officer_id"], doc["unit_id"] = e.officer_id, e.unit_id
-
-
-def _assessment(doc: Doc, e: Any) -> None:
-    level = e.override_level or e.risk_level
-    doc["assessments"] = {
-        **doc["assessments"],
-        e.assessment_id: {
-            "on": _day(e.effective_at),
-            "risk": str(level),
-            "order": [e.effective_at.isoformat(), e.originator_version],
-        },
-    }
-    _refresh_risk(doc)
-
-
-def _refresh_risk(doc: Doc) -> None:
-    assessments = doc["assessments"].values()
-    latest = max(assessments, key=lambda a: a["order"], default=None)
-    doc["risk_level"] = latest["risk"] if latest else None
-    doc["last_assessed"] = latest["on"] if latest else None
-
-
-def _level(doc: Doc, e: Any) -> None:
-    doc["supervision_level"] = str(e.level)
-
-
-def _plan(doc: Doc, e: Any) -> None:
-    doc["plan_version"] = e.plan_version
-    doc["goals"] = {g["goal_id"]: str(g["status"]) for g in e.goals}
-
-
-def _goal(doc: Doc, e: Any) -> None:
-    doc["goals"] = {**doc["goals"], e.goal_id: str(e.status)}
-
-
-def _referral(doc: Doc, e: Any) -> None:
-    doc["referrals"] = {
-        **doc["referrals"],
-        e.referral_id: {
-            "status": "made",
-            "since": _day(e.effective_at),
-            "partner_id": e.partner_id,
-            "service_type": str(e.service_type),
-        },
-    }
-
-
-def _referral_status(doc: Doc, e: Any) -> None:
-    referral = {
-        **doc["referrals"][e.referral_id],
-        "status": str(e.status),
-        "since": _day(e.effective_at),
-    }
-    doc["referrals"] = {**doc["referrals"], e.referral_id: referral}
-
-
-def _contact(doc: Doc, e: Any) -> None:
-    contacts = {
-        **doc["contacts"],
-        e.contact_id: {
-            "on": _day(e.effective_at),
-            "type": str(e.contact_type),
-            "attendance": str(e.attendance),
-        },
-    }
-    if len(contacts) > MAX_CONTACTS:
-        oldest = sorted(contacts, key=lambda k: contacts[k]["on"])[:-MAX_CONTACTS]
-        for k in oldest:
-            del contacts[k]
-    doc["contacts"] = contacts
-
-
-def _violation(doc: Doc, e: Any) -> None:
-    doc["violations"] = {
-        **doc["violations"],
-        e.violation_id: {
-            "on": _day(e.effective_at),
-            "kind": str(e.kind),
-            "severity": str(e.severity),
-            "responses": [],
-            "court": [],
-        },
-    }
-
-
-def _response(doc: Doc, e: Any) -> None:
-    violation = dict(doc["violations"][e.violation_id])
-    violation["responses"] = [*violation["responses"], str(e.response)]
-    doc["violations"] = {**doc["violations"], e.violation_id: violation}
-    doc["responses"] = {**doc["responses"], e.response_id: e.violation_id}
-
-
-def _court(doc: Doc, e: Any) -> None:
-    violation = dict(doc["violations"][e.violation_id])
-    violation["court"] = [*violation["court"], str(e.outcome)]
-    doc["violations"] = {**doc["violations"], e.violation_id: violation}
-
-
-# Which row section holds each kind of correctable entry, and the fields it mirrors.
-_SECTIONS = {
-    "contacts": {"contact_type": "type", "attendance": "attendance"},
-    "violations": {"kind": "kind", "severity": "severity"},
-    "referrals": {"service_type": "service_type"},
-    "assessments": {"risk_level": "risk"},
-}
-
-
-def _corrected(doc: Doc, e: Any) -> None:
-    for section, fields in _SECTIONS.items():
-        if e.entry_id in doc[section]:
-            entry = dict(doc[section][e.entry_id])
-            for field, key in fields.items():
-                if field in e.changes:
-                    entry[key] = str(e.changes[field])
-            doc[section] = {**doc[section], e.entry_id: entry}
-    if e.entry_id in doc["assessments"]:
-        _refresh_risk(doc)
-
-
-def _voided(doc: Doc, e: Any) -> None:
-    for section in _SECTIONS:
-        if e.entry_id in doc[section]:
-            doc[section] = {k: v for k, v in doc[section].items() if k != e.entry_id}
-    if e.entry_id in doc["responses"]:
-        violation_id = doc["responses"][e.entry_id]
-        if violation_id in doc["violations"]:
-            violation = dict(doc["violations"][violation_id])
-            violation["responses"] = violation["responses"][:-1]
-            doc["violations"] = {**doc["violations"], violation_id: violation}
-    _refresh_risk(doc)
-
-
-def _closed(doc: Doc, e: Any) -> None:
-    doc["status"] = "closed"
-    doc["closure"] = {
-        "outcome": str(e.outcome),
-        "disposition": str(e.disposition),
-        "on": _day(e.effective_at),
-    }
-
-
-def _sealed(doc: Doc, e: Any) -> None:
-    doc["sealed"] = True
-
-
-def _reopened(doc: Doc, e: Any) -> None:
-    doc["status"] = "active"
-    doc["closure"] = None
-
-
-_APPLY = {
-    "OfficerAssigned": _officer,
-    "AssessmentCompleted": _assessment,
-    "SupervisionLevelSet": _level,
-    "PlanRevised": _plan,
-    "GoalProgressRecorded": _goal,
-    "ReferralMade": _referral,
-    "ReferralStatusChanged": _referral_status,
-    "ContactLogged": _contact,
-    "ViolationRecorded": _violation,
-    "ViolationResponded": _response,
-    "CourtActionRecorded": _court,
-    "EntryCorrected": _corrected,
-    "EntryVoided": _voided,
-    "CaseClosed": _closed,
-    "CaseReopened": _reopened,
-    "CaseSealed": _sealed,
-}
-
-
-def counts_toward_standard(contact: Doc) -> bool:
-    return policies.counts_toward_standard(
-        ContactType(contact["type"]), Attendance(contact["attendance"])
-    )
+    folding = Folding({str(event.originator_id): doc} if doc is not None else {})
+    folding.add(event)
+    return folding.rows().get(str(event.originator_id), doc)
 
 
 def present(doc: Doc, now: datetime | None = None) -> Doc:
     """The row as an officer sees it today: due dates and compliance from the clock."""
-    today = (now or datetime.now(UTC)).astimezone(UTC).date()
-    level = SupervisionLevel(doc["supervision_level"])
-    contacts = doc["contacts"].values()
-    attended = [c["on"] for c in contacts if c["attendance"] == Attendance.ATTENDED]
-    counting = sorted(c["on"] for c in contacts if counts_toward_standard(c))
-    month = today.replace(day=1).isoformat()
-    this_month = sum(1 for on in counting if month <= on <= today.isoformat())
-    interval = policies.contact_interval(level)
-    anchor = counting[-1] if counting else doc["opened_on"]
-    next_contact = (
-        (date.fromisoformat(anchor) + interval).isoformat() if interval else None
-    )
-    risk = doc["risk_level"]
-    if doc.get("last_assessed") and risk:
-        reassessment = policies.reassessment_due(
-            date.fromisoformat(doc["last_assessed"]), RiskLevel(risk)
-        ).isoformat()
-    else:
-        opened = date.fromisoformat(doc["opened_on"])
-        reassessment = (opened + policies.INITIAL_ASSESSMENT_DUE).isoformat()
-    open_referrals = {
-        k: r for k, r in doc["referrals"].items() if r["status"] in OPEN_REFERRAL
-    }
-    stalled = sorted(
-        (r["since"], k)
-        for k, r in open_referrals.items()
-        if date.fromisoformat(r["since"]) + STALLED_AFTER < today
-    )
-    open_violations = sorted(
-        k for k, v in doc["violations"].items() if not v["responses"]
-    )
-    flags = []
-    if doc["status"] == "closed":
-        flags.append("closed")
-    else:
-        if open_violations:
-            flags.append("violation_pending_response")
-        if reassessment < today.isoformat():
-            flags.append("reassessment_overdue")
-        if next_contact is not None and next_contact < today.isoformat():
-            flags.append("contact_overdue")
+    today = derived.day(now or datetime.now(UTC))
     return {
-        "probationer_id": doc["probationer_id"],
-        "name": doc["name"],
-        "officer_id": doc["officer_id"],
-        "unit_id": doc["unit_id"],
-        "status": doc["status"],
-        "version": doc["version"],
-        "risk_level": risk,
-        "supervision_level": level.value,
-        "last_assessed": doc.get("last_assessed"),
-        "reassessment_due": reassessment,
-        "plan_version": doc["plan_version"],
-        "open_goals": sum(
-            1
-            for s in doc["goals"].values()
-            if s in (GoalStatus.ACTIVE, GoalStatus.FUTURE)
-        ),
-        "open_referrals": sorted(open_referrals),
-        "oldest_stalled_referral": stalled[0][1] if stalled else None,
-        "last_contact": max(attended, default=None),
-        "contacts_this_month": this_month,
-        "contact_standard": policies.CONTACT_STANDARD_PER_MONTH[level],
-        "next_contact_due": next_contact,
-        "open_violations": open_violations,
-        "compliance": flags[0] if flags else "on_track",
-        "flags": flags,
-        "closure": doc["closure"],
+        **derived.present(doc, today),
         "poisoned_versions": doc.get("poisoned_versions", []),
     }
 
@@ -369,7 +209,8 @@ class CaseloadView(PoisonAware):
     def select_docs(
         self, officer_id: str | None = None, unit_id: str | None = None
     ) -> list[Doc]:
-        """Rows of an officer, of a unit, or all of them."""
+        """Rows of an officer, of a unit, or all of them, without the kept case state
+        (what a read needs is beside it; the state is for folding, ``load_docs``)."""
 
     def apply(self, events: Iterable[Any], tracking: Tracking) -> None:
         """Fold a batch of events into their rows, then save rows and position together."""
@@ -377,14 +218,10 @@ class CaseloadView(PoisonAware):
         ids = sorted(
             {str(e.originator_id) for e in events if isinstance(e, Probationer.Event)}
         )
-        docs = self.load_docs(ids)
+        folding = Folding(self.load_docs(ids))
         for event in events:
-            key = str(event.originator_id)
-            folded = fold(docs.get(key), event)
-            if folded is not None:
-                refuse_unstorable(folded, "the caseload row")
-                docs[key] = folded
-        self.save_docs({k: d for k, d in docs.items() if k in ids}, tracking)
+            folding.add(event)
+        self.save_docs(folding.rows(), tracking)
 
     def skip(self, poisoned: Poisoned, tracking: Tracking) -> None:
         """Keep the row as it was before the event, marked with the event's version."""
@@ -410,6 +247,11 @@ class CaseloadProjection(Projection[CaseloadView]):
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Not a case's event (a partner's): only the position moves."""
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def _(self, domain_event: Probationer.Event, tracking: Tracking) -> None:
         apply_or_skip(
             self.view,
             self.name,
@@ -446,18 +288,6 @@ def query_caseload(
     return sorted(rows, key=lambda r: (r["next_contact_due"] or "9999", r["name"]))
 
 
-# Weight of a case by supervision level, for workload (more contacts → more work;
-# weights proportional to the contact standard, pending assessment counted as medium).
-WORKLOAD_WEIGHT: dict[str, float] = {
-    SupervisionLevel.PENDING_ASSESSMENT: 2.0,
-    SupervisionLevel.ADMINISTRATIVE: 0.25,
-    SupervisionLevel.MINIMUM: 1.0,
-    SupervisionLevel.MEDIUM: 2.0,
-    SupervisionLevel.HIGH: 4.0,
-    SupervisionLevel.INTENSIVE: 8.0,
-}
-
-
 def workload(view: CaseloadView, unit_id: str | None = None) -> list[Doc]:
     """Active cases per officer, and the caseload weighted by supervision level."""
     per: dict[str, Doc] = {}
@@ -474,19 +304,49 @@ def workload(view: CaseloadView, unit_id: str | None = None) -> list[Doc]:
             },
         )
         row["cases"] += 1
-        row["weighted"] += WORKLOAD_WEIGHT[doc["supervision_level"]]
+        row["weighted"] += policies.WORKLOAD_WEIGHT[
+            SupervisionLevel(doc["supervision_level"])
+        ]
     return sorted(per.values(), key=lambda r: -r["weighted"])
 
 
 def fold_all(events: Iterable[Any]) -> dict[str, Doc]:
     """Rows folded from a sequence of events (replays, "as of" views, tests)."""
-    docs: dict[str, Doc] = {}
+    folding = Folding({})
     for event in events:
-        key = str(event.originator_id)
-        folded = fold(docs.get(key), event)
-        if folded is not None:
-            docs[key] = folded
-    return docs
+        folding.add(event)
+    return folding.rows()
+
+
+def caseload_as_of(
+    reader: EventReader,
+    at: datetime,
+    *,
+    sealed: Collection[UUID] = frozenset(),
+    officer_id: str | None = None,
+    unit_id: str | None = None,
+    batch_size: int = 1000,
+) -> list[Doc]:
+    """The caseload as the record stood at ``at``: the store replayed up to the last
+    event recorded by then, presented against that day's clock (what a court reviewing a
+    supervision decision needs to see). ``sealed`` are the cases sealed *now*: a case
+    sealed since is hidden from its past too."""
+    head = reader.store.max_notification_id_recorded_at(at) or 0
+    docs = fold_all(
+        event
+        for page in select_events(reader, 0, head, batch_size=batch_size)
+        for event, _ in page
+    )
+    hidden = {str(i) for i in sealed}
+    rows = [
+        present(d, at)
+        for d in docs.values()
+        if d["probationer_id"] not in hidden
+        if (officer_id is None or d["officer_id"] == officer_id)
+        and (unit_id is None or d["unit_id"] == unit_id)
+        and d["status"] == "active"
+    ]
+    return sorted(rows, key=lambda r: (r["next_contact_due"] or "9999", r["name"]))
 
 
 __all__ = [
@@ -494,38 +354,10 @@ __all__ = [
     "CaseloadProjection",
     "CaseloadView",
     "Doc",
+    "caseload_as_of",
     "fold",
     "fold_all",
     "present",
     "query_caseload",
     "workload",
 ]
-
-
-def caseload_as_of(
-    app: CaseHistory,
-    at: datetime,
-    *,
-    officer_id: str | None = None,
-    unit_id: str | None = None,
-    batch_size: int = 1000,
-) -> list[Doc]:
-    """The caseload as the record stood at ``at``: the store replayed up to the last
-    event recorded by then, presented against that day's clock (what a court reviewing a
-    supervision decision needs to see)."""
-    head = app.store.max_notification_id_recorded_at(at) or 0
-    docs = fold_all(
-        app.mapper.to_domain_event(n)
-        for page in app.notification_pages(0, head, batch_size=batch_size)
-        for n in page
-    )
-    sealed_now = {str(i) for i in app.sealed_cases()}
-    rows = [
-        present(d, at)
-        for d in docs.values()
-        if d["probationer_id"] not in sealed_now
-        if (officer_id is None or d["officer_id"] == officer_id)
-        and (unit_id is None or d["unit_id"] == unit_id)
-        and d["status"] == "active"
-    ]
-    return sorted(rows, key=lambda r: (r["next_contact_due"] or "9999", r["name"]))

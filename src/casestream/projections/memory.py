@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.popo import POPOTrackingRecorder
@@ -18,6 +19,7 @@ from casestream.projections.audit import (
 )
 from casestream.projections.caseload import CaseloadProjection, CaseloadView, Doc
 from casestream.projections.poison import Poisoned
+from casestream.projections.sealed import SealedProjection, SealedView
 
 
 class MemoryPoisoned(POPOTrackingRecorder):
@@ -75,12 +77,44 @@ class MemoryCaseloadView(MemoryPoisoned, CaseloadView):
     ) -> list[Doc]:
         with self._database_lock:
             docs = [json.loads(d) for d in self._docs.values()]
+        for doc in docs:
+            doc.pop("state")
         return [
             d
             for d in docs
             if (officer_id is None or d["officer_id"] == officer_id)
             and (unit_id is None or d["unit_id"] == unit_id)
         ]
+
+
+class MemorySealedView(MemoryPoisoned, SealedView):
+    """Sealed case ids in a set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._sealed: set[UUID] = set()
+
+    def drop(self) -> None:
+        with self._database_lock:
+            self._sealed.clear()
+            self._poisoned.clear()
+            self._max_tracking_ids.clear()
+
+    def add_sealed(
+        self,
+        case_ids: Sequence[str],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
+        with self._database_lock:
+            self._assert_tracking_uniqueness(tracking)
+            self._sealed.update(UUID(i) for i in case_ids)
+            self._keep_poisoned(poisoned)
+            self._insert_tracking(tracking)
+
+    def sealed_ids(self) -> frozenset[UUID]:
+        with self._database_lock:
+            return frozenset(self._sealed)
 
 
 class MemoryAuditView(MemoryPoisoned, AuditView):
@@ -122,4 +156,5 @@ class MemoryAuditView(MemoryPoisoned, AuditView):
 VIEWS: dict[str, type[TrackingRecorder]] = {
     CaseloadProjection.name: MemoryCaseloadView,
     AuditProjection.name: MemoryAuditView,
+    SealedProjection.name: MemorySealedView,
 }

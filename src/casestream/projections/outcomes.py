@@ -13,15 +13,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from casestream.domain.policies import CONTACT_STANDARD_PER_MONTH
-from casestream.domain.values import SupervisionLevel
-from casestream.projections.caseload import (
-    CaseloadView,
-    Doc,
-    counts_toward_standard,
-    visible,
-)
-
-ENDED_REFERRAL = ("completed", "unsuccessful", "withdrawn", "declined")
+from casestream.domain.values import ReferralStatus, SupervisionLevel
+from casestream.projections.caseload import CaseloadView, Doc, visible
 
 
 def previous_month(today: date) -> tuple[str, str]:
@@ -32,11 +25,7 @@ def previous_month(today: date) -> tuple[str, str]:
 
 
 def met_standard(doc: Doc, month: tuple[str, str], standard: int) -> bool:
-    counting = [
-        c["on"]
-        for c in doc["contacts"].values()
-        if counts_toward_standard(c) and month[0] <= c["on"] <= month[1]
-    ]
+    counting = [on for on in doc["counting_contacts"] if month[0] <= on <= month[1]]
     return len(counting) >= standard
 
 
@@ -62,13 +51,11 @@ def measures(docs: Iterable[Doc], today: date) -> dict[str, Any]:
                 met += met_standard(doc, month, standard)
         elif doc["closure"]:
             closures[doc["closure"]["outcome"]] += 1
-        for v in doc["violations"].values():
-            violations[v["kind"]] += 1
-            responses.update(v["responses"])
-        for r in doc["referrals"].values():
-            if r["status"] in ENDED_REFERRAL:
-                referrals[r["partner_id"]][r["status"]] += 1
-                by_service[r["service_type"]][r["status"]] += 1
+        violations.update(doc["violations_by_kind"])
+        responses.update(doc["responses"])
+        for _, partner_id, service_type, ended in doc["ended_referrals"]:
+            referrals[partner_id][ended] += 1
+            by_service[service_type][ended] += 1
     return {
         "active_by_risk": dict(sorted(risk.items())),
         "contact_standard": {
@@ -91,8 +78,8 @@ def _rates(groups: dict[str, Counter[str]]) -> dict[str, dict[str, Any]]:
     return {
         key: {
             "ended": sum(c.values()),
-            "completed": c["completed"],
-            "rate": round(c["completed"] / sum(c.values()), 3),
+            "completed": c[ReferralStatus.COMPLETED],
+            "rate": round(c[ReferralStatus.COMPLETED] / sum(c.values()), 3),
         }
         for key, c in sorted(groups.items())
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
@@ -26,6 +27,7 @@ from casestream.projections.poison import (
     poisoned_rows,
     poisoned_table,
 )
+from casestream.projections.sealed import SealedProjection, SealedView
 
 EVENTS_TABLE = "casehistory_events"  # CaseHistory's events table in the same schema
 
@@ -165,8 +167,43 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
                 params.append(value)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self.sql("SELECT doc FROM {schema}.{table}" + where), params)
+            curs.execute(
+                self.sql("SELECT doc - 'state' AS doc FROM {schema}.{table}" + where),
+                params,
+            )
             return [r["doc"] for r in curs.fetchall()]
+
+
+class PostgresSealedView(PostgresView, SealedView):
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.append(
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema}.{table} "
+                "(probationer_id uuid PRIMARY KEY)"
+            )
+        )
+        self._add = self.sql(
+            "INSERT INTO {schema}.{table} VALUES (%s) "
+            "ON CONFLICT (probationer_id) DO NOTHING"
+        )
+        self._select = self.sql("SELECT probationer_id FROM {schema}.{table}")
+
+    def add_sealed(
+        self,
+        case_ids: Sequence[str],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_tracking(curs, tracking)
+            self._insert_poisoned(curs, poisoned)
+            curs.executemany(self._add, [(UUID(i),) for i in case_ids])
+
+    def sealed_ids(self) -> frozenset[UUID]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(self._select)
+            return frozenset(r["probationer_id"] for r in curs.fetchall())
 
 
 class PostgresAuditView(PostgresView, AuditView):
@@ -241,4 +278,5 @@ class PostgresAuditView(PostgresView, AuditView):
 VIEWS: dict[str, type[TrackingRecorder]] = {
     CaseloadProjection.name: PostgresCaseloadView,
     AuditProjection.name: PostgresAuditView,
+    SealedProjection.name: PostgresSealedView,
 }

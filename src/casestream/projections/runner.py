@@ -32,6 +32,8 @@ from casestream.projections.poison import (
     report,
 )
 from casestream.projections.registry import Registry
+from casestream.projections.sealed import SealedProjection, SealedView
+from casestream.projections.source import EventReader, head
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +48,8 @@ class ReadModel:
 
 
 READ_MODELS: dict[str, ReadModel] = {
-    p.name: ReadModel(p.name, p) for p in (CaseloadProjection, AuditProjection)
+    p.name: ReadModel(p.name, p)
+    for p in (CaseloadProjection, AuditProjection, SealedProjection)
 }
 
 
@@ -86,7 +89,7 @@ def process_batch(
     view: TrackingRecorder, events: list[Any], positions: list[int], tracking: Tracking
 ) -> None:
     """Apply a batch of events to a view in one transaction, with the last position."""
-    if isinstance(view, CaseloadView):
+    if isinstance(view, CaseloadView | SealedView):
         view.apply(events, tracking)
     elif isinstance(view, AuditView):
         view.append(rows_for(zip(events, positions, strict=True)), tracking)
@@ -95,7 +98,7 @@ def process_batch(
 
 
 def catch_up(
-    app: CaseHistory,
+    reader: EventReader,
     view: TrackingRecorder,
     *,
     batch_size: int = 1000,
@@ -111,30 +114,32 @@ def catch_up(
     """
     assert isinstance(view, PoisonAware), view
     name = name or type(view).__name__
-    position = view.max_tracking_id(app.name) or 0
-    head = stop_at if stop_at is not None else app.recorder.max_notification_id() or 0
-    for notifications in app.notification_pages(position, head, batch_size=batch_size):
+    position = view.max_tracking_id(reader.name) or 0
+    last = stop_at if stop_at is not None else head(reader)
+    for notifications in reader.notification_pages(
+        position, last, batch_size=batch_size
+    ):
         batch: list[tuple[Any, int]] = []
         for n in notifications:
             try:
-                batch.append((app.mapper.to_domain_event(n), n.id))
+                batch.append((reader.mapper.to_domain_event(n), n.id))
             except Exception as error:
                 if is_infrastructure(error):
                     raise
-                apply_batch(app, view, batch, name, on_poisoned)
+                apply_batch(reader.name, view, batch, name, on_poisoned)
                 batch = []
                 poisoned = poisoned_notification(n, error)
-                view.skip(poisoned, Tracking(app.name, n.id))
+                view.skip(poisoned, Tracking(reader.name, n.id))
                 report(name, poisoned, on_poisoned)
-        apply_batch(app, view, batch, name, on_poisoned)
+        apply_batch(reader.name, view, batch, name, on_poisoned)
         position = notifications[-1].id
         if progress is not None:
-            progress(position, head)
+            progress(position, last)
     return position
 
 
 def apply_batch(
-    app: CaseHistory,
+    application_name: str,
     view: PoisonAware,
     batch: list[tuple[Any, int]],
     name: str,
@@ -146,12 +151,14 @@ def apply_batch(
         return
     events, positions = [e for e, _ in batch], [p for _, p in batch]
     try:
-        process_batch(view, events, positions, Tracking(app.name, positions[-1]))
+        process_batch(
+            view, events, positions, Tracking(application_name, positions[-1])
+        )
     except Exception as error:
         if is_infrastructure(error):
             raise
         for event, position in batch:
-            tracking = Tracking(app.name, position)
+            tracking = Tracking(application_name, position)
 
             def apply_one(
                 e: Any = event, p: int = position, t: Tracking = tracking

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
@@ -30,6 +31,7 @@ from casestream.projections.poison import (
     poisoned_rows,
     poisoned_table,
 )
+from casestream.projections.sealed import SealedProjection, SealedView
 
 EVENTS_TABLE = "stored_events"  # the library's SQLite events table (one per file)
 
@@ -129,8 +131,39 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
     ) -> list[Doc]:
         where, params = _where(officer_id=officer_id, unit_id=unit_id)
         with self.datastore.transaction(commit=False) as c:
-            c.execute(f"SELECT doc FROM {self.table}{where}", params)
+            c.execute(
+                f"SELECT json_remove(doc, '$.state') FROM {self.table}{where}", params
+            )
             return [json.loads(r[0]) for r in c.fetchall()]
+
+
+class SQLiteSealedView(SQLiteView, SealedView):
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.table} "
+            "(probationer_id TEXT PRIMARY KEY)",
+        ]
+
+    def add_sealed(
+        self,
+        case_ids: Sequence[str],
+        tracking: Tracking,
+        poisoned: Poisoned | None = None,
+    ) -> None:
+        with self.datastore.transaction(commit=True) as c:
+            self._insert_tracking(c, tracking)
+            self._insert_poisoned(c, poisoned)
+            c.executemany(
+                f"INSERT INTO {self.table} VALUES (?) "
+                "ON CONFLICT (probationer_id) DO NOTHING",
+                [(i,) for i in case_ids],
+            )
+
+    def sealed_ids(self) -> frozenset[UUID]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT probationer_id FROM {self.table}")
+            return frozenset(UUID(r[0]) for r in c.fetchall())
 
 
 def _where(**filters: str | None) -> tuple[str, list[str]]:
@@ -202,7 +235,13 @@ def _from_sqlite(row: dict[str, Any]) -> Row:
 VIEWS: dict[str, type[TrackingRecorder]] = {
     CaseloadProjection.name: SQLiteCaseloadView,
     AuditProjection.name: SQLiteAuditView,
+    SealedProjection.name: SQLiteSealedView,
 }
 
 
-__all__ = ["SQLiteAuditView", "SQLiteCaseloadView", "SQLiteCursor"]
+__all__ = [
+    "SQLiteAuditView",
+    "SQLiteCaseloadView",
+    "SQLiteCursor",
+    "SQLiteSealedView",
+]

@@ -120,7 +120,7 @@ def audit_trail(
             limit=limit + 1,
         )
     )
-    hidden = {str(i) for i in hidden_cases(principal, cases)}
+    hidden = {str(i) for i in hidden_cases(principal, cases, projections)}
     page = [r for r in rows[:limit] if r["originator_id"] not in hidden]
     log_reads(
         log,
@@ -149,7 +149,7 @@ def corrections(
 ) -> list[CorrectionPair]:
     """Each correction or void of a case beside the entry version it corrects."""
     require(principal, Permission.READ_AUDIT_TRAIL)
-    if probationer in hidden_cases(principal, cases):
+    if probationer in hidden_cases(principal, cases, projections):
         raise Forbidden("this case is not within your scope")
     view: AuditView = projections.view("audit")
     pairs = view.corrections(str(probationer))

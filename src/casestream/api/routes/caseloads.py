@@ -36,6 +36,7 @@ from casestream.domain.values import RiskLevel
 from casestream.projections.caseload import caseload_as_of, query_caseload, workload
 from casestream.projections.outcomes import outcomes
 from casestream.projections.readers import ReadModels
+from casestream.projections.sealed import sealed_cases
 
 router = APIRouter(tags=["caseloads"], responses=PROBLEM_RESPONSES)
 
@@ -80,7 +81,7 @@ def _answer(
     **about: Any,
 ) -> Caseload:
     """Log the read of every case listed, then answer with the view's position."""
-    hidden = hidden_cases(principal, cases)
+    hidden = hidden_cases(principal, cases, projections)
     rows = [r for r in rows if UUID(r["probationer_id"]) not in hidden]
     log_reads(access_log, principal, request, [UUID(r["probationer_id"]) for r in rows])
     head = cases.recorder.max_notification_id() or 0
@@ -114,7 +115,12 @@ def officer_caseload(
     if principal.role == Role.OFFICER and officer_id != principal.user:
         raise Forbidden("officers see their own caseload")
     if as_of is not None:
-        rows = caseload_as_of(cases, as_of, officer_id=officer_id)
+        rows = caseload_as_of(
+            cases,
+            as_of,
+            sealed=sealed_cases(projections.view("sealed"), cases),
+            officer_id=officer_id,
+        )
         rows = [
             r
             for r in rows

@@ -23,6 +23,7 @@ from casestream.api.auth import Permission, Principal, Role, require
 from casestream.api.deps import (
     CaseHistoryDep,
     PrincipalDep,
+    ProjectionsDep,
     SettingsDep,
     hidden_cases,
 )
@@ -58,6 +59,7 @@ def _redacted(principal: Principal) -> bool:
 def read_events(
     principal: PrincipalDep,
     cases: CaseHistoryDep,
+    projections: ProjectionsDep,
     after: Position = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     types: Types = None,
@@ -70,7 +72,7 @@ def read_events(
         limit,
         topics_for(types or []),
         redacted=_redacted(principal),
-        hidden=hidden_cases(principal, cases),
+        hidden=hidden_cases(principal, cases, projections),
     )
     return EventPage(events=events, next=next_position)
 
@@ -125,6 +127,7 @@ async def _until_disconnect(receive: Receive) -> None:
 def stream_events(
     principal: PrincipalDep,
     cases: CaseHistoryDep,
+    projections: ProjectionsDep,
     settings: SettingsDep,
     after: Position = 0,
     types: Types = None,
@@ -152,7 +155,7 @@ def stream_events(
             start,
             topics_for(types or []),
             redacted=_redacted(principal),
-            hide=lambda: hidden_cases(principal, cases),
+            hide=lambda: hidden_cases(principal, cases, projections),
             poll=settings.feed_poll_seconds,
             deadline=None if max_seconds is None else monotonic() + max_seconds,
             stop=stop,

@@ -1,0 +1,295 @@
+"""What a case's state implies: the one derivation behind the aggregate and the caseload.
+
+``Probationer.open_violations()`` and the caseload row used to derive the same answers
+twice, and disagreed. These functions are the only place that says which violations are
+open, which referrals stalled, when the next contact is due… The aggregate asks them
+about itself; the caseload projection folds events into the aggregate's own state and
+asks them the same. Pure: no clock reads, ``today`` is an argument.
+
+``facts`` is the part that does not depend on the clock (stored with each caseload row);
+``present`` adds what does (due dates against today), so a row is right without new
+events and a read does not walk a case's entries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from casestream.domain import policies
+from casestream.domain.values import (
+    Attendance,
+    CaseStatus,
+    ContactType,
+    EntryKind,
+    GoalStatus,
+    ReferralStatus,
+    RiskLevel,
+    SupervisionLevel,
+)
+
+Entry = dict[str, Any]
+Facts = dict[str, Any]
+
+# Counting contacts kept in the facts: enough for any monthly standard this month and
+# last (intensive: 8 a month); older ones no longer change a due date or a rate.
+COUNTING_CONTACTS_KEPT = 60
+
+COMPLIANCE = (
+    "closed",
+    "violation_pending_response",
+    "reassessment_overdue",
+    "contact_overdue",
+    "on_track",
+)
+
+
+class CaseState(Protocol):
+    """The parts of a ``Probationer`` the derivations read (kept by its event methods)."""
+
+    @property
+    def id(self) -> UUID: ...
+
+    @property
+    def version(self) -> int: ...
+
+    person: dict[str, Any]
+    officer_id: str
+    unit_id: str
+    opened_at: datetime
+    status: CaseStatus
+    closure: dict[str, Any] | None
+    risk_level: RiskLevel | None
+    supervision_level: SupervisionLevel
+    plan: dict[str, Any] | None
+    plan_versions: list[int]
+    entries: dict[str, Entry]
+    sealed: dict[str, Any] | None
+
+
+def day(at: datetime) -> date:
+    """The calendar day (UTC) a time falls on."""
+    return at.astimezone(UTC).date()
+
+
+def live_entries(entries: Mapping[str, Entry], kind: EntryKind) -> list[Entry]:
+    """Entries of one kind that have not been voided, in recording order."""
+    return [e for e in entries.values() if e["entry_kind"] == kind and not e["voided"]]
+
+
+def live_responses(entries: Mapping[str, Entry], violation: Entry) -> list[Entry]:
+    """The responses to a violation that still stand (a voided one never happened)."""
+    found = (entries.get(r) for r in violation["responses"])
+    return [r for r in found if r is not None and not r["voided"]]
+
+
+def open_violations(entries: Mapping[str, Entry]) -> list[Entry]:
+    """Violations still waiting for a response that stands."""
+    return [
+        v
+        for v in live_entries(entries, EntryKind.VIOLATION)
+        if not live_responses(entries, v)
+    ]
+
+
+def latest_assessment(entries: Mapping[str, Entry]) -> Entry | None:
+    """The live assessment that took effect last (recording order breaks ties)."""
+    assessments = live_entries(entries, EntryKind.ASSESSMENT)
+    return max(
+        assessments, key=lambda a: (a["effective_at"], a["version"]), default=None
+    )
+
+
+def assessed_risk(entries: Mapping[str, Entry]) -> RiskLevel | None:
+    """Current risk: the (overridden) level of the latest live assessment."""
+    latest = latest_assessment(entries)
+    if latest is None:
+        return None
+    return RiskLevel(latest["override_level"] or latest["risk_level"])
+
+
+def open_referrals(entries: Mapping[str, Entry]) -> list[Entry]:
+    """Live referrals a partner still owes a service on."""
+    return [
+        r
+        for r in live_entries(entries, EntryKind.REFERRAL)
+        if ReferralStatus(r["status"]) in policies.OPEN_REFERRAL
+    ]
+
+
+def ended_referrals(entries: Mapping[str, Entry]) -> list[Entry]:
+    """Live referrals in a terminal state."""
+    return [
+        r
+        for r in live_entries(entries, EntryKind.REFERRAL)
+        if ReferralStatus(r["status"]) in policies.ENDED_REFERRAL
+    ]
+
+
+def counts_toward_standard(contact: Entry) -> bool:
+    return policies.counts_toward_standard(
+        ContactType(contact["contact_type"]), Attendance(contact["attendance"])
+    )
+
+
+def last_contact(entries: Mapping[str, Entry]) -> date | None:
+    """The day of the latest contact the person attended."""
+    return max(
+        (
+            day(c["effective_at"])
+            for c in live_entries(entries, EntryKind.CONTACT)
+            if c["attendance"] == Attendance.ATTENDED
+        ),
+        default=None,
+    )
+
+
+def counting_contact_days(entries: Mapping[str, Entry]) -> list[date]:
+    """Days of the latest contacts that count toward the standard, oldest first."""
+    days = sorted(
+        day(c["effective_at"])
+        for c in live_entries(entries, EntryKind.CONTACT)
+        if counts_toward_standard(c)
+    )
+    return days[-COUNTING_CONTACTS_KEPT:]
+
+
+def open_goals(plan: Mapping[str, Any] | None) -> int:
+    """Goals of the current plan still being worked on."""
+    if plan is None:
+        return 0
+    return sum(
+        1
+        for g in plan["goals"].values()
+        if g["status"] in (GoalStatus.ACTIVE, GoalStatus.FUTURE)
+    )
+
+
+def reassessment_due(case: CaseState) -> date:
+    """When the next assessment falls due: by risk after the last one, or the
+    initial assessment's deadline after the case opened."""
+    latest = latest_assessment(case.entries)
+    if latest is None or case.risk_level is None:
+        return day(case.opened_at) + policies.INITIAL_ASSESSMENT_DUE
+    return policies.reassessment_due(
+        day(latest["effective_at"]), RiskLevel(case.risk_level)
+    )
+
+
+def facts(case: CaseState) -> Facts:
+    """What the case implies, independent of the clock, as plain JSON values."""
+    entries = case.entries
+    latest = latest_assessment(entries)
+    violations = live_entries(entries, EntryKind.VIOLATION)
+    closure = case.closure
+    return {
+        "probationer_id": str(case.id),
+        "name": str(case.person.get("name", "")),
+        "officer_id": case.officer_id,
+        "unit_id": case.unit_id,
+        "status": str(case.status),
+        "version": case.version,
+        "opened_on": day(case.opened_at).isoformat(),
+        "closure": None
+        if closure is None
+        else {
+            "outcome": str(closure["outcome"]),
+            "disposition": str(closure["disposition"]),
+            "on": day(closure["effective_at"]).isoformat(),
+        },
+        "sealed": case.sealed is not None,
+        "risk_level": None if case.risk_level is None else str(case.risk_level),
+        "supervision_level": str(case.supervision_level),
+        "last_assessed": None
+        if latest is None
+        else day(latest["effective_at"]).isoformat(),
+        "reassessment_due": reassessment_due(case).isoformat(),
+        "plan_version": len(case.plan_versions),
+        "open_goals": open_goals(case.plan),
+        "open_referrals": {
+            r["id"]: day(r["status_since"]).isoformat() for r in open_referrals(entries)
+        },
+        "ended_referrals": sorted(
+            [r["id"], str(r["partner_id"]), str(r["service_type"]), str(r["status"])]
+            for r in ended_referrals(entries)
+        ),
+        "last_contact": _iso(last_contact(entries)),
+        "counting_contacts": [d.isoformat() for d in counting_contact_days(entries)],
+        "open_violations": sorted(v["id"] for v in open_violations(entries)),
+        "violations_by_kind": dict(
+            sorted(Counter(str(v["kind"]) for v in violations).items())
+        ),
+        "responses": dict(
+            sorted(
+                Counter(
+                    str(r["response"])
+                    for v in violations
+                    for r in live_responses(entries, v)
+                ).items()
+            )
+        ),
+    }
+
+
+def _iso(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def present(found: Facts, today: date) -> dict[str, Any]:
+    """The caseload row as an officer sees it ``today``: due dates and compliance."""
+    level = SupervisionLevel(found["supervision_level"])
+    counting = found["counting_contacts"]
+    month = today.replace(day=1).isoformat()
+    this_month = sum(1 for on in counting if month <= on <= today.isoformat())
+    interval = policies.contact_interval(level)
+    anchor = counting[-1] if counting else found["opened_on"]
+    next_contact = (
+        (date.fromisoformat(anchor) + interval).isoformat() if interval else None
+    )
+    stalled = sorted(
+        (since, referral_id)
+        for referral_id, since in found["open_referrals"].items()
+        if date.fromisoformat(since) + policies.STALLED_AFTER < today
+    )
+    flags = []
+    if found["status"] == CaseStatus.CLOSED:
+        flags.append("closed")
+    else:
+        if found["open_violations"]:
+            flags.append("violation_pending_response")
+        if found["reassessment_due"] < today.isoformat():
+            flags.append("reassessment_overdue")
+        if next_contact is not None and next_contact < today.isoformat():
+            flags.append("contact_overdue")
+    return {
+        "probationer_id": found["probationer_id"],
+        "name": found["name"],
+        "officer_id": found["officer_id"],
+        "unit_id": found["unit_id"],
+        "status": found["status"],
+        "version": found["version"],
+        "risk_level": found["risk_level"],
+        "supervision_level": level.value,
+        "last_assessed": found["last_assessed"],
+        "reassessment_due": found["reassessment_due"],
+        "plan_version": found["plan_version"],
+        "open_goals": found["open_goals"],
+        "open_referrals": sorted(found["open_referrals"]),
+        "oldest_stalled_referral": stalled[0][1] if stalled else None,
+        "last_contact": found["last_contact"],
+        "contacts_this_month": this_month,
+        "contact_standard": policies.CONTACT_STANDARD_PER_MONTH[level],
+        "next_contact_due": next_contact,
+        "open_violations": found["open_violations"],
+        "compliance": flags[0] if flags else "on_track",
+        "flags": flags,
+        "closure": found["closure"],
+    }
+
+
+def caseload_row(case: CaseState, now: datetime) -> dict[str, Any]:
+    """The caseload row of a case at ``now``: what the projection must show for it."""
+    return present(facts(case), day(now))
