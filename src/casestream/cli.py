@@ -486,7 +486,7 @@ def cmd_token(args: argparse.Namespace) -> int:
         )
     if args.hours <= 0:
         raise CliError(f"no token: --hours must be more than 0, not {args.hours:g}")
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)  # as the token holds it
     ttl = timedelta(hours=args.hours)
     try:
         token = mint_token(
