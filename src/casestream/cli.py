@@ -1,4 +1,9 @@
-"""The ``casestream`` command: serve the API, load demo data, print a case history."""
+"""The ``casestream`` command: serve the API, load demo data, print a case history,
+and the operator's commands (status, verify, doctor, keys, migrate...).
+
+Expected failures are raised and turned into one line and exit status 2 in one place
+(``cli_errors.py``); tables and JSON are made in ``cli_render.py``.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,53 @@ import argparse
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from uuid import UUID
+from functools import lru_cache
+from typing import Literal
 
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
+from rich.text import Text
 
 from casestream.application import CaseHistory
+from casestream.cli_errors import (
+    EXPECTED,
+    CliError,
+    OneLineParser,
+    case_id,
+    fail,
+    one_line,
+)
+from casestream.cli_render import iso, print_json, table
 from casestream.demo import DEFAULT_MONTHS as DEFAULT_DEMO_MONTHS
+from casestream.domain.errors import CaseNotFound
+from casestream.persistence.health import StoreHealth
 from casestream.persistence.store import Store, open_store
+from casestream.queries import HistoryEntry
 from casestream.settings import get_settings
 
 console = Console()
 errors = Console(stderr=True)  # warnings stay out of output meant for pipes
 
+# What a command needs of the store before it starts: "read" commands need the event
+# store to exist and never create one (an empty store would answer "position 0");
+# "write" commands may create it, unless CASESTREAM_CREATE_TABLES=false; "owner"
+# commands only need to reach it. Either way it is reached once, quickly, first.
+StoreUse = Literal["read", "write", "owner"]
 
+
+@lru_cache
 def store() -> Store:
-    """The store the settings name; every command takes its pieces from it."""
+    """The store the settings name (one per process, so its SQLite path is resolved
+    once); every command takes its pieces from it."""
     return open_store(get_settings())
+
+
+def preflight(health: StoreHealth, use: StoreUse | None, create_tables: bool) -> None:
+    """Fail fast, in one line, rather than through the library's retries."""
+    if use == "read" or (use == "write" and not create_tables):
+        health.require_event_store()
+    elif use is not None:
+        health.reach()
 
 
 def open_app() -> CaseHistory:
@@ -33,17 +67,12 @@ def open_app() -> CaseHistory:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from casestream.api.identity import InsecureConfiguration, signing_secret
-    from casestream.keys import SigningKeyMissing
+    from casestream.api.identity import signing_secret
 
     settings = get_settings()
-    try:
-        signing_secret(settings)  # refuse here, before uvicorn starts
-        if settings.env != "development":
-            settings.signing_key()
-    except (InsecureConfiguration, SigningKeyMissing) as e:
-        errors.print(f"[red]Refusing to serve:[/] {e}", highlight=False)
-        return 2
+    signing_secret(settings)  # refuse here, before uvicorn starts
+    if settings.env != "development":
+        settings.signing_key()
     uvicorn.run(
         "casestream.api.app:create_app",
         factory=True,
@@ -81,39 +110,58 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    try:
-        case_id = UUID(args.case_id)
-    except ValueError:
-        console.print(f"[red]Not a case id:[/] {args.case_id}")
-        return 2
     from casestream import queries
-    from casestream.domain.errors import CaseNotFound
 
     with open_app() as app:
-        try:
-            case = app.get_case(case_id)
-            history = queries.history(app, case_id)
-        except CaseNotFound:
-            console.print(f"[red]No case {case_id}[/]")
-            return 1
-    table = Table(
-        title=f"{case.person.get('name')} — {case.status}, officer {case.officer_id}, "
-        f"{case.unit_id}, risk {case.risk_level or 'unassessed'}",
+        case = app.get_case(args.case_id)
+        history = queries.history(app, args.case_id)
+    summary = {
+        "id": str(args.case_id),
+        "name": case.person.get("name"),
+        "status": case.status,
+        "officer_id": case.officer_id,
+        "unit_id": case.unit_id,
+        "risk_level": case.risk_level,
+    }
+    if args.json:
+        print_json({"case": summary, "entries": [entry(h) for h in history]})
+        return 0
+    console.print(
+        Text(
+            f"Case {args.case_id}: {summary['name']} — {case.status}, officer "
+            f"{case.officer_id}, {case.unit_id}, risk {case.risk_level or 'unassessed'}"
+        ),
+        soft_wrap=True,
     )
-    for column in ("v", "event", "effective", "recorded", "by", "details", "reason"):
-        table.add_column(column)
+    shown = table(
+        None,
+        ("v", "effective / recorded (UTC)", "event / by", "details"),
+        whole={"effective / recorded (UTC)"},
+    )
     for h in history:
-        table.add_row(
+        shown.add_row(
             str(h.version),
-            h.event_type,
-            f"{h.effective_at:%Y-%m-%d}" if h.effective_at else "",
-            f"{h.recorded_at:%Y-%m-%d %H:%M:%S}" if h.recorded_at else "",
-            f"{h.actor_id} ({h.actor_role})",
-            h.summary,
-            h.reason or "",
+            f"{iso(h.effective_at)}\n{iso(h.recorded_at)}",
+            Text(f"{h.event_type}\n{h.actor_id} ({h.actor_role})"),
+            Text(h.summary + (f"\nreason: {h.reason}" if h.reason else "")),
         )
-    console.print(table)
+    console.print(shown)
     return 0
+
+
+def entry(h: HistoryEntry) -> dict[str, object]:
+    """One history entry for ``--json``: every field, times in full."""
+    return {
+        "version": h.version,
+        "event_type": h.event_type,
+        "effective_at": h.effective_at,
+        "recorded_at": h.recorded_at,
+        "actor_id": h.actor_id,
+        "actor_role": h.actor_role,
+        "summary": h.summary,
+        "reason": h.reason,
+        "data": h.data,
+    }
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -158,14 +206,60 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from casestream.projections.runner import status
 
+    where = store().health().location
     with open_app() as app:
         rows = status(store(), app)
-    table = Table(title="Projections")
-    columns = ("read model", "generation", "position", "store head", "lag", "poisoned")
-    for column in columns:
-        table.add_column(column)
+        head = app.recorder.max_notification_id() or 0
+        head_at = app.store.recorded_at_of([head]).get(head) if head else None
+        checkpoints = app.store.checkpoints()
+    latest = checkpoints[-1] if checkpoints else None
+    if args.json:
+        print_json(
+            {
+                "store": where,
+                "head": head,
+                "head_recorded_at": head_at,
+                "latest_checkpoint": latest
+                and {
+                    "position": latest.position,
+                    "cases": latest.cases,
+                    "signed_at": latest.signed_at,
+                },
+                "read_models": [
+                    {
+                        "name": s.name,
+                        "generation": s.generation,
+                        "position": s.position,
+                        "head": s.head,
+                        "lag": s.lag,
+                        "poisoned": s.poisoned,
+                        "poisoned_events": list(s.poisoned_events),
+                    }
+                    for s in rows
+                ],
+            }
+        )
+        return 0
+    console.print(Text(f"Store {where}"), soft_wrap=True)
+    console.print(
+        Text(
+            f"Head: position {head}"
+            + (f", recorded {iso(head_at)}" if head_at else "")
+            + (
+                f"; latest checkpoint at position {latest.position}, signed "
+                f"{iso(latest.signed_at)}"
+                if latest
+                else "; no checkpoint yet"
+            )
+        ),
+        soft_wrap=True,
+    )
+    shown = table(
+        "Projections",
+        ("read model", "generation", "position", "store head", "lag", "poisoned"),
+    )
     for s in rows:
-        table.add_row(
+        shown.add_row(
             s.name,
             str(s.generation),
             str(s.position),
@@ -173,7 +267,24 @@ def cmd_status(args: argparse.Namespace) -> int:
             str(s.lag),
             str(s.poisoned),
         )
-    console.print(table)
+    console.print(shown)
+    poisoned = [(s.name, p) for s in rows for p in s.poisoned_events]
+    if poisoned:
+        skipped = table(
+            "Events stepped over (fix the cause, then `casestream rebuild NAME`)",
+            ("read model", "position", "case", "version", "topic", "error"),
+            whole={"case"},
+        )
+        for name, p in poisoned:
+            skipped.add_row(
+                name,
+                str(p.position),
+                p.originator_id,
+                str(p.version),
+                Text(p.topic),
+                Text(p.error),
+            )
+        console.print(skipped)
     return 0
 
 
@@ -188,16 +299,36 @@ def cmd_verify(args: argparse.Namespace) -> int:
     with open_app() as app:
         verdict = verify_store(
             app.store,
-            UUID(args.case) if args.case else None,
+            args.case,
             public_key=public_key,
             snapshots=app.sealed_snapshots,
             witness=witness,
         )
+    if args.case and verdict.cases[0].versions == 0 and verdict.cases[0].intact:
+        raise CaseNotFound(f"no probationer {args.case}")
+    ok = verdict.intact and public_key is not None
+    if args.json:
+        print_json(
+            {
+                "intact": verdict.intact,
+                "signatures_checked": public_key is not None,
+                "cases": verdict.cases,
+                "checkpoints": verdict.checkpoints,
+                "witness": {
+                    "dir": witness.absolute() if witness else None,
+                    "problems": verdict.witness,
+                },
+            }
+        )
+        return 0 if ok else 1
     # Whole ids and problems, one per line: a log of this names the broken case.
     for c in verdict.cases:
         if not c.intact or args.case:
             line = "intact" if c.intact else f"BROKEN at v{c.broken_at}: {c.problem}"
-            console.print(f"case {c.originator_id} ({c.versions} versions): {line}")
+            console.print(
+                f"case {c.originator_id} ({c.versions} versions): {line}",
+                soft_wrap=True,
+            )
     for cp in verdict.checkpoints:
         line = "intact" if cp.intact else f"BROKEN: {cp.problem}"
         console.print(
@@ -214,7 +345,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         + ("" if public_key else "; signatures NOT checked (no agency key)"),
         soft_wrap=True,
     )
-    return 0 if verdict.intact and public_key else 1
+    return 0 if ok else 1
 
 
 def cmd_checkpoint(args: argparse.Namespace) -> int:
@@ -226,7 +357,7 @@ def cmd_checkpoint(args: argparse.Namespace) -> int:
         cp = take_checkpoint(app.store, key, settings.witness)
     console.print(
         f"Checkpoint at position {cp.position}: {cp.cases} cases, root {cp.root.hex()}, "
-        f"signed {cp.signed_at.isoformat()}",
+        f"signed {iso(cp.signed_at)}",
         soft_wrap=True,
     )
     return 0
@@ -244,21 +375,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         as_recorded_at = _aware("--as-recorded-at", args.as_recorded_at)
         as_effective_at = _aware("--as-effective-at", args.as_effective_at or args.at)
     except ValueError as e:
-        errors.print(f"[red]{e}", highlight=False)
-        return 2
+        raise CliError(str(e)) from None
     settings = get_settings()
-    key = settings.signing_key()
+    key = settings.signing_key()  # refuses without one: only `keys init` makes it
     axis = {"as_recorded_at": as_recorded_at, "as_effective_at": as_effective_at}
     with open_app() as app:
         try:
-            bundle = build_bundle(app, UUID(args.case_id), key, **axis)
+            bundle = build_bundle(app, args.case_id, key, **axis)
         except NotYetCheckpointed:
             # An operator's explicit act may sign a new checkpoint; a GET never does.
             cp = take_checkpoint(app.store, key, settings.witness)
             errors.print(
                 f"took checkpoint {cp.position} to cover the case's latest entries"
             )
-            bundle = build_bundle(app, UUID(args.case_id), key, **axis)
+            bundle = build_bundle(app, args.case_id, key, **axis)
     Path(args.out).write_text(json.dumps(bundle, indent=1, ensure_ascii=False))
     if args.html:
         Path(args.html).write_text(render_html(bundle))
@@ -283,11 +413,9 @@ def _aware(option: str, text: str | None) -> datetime | None:
 
 
 def cmd_keys_init(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from casestream.keys import init_signing_key, public_bytes
 
-    path = Path(get_settings().signing_key_path)
+    path = get_settings().signing_key_file
     key, created = init_signing_key(path)
     if not created and args.if_missing:
         return 0
@@ -300,6 +428,37 @@ def cmd_keys_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_show(args: argparse.Namespace) -> int:
+    from casestream.keys import public_bytes
+
+    settings = get_settings()
+    public = public_bytes(settings.signing_key()).hex()
+    if args.json:
+        print_json({"public_key": public, "path": settings.signing_key_file})
+        return 0
+    console.print(f"public key {public}", soft_wrap=True, highlight=False)
+    console.print(f"path       {settings.signing_key_file}", soft_wrap=True)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from casestream.doctor import examine
+
+    checks = examine(get_settings(), args.runtime_role)
+    wrong = any(c.wrong for c in checks)
+    if args.json:
+        print_json({"ok": not wrong, "checks": checks})
+        return 1 if wrong else 0
+    shown = table("casestream doctor", ("check", "verdict", "detail"))
+    colour = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    for c in checks:
+        shown.add_row(
+            c.name, Text(c.verdict.upper(), style=colour[c.verdict]), Text(c.detail)
+        )
+    console.print(shown)
+    return 1 if wrong else 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from casestream.migrate import migrate
 
@@ -309,19 +468,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_grant_runtime(args: argparse.Namespace) -> int:
-    from casestream.runtime_role import GrantRefused, grant_runtime
+    from casestream.runtime_role import grant_runtime
 
-    try:
-        granted = grant_runtime(get_settings(), args.role)
-    except GrantRefused as e:
-        sys.stderr.write(f"{e}\n")  # one line, unwrapped: scripts read it
-        return 2
-    table = Table(title=f"What {granted.role} may do")
-    for column in ("table", "privileges"):
-        table.add_column(column)
+    granted = grant_runtime(get_settings(), args.role)  # GrantRefused: one line
+    shown = table(f"What {granted.role} may do", ("table", "privileges"))
     for name, privileges in granted.tables.items():
-        table.add_row(name, ", ".join(privileges))
-    console.print(table)
+        shown.add_row(name, ", ".join(privileges))
+    console.print(shown)
     console.print(
         f"{args.role} may now read and append events, never update or delete them."
     )
@@ -329,23 +482,26 @@ def cmd_grant_runtime(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
 
     from casestream.api.auth import mint_token
-    from casestream.api.identity import InsecureConfiguration, signing_secret
+    from casestream.api.identity import signing_secret
 
     settings = get_settings()
-    try:
-        secret = signing_secret(settings)  # the same secret `serve` checks with
-    except InsecureConfiguration as e:
-        errors.print(f"[red]No token:[/] {e}", highlight=False)
-        return 2
+    secret = signing_secret(settings)  # the same secret `serve` checks with
     if secret is None:
-        errors.print("[red]No token:[/] tokens come from the identity provider")
-        return 2
+        raise CliError(
+            "no token: tokens come from the identity provider (CASESTREAM_OIDC_ISSUER)"
+        )
     if args.hours * 3600 > settings.jwt_max_ttl_seconds:
-        errors.print("[red]No token:[/] --hours exceeds CASESTREAM_JWT_MAX_TTL_SECONDS")
-        return 2
+        raise CliError(
+            f"no token: --hours {args.hours:g} exceeds CASESTREAM_JWT_MAX_TTL_SECONDS "
+            f"({settings.jwt_max_ttl_seconds} s)"
+        )
+    if args.hours <= 0:
+        raise CliError(f"no token: --hours must be more than 0, not {args.hours:g}")
+    now = datetime.now(UTC).replace(microsecond=0)  # as the token holds it
+    ttl = timedelta(hours=args.hours)
     try:
         token = mint_token(
             secret,
@@ -353,29 +509,52 @@ def cmd_token(args: argparse.Namespace) -> int:
             args.role,
             unit=args.unit,
             cases=tuple(args.case),
-            ttl=timedelta(hours=args.hours),
+            ttl=ttl,
+            now=now,
             issuer=settings.jwt_issuer or None,
             audience=settings.jwt_audience or None,
         )
-    except ValueError as e:
-        errors.print(f"[red]No token:[/] {e}", highlight=False)
-        return 2
+    except ValueError as e:  # what the server would refuse: say so, in one line
+        raise CliError(f"no token: {e}") from e
+    if args.json:
+        print_json(
+            {
+                "token": token,
+                "user": args.user,
+                "role": args.role,
+                "unit": args.unit,
+                "cases": list(args.case),
+                "issued_at": now,
+                "expires_at": now + ttl,
+            }
+        )
+        return 0
     sys.stdout.write(token + "\n")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="casestream", description="Event-sourced probation case history."
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="serve the HTTP API (uvicorn)")
+    def command(name: str, use: StoreUse | None, help: str) -> OneLineParser:
+        made: OneLineParser = sub.add_parser(name, help=help)
+        made.set_defaults(store_use=use)
+        return made
+
+    def json_flag(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--json", action="store_true", help="machine-readable output, whole ids"
+        )
+
+    serve = command("serve", "write", help="serve the HTTP API (uvicorn)")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     serve.set_defaults(func=cmd_serve)
 
-    demo = sub.add_parser("demo", help="write a realistic demo caseload")
+    demo = command("demo", "write", help="write a realistic demo caseload")
     demo.add_argument("--people", type=int, default=200)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
@@ -396,12 +575,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     names = ["caseload", "audit", "sealed"]
-    project = sub.add_parser("project", help="run projections as a standalone worker")
+    project = command("project", "write", help="run projections as a standalone worker")
     project.add_argument("name", choices=[*names, "all"])
     project.set_defaults(func=cmd_project)
 
-    rebuild = sub.add_parser(
+    rebuild = command(
         "rebuild",
+        "write",
         help="rebuild a read model from position 0 into new tables, then swap",
     )
     rebuild.add_argument("name", choices=names)
@@ -413,27 +593,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.set_defaults(func=cmd_rebuild)
 
-    status = sub.add_parser("status", help="each projection's position and lag")
+    status = command("status", "read", help="each projection's position and lag")
+    json_flag(status)
     status.set_defaults(func=cmd_status)
 
-    verify = sub.add_parser(
-        "verify", help="recompute every hash chain, checkpoint signature and witness"
+    verify = command(
+        "verify",
+        "read",
+        help="recompute every hash chain, checkpoint signature and witness",
     )
-    verify.add_argument("--case", default=None)
+    verify.add_argument("--case", type=case_id, default=None)
     verify.add_argument(
         "--witness",
         default=None,
         help="compare the checkpoints with this witness directory "
         "(default: CASESTREAM_WITNESS_DIR)",
     )
+    json_flag(verify)
     verify.set_defaults(func=cmd_verify)
 
-    checkpoint = sub.add_parser(
-        "checkpoint", help="sign and record a root over all chain heads"
+    checkpoint = command(
+        "checkpoint", "read", help="sign and record a root over all chain heads"
     )
     checkpoint.set_defaults(func=cmd_checkpoint)
 
-    keys = sub.add_parser("keys", help="the agency's signing key")
+    keys = command("keys", None, help="the agency's signing key")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_init = keys_sub.add_parser(
         "init", help="create the signing key (CASESTREAM_SIGNING_KEY_PATH) once"
@@ -442,9 +626,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-missing", action="store_true", help="say nothing if it already exists"
     )
     keys_init.set_defaults(func=cmd_keys_init)
+    keys_show = keys_sub.add_parser(
+        "show", help="the signing key's public key and where the key is"
+    )
+    json_flag(keys_show)
+    keys_show.set_defaults(func=cmd_keys_show)
 
-    export = sub.add_parser("export", help="a signed, verifiable bundle of one case")
-    export.add_argument("case_id")
+    doctor = command(
+        "doctor",
+        None,
+        help="check the store, its triggers and roles, the read models, the key "
+        "and the clock (exit status 1 if anything is wrong)",
+    )
+    doctor.add_argument(
+        "--runtime-role",
+        default=None,
+        help="PostgreSQL: check this role's rights instead of the one connected as",
+    )
+    json_flag(doctor)
+    doctor.set_defaults(func=cmd_doctor)
+
+    export = command("export", "read", help="a signed, verifiable bundle of one case")
+    export.add_argument("case_id", type=case_id)
     export.add_argument("--out", required=True)
     export.add_argument("--html", default=None, help="also write a readable page")
     moment = export.add_mutually_exclusive_group()
@@ -461,18 +664,22 @@ def build_parser() -> argparse.ArgumentParser:
     moment.add_argument("--at", default=None, help=argparse.SUPPRESS)  # old name
     export.set_defaults(func=cmd_export)
 
-    migrate = sub.add_parser(
-        "migrate", help="create every table the service needs (run as the owner)"
+    migrate = command(
+        "migrate",
+        "owner",
+        help="create every table the service needs (run as the owner)",
     )
     migrate.set_defaults(func=cmd_migrate)
 
-    grant = sub.add_parser(
-        "grant-runtime", help="PostgreSQL: let a role append and read events, no more"
+    grant = command(
+        "grant-runtime",
+        "owner",
+        help="PostgreSQL: let a role append and read events, no more",
     )
     grant.add_argument("role")
     grant.set_defaults(func=cmd_grant_runtime)
 
-    token = sub.add_parser("token", help="mint a development bearer token")
+    token = command("token", None, help="mint a development bearer token")
     token.add_argument("--user", required=True)
     token.add_argument(
         "--role",
@@ -481,26 +688,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     token.add_argument("--unit", default=None)
     token.add_argument(
-        "--case", action="append", default=[], help="a case granted to a court user"
+        "--case",
+        type=case_id,
+        action="append",
+        default=[],
+        help="a case granted to a court user",
     )
     token.add_argument("--hours", type=float, default=8.0)
+    json_flag(token)
     token.set_defaults(func=cmd_token)
 
-    history = sub.add_parser("history", help="print a case's history as a table")
-    history.add_argument("case_id")
+    history = command("history", "read", help="print a case's history as a table")
+    history.add_argument("case_id", type=case_id)
+    json_flag(history)
     history.set_defaults(func=cmd_history)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from casestream.keys import SigningKeyMissing
-
+    """Run one command; an expected failure is one line on stderr and status 2."""
     args = build_parser().parse_args(argv)
+    where = "the store"
     try:
+        settings = get_settings()
+        health = store().health()
+        where = health.location
+        preflight(health, args.store_use, settings.create_tables)
         code: int = args.func(args)
-    except SigningKeyMissing as e:
-        errors.print(f"casestream: {e}")
-        return 2
+    except EXPECTED as e:
+        line = one_line(e, where)
+        if line is None:
+            raise
+        return fail(line)
     return code
 
 

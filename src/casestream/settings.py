@@ -104,9 +104,15 @@ class Settings(BaseSettings):
             )
         return value
 
+    @property
+    def signing_key_file(self) -> Path:
+        """Where the signing key is, absolute (relative to the directory the command
+        runs in), so that every message names the file really looked at."""
+        return Path(self.signing_key_path).absolute()
+
     def signing_key(self) -> Ed25519PrivateKey:
         """The agency's key; ``SigningKeyMissing`` says how to create it."""
-        return load_signing_key(Path(self.signing_key_path))
+        return load_signing_key(self.signing_key_file)
 
     def agency_public_key(self) -> bytes | None:
         """The key signatures are checked against, if one is known here."""

@@ -146,8 +146,10 @@ def test_read_only_commands_never_create_the_development_secret(tmp_path: Path):
     data = tmp_path / "data"
     env = {"CASESTREAM_ENV": "development", "CASESTREAM_DATA_DIR": str(data)}
 
+    migrated = cli(tmp_path, "migrate", **env)
     status = cli(tmp_path, "status", **env)
 
+    assert migrated.returncode == 0, migrated.stderr
     assert status.returncode == 0, status.stderr
     assert not (data / DEV_SECRET_FILE).exists()
 

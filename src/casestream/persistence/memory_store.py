@@ -11,6 +11,7 @@ import threading
 from typing import ClassVar
 
 from casestream.access_log import AccessLog, MemoryAccessLog
+from casestream.persistence.health import StoreHealth, Trigger
 from casestream.persistence.memory import (
     MEMORY_STORE,
     MemoryFactory,
@@ -45,8 +46,38 @@ class MemoryStore(Store):
         with _LOGS_LOCK:
             return _LOGS.setdefault(self.name, MemoryAccessLog())
 
+    def health(self) -> StoreHealth:
+        return MemoryHealth(self.name)
+
     def forget(self) -> None:
         forget_memory_store(self.name)
         MemoryRegistry(self.name).forget()
         with _LOGS_LOCK:
             _LOGS.pop(self.name, None)
+
+
+class MemoryHealth(StoreHealth):
+    """Nothing to reach and no tables: the store is whatever this process holds."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def location(self) -> str:
+        return f"memory://{self.name} (this process only)"
+
+    @property
+    def events_table(self) -> str:
+        return "events"
+
+    def reach(self) -> None:
+        return None
+
+    def missing_tables(self) -> list[str]:
+        return []
+
+    def absent(self) -> str:  # pragma: no cover - never absent
+        return f"no store {self.location}"
+
+    def triggers(self) -> list[Trigger]:
+        return []  # nothing outside this process can rewrite it

@@ -13,7 +13,9 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from psycopg.conninfo import make_conninfo
 
 from casestream.access_log import AccessLog, PostgresAccessLog
+from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import PostgresRecordedAtFactory, Roles
+from casestream.persistence.postgres_health import PostgresHealth
 from casestream.persistence.store import Store
 from casestream.projections.postgres import VIEWS
 from casestream.projections.registry import PostgresRegistry, Registry
@@ -89,6 +91,21 @@ class PostgresStore(Store):
             schema=self.schema,
             max_size=self.settings.pool_size,
             create_table=self.settings.create_tables,
+        )
+
+    def health(self) -> StoreHealth:
+        from casestream.migrate import events_table  # imports the application
+
+        c = self._connection()
+        return PostgresHealth(
+            self.conninfo,
+            schema=self.schema,
+            events=events_table(),
+            host=c["POSTGRES_HOST"],
+            port=c["POSTGRES_PORT"],
+            dbname=c["POSTGRES_DBNAME"],
+            user=c["POSTGRES_USER"],
+            timeout=self.settings.connect_timeout_seconds,
         )
 
     @property

@@ -1,11 +1,22 @@
-"""The SQLite store (``sqlite:///path``): the embedded default, one file for everything."""
+"""The SQLite store (``sqlite:///path``): the embedded default, one file for everything.
+
+A relative path (``sqlite:///./casestream.db``, the default) is relative to the
+directory the process starts in, as SQLite itself would take it; it is made absolute
+once, here, and every piece (the library, the registry, the access log, messages)
+uses that absolute path. So a message names the file a command really looked at.
+"""
 
 from __future__ import annotations
 
+import os
+from functools import cached_property
+from pathlib import Path
 from typing import ClassVar
 
 from casestream.access_log import AccessLog, SQLiteAccessLog
+from casestream.persistence.health import StoreHealth
 from casestream.persistence.sqlite import SQLiteRecordedAtFactory
+from casestream.persistence.sqlite_health import SQLiteHealth
 from casestream.persistence.store import Store
 from casestream.projections.registry import Registry, SQLiteRegistry
 from casestream.projections.sqlite import VIEWS
@@ -18,11 +29,15 @@ class SQLiteStore(Store):
     factory = SQLiteRecordedAtFactory
     views = VIEWS
 
-    @property
+    @cached_property
     def path(self) -> str:
-        """``sqlite:///rel/path`` is relative, ``sqlite:////abs/path`` absolute."""
+        """``sqlite:///rel/path`` is relative to the current directory (resolved once,
+        when first asked), ``sqlite:////abs/path`` absolute."""
         path = self.settings.db.get_secret_value().split("://", 1)[1]
-        return path[1:] if path.startswith("/") else path
+        path = path[1:] if path.startswith("/") else path
+        if path == ":memory:" or path.startswith("file:"):
+            return path  # SQLite's own names, not files
+        return os.path.abspath(path)
 
     @property
     def lock_timeout(self) -> int:
@@ -37,6 +52,9 @@ class SQLiteStore(Store):
 
     def registry(self) -> Registry:
         return SQLiteRegistry(self.path, create_table=self.settings.create_tables)
+
+    def health(self) -> StoreHealth:
+        return SQLiteHealth(Path(self.path))
 
     def access_log(self) -> AccessLog:
         return SQLiteAccessLog(

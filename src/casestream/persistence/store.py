@@ -24,6 +24,7 @@ from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from casestream.access_log import AccessLog
 from casestream.keys import SNAPSHOT_KEY, SigningKeyMissing, snapshot_mac_key
+from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import Roles
 from casestream.projections.registry import Registry
 
@@ -119,6 +120,11 @@ class Store(ABC):
     @abstractmethod
     def access_log(self) -> AccessLog:
         """The access log in the store's own database; the caller closes it."""
+
+    @abstractmethod
+    def health(self) -> StoreHealth:
+        """The store's answers to an operator's questions (``casestream doctor``,
+        the command line's pre-flight checks); asking creates nothing."""
 
     @property
     def roles(self) -> Roles | None:

@@ -26,6 +26,7 @@ from casestream.projections.caseload import CaseloadProjection, CaseloadView
 from casestream.projections.poison import (
     OnPoisoned,
     PoisonAware,
+    Poisoned,
     apply_or_skip,
     is_infrastructure,
     poisoned_notification,
@@ -222,6 +223,8 @@ class Status:
     position: int
     head: int
     poisoned: int = 0
+    # The first of them (whole ids), for an operator to look at before a rebuild.
+    poisoned_events: tuple[Poisoned, ...] = ()
 
     @property
     def lag(self) -> int:
@@ -239,8 +242,16 @@ def status(store: Store, app: CaseHistory) -> list[Status]:
         try:
             assert isinstance(view, PoisonAware), view
             position = view.max_tracking_id(app.name) or 0
+            count = view.poisoned_count()
             found.append(
-                Status(name, generation, position, head, view.poisoned_count())
+                Status(
+                    name,
+                    generation,
+                    position,
+                    head,
+                    count,
+                    tuple(view.poisoned_events()) if count else (),
+                )
             )
         finally:
             close_view(view)
