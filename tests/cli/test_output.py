@@ -11,11 +11,12 @@ import jwt
 from eventsourcing.persistence import Tracking
 from tests.cli.conftest import SECRET, SQLiteStore, run
 
-from casestream.application import CaseHistory, HistoryEntry
+from casestream.application import CaseHistory
 from casestream.keys import load_signing_key, public_bytes
 from casestream.persistence.store import Store, open_store
 from casestream.projections.poison import PoisonAware, Poisoned
 from casestream.projections.runner import close_view, open_view
+from casestream.queries import HistoryEntry
 from casestream.settings import Settings
 
 
