@@ -11,6 +11,7 @@ import jwt
 from eventsourcing.persistence import Tracking
 from tests.cli.conftest import SECRET, SQLiteStore, run
 
+from casestream import queries
 from casestream.application import CaseHistory
 from casestream.keys import load_signing_key, public_bytes
 from casestream.persistence.store import Store, open_store
@@ -26,7 +27,7 @@ def store_of(s: SQLiteStore) -> Store:
 
 def history_of(s: SQLiteStore) -> list[HistoryEntry]:
     with CaseHistory(env=store_of(s).env()) as app:
-        return app.history(s.case_id)
+        return queries.history(app, s.case_id)
 
 
 def whole_time(at: datetime) -> str:
