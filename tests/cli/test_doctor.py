@@ -34,6 +34,7 @@ def test_a_healthy_sqlite_store_passes(sqlite_store: SQLiteStore, tmp_path: Path
         "runtime role": "skip",  # SQLite has no roles: its triggers keep history
         "read model caseload": "ok",
         "read model audit": "ok",
+        "read model sealed": "ok",
         "clock": "skip",  # a file on this host: one clock
         "signing key": "ok",
     }

@@ -46,7 +46,7 @@ def test_status_json_names_the_store_and_each_read_model(
     assert status["head"] > 0
     datetime.fromisoformat(status["head_recorded_at"])
     assert status["latest_checkpoint"] is None
-    assert [m["name"] for m in status["read_models"]] == ["caseload", "audit"]
+    assert [m["name"] for m in status["read_models"]] == ["caseload", "audit", "sealed"]
     assert all(m["lag"] == status["head"] for m in status["read_models"])
 
 
