@@ -153,6 +153,31 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay_nats(args: argparse.Namespace) -> int:
+    import logging
+
+    from casestream.relay.nats import RelayConfig, RelayFailed, run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        config = RelayConfig(
+            url=args.url,
+            stream=args.stream,
+            subject_prefix=args.subject_prefix,
+            duplicate_window_seconds=args.duplicate_window,
+            batch_size=args.batch_size,
+            poll_seconds=get_settings().feed_poll_seconds,
+            once=args.once,
+        )
+        with open_app() as app:
+            published = run(app, config)
+    except RelayFailed as e:
+        sys.stderr.write(f"casestream relay: {e}\n")  # one line: supervisors log it
+        return 2
+    errors.print(f"Published {published} events to stream {config.stream}.")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from casestream.projections.runner import status
 
@@ -397,6 +422,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="discard a rebuild that was cut off instead of resuming it",
     )
     rebuild.set_defaults(func=cmd_rebuild)
+
+    relay = sub.add_parser("relay", help="publish the event feed to a message broker")
+    relay_sub = relay.add_subparsers(dest="broker", required=True)
+    relay_nats = relay_sub.add_parser(
+        "nats",
+        help="into a NATS JetStream stream, exactly once, in feed order (resumes "
+        "after the last event the stream holds)",
+    )
+    relay_nats.add_argument("--url", default="nats://127.0.0.1:4222")
+    relay_nats.add_argument("--stream", default="CASESTREAM")
+    relay_nats.add_argument(
+        "--subject-prefix",
+        default="casestream",
+        help="subjects are PREFIX.<aggregate>.<event type> (default: %(default)s)",
+    )
+    relay_nats.add_argument(
+        "--duplicate-window",
+        type=float,
+        default=3600.0,
+        help="seconds JetStream remembers message ids, when it creates the stream",
+    )
+    relay_nats.add_argument("--batch-size", type=int, default=500)
+    relay_nats.add_argument(
+        "--once", action="store_true", help="publish what the store holds, then exit"
+    )
+    relay_nats.set_defaults(func=cmd_relay_nats)
 
     status = sub.add_parser("status", help="each projection's position and lag")
     status.set_defaults(func=cmd_status)
