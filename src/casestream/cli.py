@@ -167,6 +167,7 @@ def cmd_relay_nats(args: argparse.Namespace) -> int:
             duplicate_window_seconds=args.duplicate_window,
             batch_size=args.batch_size,
             poll_seconds=get_settings().feed_poll_seconds,
+            timeout_seconds=args.timeout,
             once=args.once,
         )
         with open_app() as app:
@@ -444,6 +445,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds JetStream remembers message ids, when it creates the stream",
     )
     relay_nats.add_argument("--batch-size", type=int, default=500)
+    relay_nats.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for NATS to answer (connect, ack); default %(default)s",
+    )
     relay_nats.add_argument(
         "--once", action="store_true", help="publish what the store holds, then exit"
     )
