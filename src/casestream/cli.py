@@ -14,6 +14,8 @@ from rich.table import Table
 from casestream.application import CaseHistory
 from casestream.demo import DEFAULT_MONTHS as DEFAULT_DEMO_MONTHS
 from casestream.persistence.store import Store, open_store
+from casestream.projections.registry import READER_TTL_SECONDS
+from casestream.projections.runner import KEEP_GENERATIONS, Pruned
 from casestream.settings import get_settings
 
 console = Console()
@@ -133,9 +135,26 @@ def cmd_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def say_pruned(name: str, pruned: Pruned) -> None:
+    if pruned.dropped:
+        gens = ", ".join(str(g) for g in pruned.dropped)
+        console.print(f"Dropped {name} generation(s) {gens}.")
+    if pruned.still_read:
+        gens = ", ".join(str(g) for g in pruned.still_read)
+        console.print(
+            f"Kept {name} generation(s) {gens}: a server read them within the last "
+            f"{READER_TTL_SECONDS:g} s; `casestream prune {name}` drops them once "
+            "no server does."
+        )
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from casestream.projections.runner import rebuild
 
+    if args.keep < 1:
+        errors.print("casestream rebuild: --keep must be at least 1 (the serving one)")
+        return 2
+    outcome: list[Pruned] = []
     with Progress(console=console) as progress:
         task = progress.add_task(f"Rebuilding {args.name}", total=None)
 
@@ -148,8 +167,25 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=advance,
             restart=args.restart,
+            keep=args.keep,
+            pruned=outcome.append,
         )
     console.print(f"{args.name} rebuilt as generation {generation}; it now serves.")
+    for pruned in outcome:
+        say_pruned(args.name, pruned)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from casestream.projections.runner import prune
+
+    if args.keep < 1:
+        errors.print("casestream prune: --keep must be at least 1 (the serving one)")
+        return 2
+    pruned = prune(store(), args.name, keep=args.keep)
+    say_pruned(args.name, pruned)
+    if not pruned.dropped and not pruned.still_read:
+        console.print(f"No {args.name} generation to drop.")
     return 0
 
 
@@ -422,7 +458,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="discard a rebuild that was cut off instead of resuming it",
     )
+    keep_help = (
+        "keep the newest N generations, the serving one included (default "
+        "%(default)s); older ones are dropped unless a server still reads them"
+    )
+    rebuild.add_argument("--keep", type=int, default=KEEP_GENERATIONS, help=keep_help)
     rebuild.set_defaults(func=cmd_rebuild)
+
+    prune = sub.add_parser(
+        "prune", help="drop a read model's old generations that no server reads"
+    )
+    prune.add_argument("name", choices=names)
+    prune.add_argument("--keep", type=int, default=KEEP_GENERATIONS, help=keep_help)
+    prune.set_defaults(func=cmd_prune)
 
     relay = sub.add_parser("relay", help="publish the event feed to a message broker")
     relay_sub = relay.add_subparsers(dest="broker", required=True)
