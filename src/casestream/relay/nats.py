@@ -262,6 +262,8 @@ class Relay:
         while not self.stop.is_set():
             events, after = await asyncio.to_thread(self._page, position)
             for event in events:
+                if self.stop.is_set():  # SIGTERM: the publish in hand was finished
+                    return
                 sequence = await self._publish(js, event, sequence)
             if after == position:
                 if self.config.once:
@@ -292,6 +294,11 @@ class Relay:
                 headers=headers,
                 timeout=self.config.timeout_seconds,
             )
+        except nats.js.errors.NoStreamResponseError:
+            raise RelayFailed(
+                f"no stream takes {message.subject} any more (was stream "
+                f"{self.config.stream} deleted?)"
+            ) from None
         except nats.js.errors.APIError as e:
             if e.err_code == WRONG_LAST_SEQUENCE:
                 raise OutOfStep(f"the stream moved past sequence {sequence}") from None
