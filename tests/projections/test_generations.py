@@ -82,15 +82,18 @@ def test_three_rebuilds_keep_two_generations_and_servers_follow_unbroken(
     cases = [open_case(app) for _ in range(3)]
     live = LiveProjections(storage, check_every=0.05)
     follower = FollowedReadModels(storage, check_every=0.05)
+    registry = storage.registry()
     outcomes: list[Pruned] = []
     try:
         for n, generation in enumerate((2, 3, 4)):
             rebuild(storage, "caseload", keep=2, pruned=outcomes.append)
             log_contact(app, cases[n], f"k{n}")
+            # Both have switched, and let the older generations go.
             wait_until(
                 lambda g=generation: (
                     live.generations["caseload"] == g
                     and follower.generations["caseload"] == g
+                    and registry.in_use("caseload") == {g}
                 ),
                 f"the server and the reader to follow generation {generation}",
             )
