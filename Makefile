@@ -23,9 +23,11 @@ run: $(STAMP)
 	$(BIN)/casestream demo --if-empty --people $${CASESTREAM_DEMO_PEOPLE:-200}
 	CASESTREAM_WITNESS_DIR=$${CASESTREAM_WITNESS_DIR:-./casestream-witness} $(BIN)/casestream serve
 
-## The whole suite, on the in-memory store, SQLite and PostgreSQL (started if needed).
+## The whole suite, on the in-memory store, SQLite and PostgreSQL (started if needed),
+## with NATS JetStream for the relay's tests (started if needed).
 test: $(STAMP)
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-nats.sh
 	$(BIN)/pytest
 
 ## The reliability scenarios (tests/reliability) at ten times their counts, or
@@ -33,6 +35,7 @@ test: $(STAMP)
 ## into docs/reliability.md. `make test` runs the same scenarios at scale 1.
 soak: $(STAMP)
 	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-nats.sh
 	CASESTREAM_RELIABILITY_SCALE=$${CASESTREAM_RELIABILITY_SCALE:-10} $(BIN)/pytest tests/reliability
 	$(BIN)/python -m tests.reliability.report --check
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.jetstream import ScratchStream, delete_stream, nats_answers, nats_url
 
 from casestream.application import CaseHistory
 from casestream.keys import init_signing_key
@@ -87,3 +88,18 @@ def app(env: dict[str, str]) -> Iterator[CaseHistory]:
     application = CaseHistory(env=env)
     yield application
     application.close()
+
+
+@pytest.fixture
+def jetstream() -> Iterator[ScratchStream]:
+    """A stream name and subject prefix of this test's own, deleted afterwards, on the
+    NATS server that `make test` starts (scripts/ensure-nats.sh)."""
+    url = nats_url()
+    if not nats_answers(url):  # a red test, never a silent skip
+        pytest.fail(
+            f"NATS is not reachable at {url}; set CASESTREAM_TEST_NATS_URL or run "
+            "`make test`, which starts it"
+        )
+    stream = ScratchStream.fresh(url)
+    yield stream
+    delete_stream(stream)

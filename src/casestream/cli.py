@@ -32,6 +32,8 @@ from casestream.demo import DEFAULT_MONTHS as DEFAULT_DEMO_MONTHS
 from casestream.domain.errors import CaseNotFound
 from casestream.persistence.health import StoreHealth
 from casestream.persistence.store import Store, open_store
+from casestream.projections.registry import READER_TTL_SECONDS
+from casestream.projections.runner import KEEP_GENERATIONS, Pruned
 from casestream.queries import HistoryEntry
 from casestream.settings import get_settings
 
@@ -183,9 +185,26 @@ def cmd_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def say_pruned(name: str, pruned: Pruned) -> None:
+    if pruned.dropped:
+        gens = ", ".join(str(g) for g in pruned.dropped)
+        console.print(f"Dropped {name} generation(s) {gens}.")
+    if pruned.still_read:
+        gens = ", ".join(str(g) for g in pruned.still_read)
+        console.print(
+            f"Kept {name} generation(s) {gens}: a server read them within the last "
+            f"{READER_TTL_SECONDS:g} s; `casestream prune {name}` drops them once "
+            "no server does."
+        )
+
+
 def cmd_rebuild(args: argparse.Namespace) -> int:
     from casestream.projections.runner import rebuild
 
+    if args.keep < 1:
+        errors.print("casestream rebuild: --keep must be at least 1 (the serving one)")
+        return 2
+    outcome: list[Pruned] = []
     with Progress(console=console) as progress:
         task = progress.add_task(f"Rebuilding {args.name}", total=None)
 
@@ -198,8 +217,51 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=advance,
             restart=args.restart,
+            keep=args.keep,
+            pruned=outcome.append,
         )
     console.print(f"{args.name} rebuilt as generation {generation}; it now serves.")
+    for pruned in outcome:
+        say_pruned(args.name, pruned)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from casestream.projections.runner import prune
+
+    if args.keep < 1:
+        errors.print("casestream prune: --keep must be at least 1 (the serving one)")
+        return 2
+    pruned = prune(store(), args.name, keep=args.keep)
+    say_pruned(args.name, pruned)
+    if not pruned.dropped and not pruned.still_read:
+        console.print(f"No {args.name} generation to drop.")
+    return 0
+
+
+def cmd_relay_nats(args: argparse.Namespace) -> int:
+    import logging
+
+    from casestream.relay.nats import RelayConfig, RelayFailed, run
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    try:
+        config = RelayConfig(
+            url=args.url,
+            stream=args.stream,
+            subject_prefix=args.subject_prefix,
+            duplicate_window_seconds=args.duplicate_window,
+            batch_size=args.batch_size,
+            poll_seconds=get_settings().feed_poll_seconds,
+            timeout_seconds=args.timeout,
+            once=args.once,
+        )
+        with open_app() as app:
+            published = run(app, config)
+    except RelayFailed as e:
+        sys.stderr.write(f"casestream relay: {e}\n")  # one line: supervisors log it
+        return 2
+    errors.print(f"Published {published} events to stream {config.stream}.")
     return 0
 
 
@@ -591,7 +653,53 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="discard a rebuild that was cut off instead of resuming it",
     )
+    keep_help = (
+        "keep the newest N generations, the serving one included (default "
+        "%(default)s); older ones are dropped unless a server still reads them"
+    )
+    rebuild.add_argument("--keep", type=int, default=KEEP_GENERATIONS, help=keep_help)
     rebuild.set_defaults(func=cmd_rebuild)
+
+    prune = command(
+        "prune",
+        "write",
+        help="drop a read model's old generations that no server reads",
+    )
+    prune.add_argument("name", choices=names)
+    prune.add_argument("--keep", type=int, default=KEEP_GENERATIONS, help=keep_help)
+    prune.set_defaults(func=cmd_prune)
+
+    relay = command("relay", "read", help="publish the event feed to a message broker")
+    relay_sub = relay.add_subparsers(dest="broker", required=True)
+    relay_nats = relay_sub.add_parser(
+        "nats",
+        help="into a NATS JetStream stream, exactly once, in feed order (resumes "
+        "after the last event the stream holds)",
+    )
+    relay_nats.add_argument("--url", default="nats://127.0.0.1:4222")
+    relay_nats.add_argument("--stream", default="CASESTREAM")
+    relay_nats.add_argument(
+        "--subject-prefix",
+        default="casestream",
+        help="subjects are PREFIX.<aggregate>.<event type> (default: %(default)s)",
+    )
+    relay_nats.add_argument(
+        "--duplicate-window",
+        type=float,
+        default=3600.0,
+        help="seconds JetStream remembers message ids, when it creates the stream",
+    )
+    relay_nats.add_argument("--batch-size", type=int, default=500)
+    relay_nats.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        help="seconds to wait for NATS to answer (connect, ack); default %(default)s",
+    )
+    relay_nats.add_argument(
+        "--once", action="store_true", help="publish what the store holds, then exit"
+    )
+    relay_nats.set_defaults(func=cmd_relay_nats)
 
     status = command("status", "read", help="each projection's position and lag")
     json_flag(status)

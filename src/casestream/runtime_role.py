@@ -25,7 +25,7 @@ from casestream.persistence.postgres import (
     grant_exactly,
 )
 from casestream.persistence.store import open_store
-from casestream.projections.registry import TABLE as REGISTRY
+from casestream.projections.registry import READERS, TABLE as REGISTRY
 from casestream.projections.runner import READ_MODELS
 from casestream.settings import Settings
 
@@ -90,8 +90,8 @@ def grant_runtime(settings: Settings, role: str) -> Granted:
         grant_exactly(curs, schema, role, ACCESS_LOG, APPEND_ONLY)
         curs.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = %s AND "
-            "(tablename ~ %s OR tablename = %s) ORDER BY tablename",
-            (schema, read_model_pattern(), REGISTRY),
+            "(tablename ~ %s OR tablename IN (%s, %s)) ORDER BY tablename",
+            (schema, read_model_pattern(), REGISTRY, READERS),
         )
         read_models = [r["tablename"] for r in curs.fetchall()]
         for table in read_models:

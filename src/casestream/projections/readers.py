@@ -17,7 +17,7 @@ from eventsourcing.persistence import TrackingRecorder
 
 from casestream.application import CaseHistory
 from casestream.persistence.store import Store
-from casestream.projections.runner import READ_MODELS, close_view, open_view
+from casestream.projections.runner import READ_MODELS, close_view, open_view, reader_id
 
 logger = logging.getLogger(__name__)
 
@@ -41,11 +41,15 @@ class ReadModels(Protocol):
 
 
 class FollowedReadModels:
-    """The views a separate projection worker maintains, read-only from here."""
+    """The views a separate projection worker maintains, read-only from here.
+
+    It records in the registry which generations it reads, so that a rebuild's prune
+    leaves them alone until it has switched."""
 
     def __init__(self, store: Store, check_every: float = 2.0) -> None:
         self.store = store
         self.registry = store.registry()
+        self.reader = reader_id()
         self.app = CaseHistory(env=store.env(small_pool=True))
         self.views: dict[str, TrackingRecorder] = {}
         self.generations: dict[str, int] = {}
@@ -53,7 +57,7 @@ class FollowedReadModels:
         self._stopping = threading.Event()
         self._check_every = check_every
         for name in READ_MODELS:
-            self._open(name, self.registry.generation(name))
+            self._open(name, self.registry.announce(self.reader, name))
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
 
@@ -61,18 +65,24 @@ class FollowedReadModels:
         view = open_view(self.store, name, generation)
         with self._lock:
             old = self.views.get(name)
+            old_generation = self.generations.get(name)
             self.views[name] = view
             self.generations[name] = generation
         if old is not None:
             close_view(old)
+        if old_generation not in (None, generation):
+            self.registry.leave(self.reader, name, old_generation)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._check_every):
             try:
                 for name in READ_MODELS:
-                    generation = self.registry.generation(name)
-                    if generation != self.generations.get(name):
-                        self._open(name, generation)
+                    with self._lock:
+                        held = self.generations[name]
+                    self.registry.heartbeat(self.reader, name, held)
+                    if self.registry.generation(name) != held:
+                        # recorded as read before it is opened
+                        self._open(name, self.registry.announce(self.reader, name))
             except Exception:  # the store is restarting: look again next time
                 logger.warning("could not check the read models", exc_info=True)
 
@@ -108,4 +118,8 @@ class FollowedReadModels:
             views = list(self.views.values())
         for view in views:
             close_view(view)
+        try:
+            self.registry.leave(self.reader)
+        except Exception:  # the store is down: the records lapse on their own
+            logger.warning("could not forget this reader's generations", exc_info=True)
         self.app.close()

@@ -4,16 +4,21 @@ Each read model lives in tables named ``<name>_g<generation>``. The live runner 
 library's ``ProjectionRunner`` (one transaction per event, exactly once by tracking).
 A rebuild fills generation n+1 from position 0 in batches (one transaction per batch,
 rows and position together) while generation n keeps serving, then points the registry
-at n+1; servers notice and switch. Old generations are dropped by the next rebuild.
+at n+1; servers notice and switch. Then generations older than the newest ``keep`` are
+dropped, except those a server or reader recorded reading within the last
+``READER_TTL_SECONDS`` (``prune``; such a one goes at a later rebuild or prune).
 Views, registry and environment come from the store (``persistence/store.py``).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -32,7 +37,7 @@ from casestream.projections.poison import (
     poisoned_notification,
     report,
 )
-from casestream.projections.registry import Registry
+from casestream.projections.registry import READER_TTL_SECONDS, Registry
 from casestream.projections.sealed import SealedProjection, SealedView
 from casestream.projections.source import EventReader, head
 
@@ -54,8 +59,18 @@ READ_MODELS: dict[str, ReadModel] = {
 }
 
 
+# Generations a rebuild keeps by default: the serving one and the one before it.
+KEEP_GENERATIONS = 2
+
+
 def table_name(name: str, generation: int) -> str:
     return f"{name}_g{generation}"
+
+
+def reader_id() -> str:
+    """Names this process's readers in the registry (host, pid, and a random part:
+    a restarted process with the same pid is someone new)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def open_view(store: Store, name: str, generation: int) -> TrackingRecorder:
@@ -176,8 +191,13 @@ def rebuild(
     batch_size: int = 1000,
     progress: Callable[[int, int], None] | None = None,
     restart: bool = False,
+    keep: int = KEEP_GENERATIONS,
+    pruned: Callable[[Pruned], None] | None = None,
 ) -> int:
-    """Build the next generation from position 0, then make it the one that serves."""
+    """Build the next generation from position 0, make it the one that serves, then
+    drop the generations older than the newest ``keep`` that nobody reads (``prune``)."""
+    if keep < 1:
+        raise ValueError("keep at least the serving generation (keep >= 1)")
     registry = store.registry()
     current = registry.generation(name)
     new = current + 1
@@ -202,12 +222,52 @@ def rebuild(
         finally:
             close_view(view)
         registry.set_generation(name, new)
-        # Servers switch on their next check; generations before `current` are unused.
-        for old in range(1, current):
-            stale = open_view(store, name, old)
-            drop(stale)
-            close_view(stale)
+    # Servers switch on their next look at the registry; what they still read stays.
+    outcome = prune(store, name, keep=keep)
+    if pruned is not None:
+        pruned(outcome)
     return new
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune dropped, and what it kept although old, because it is read."""
+
+    dropped: list[int] = field(default_factory=list)
+    still_read: list[int] = field(default_factory=list)
+
+
+def prune(
+    store: Store,
+    name: str,
+    *,
+    keep: int = KEEP_GENERATIONS,
+    within_seconds: float = READER_TTL_SECONDS,
+) -> Pruned:
+    """Drop the tables of every generation older than the newest ``keep`` (the
+    serving one counts), unless a reader recorded reading it within ``within_seconds``.
+
+    The rule needs no clock agreement and no waiting: servers and readers record what
+    they read before they open it and each time they look at the registry (every two
+    seconds), and forget it when they let it go; one that crashed stops recording and
+    no longer holds anything back after ``within_seconds``. Generations newer than the
+    serving one (a rebuild in progress) are never touched.
+    """
+    registry = store.registry()
+    serving = registry.generation(name)
+    read = registry.in_use(name, within_seconds)
+    outcome = Pruned()
+    for generation in sorted(registry.built(name)):
+        if generation > serving - keep:
+            continue
+        if generation in read:
+            outcome.still_read.append(generation)
+            continue
+        stale = open_view(store, name, generation)
+        drop(stale)
+        close_view(stale)
+        outcome.dropped.append(generation)
+    return outcome
 
 
 def drop(view: TrackingRecorder) -> None:
@@ -279,6 +339,7 @@ class LiveProjections:
         self.names = names
         self.on_poisoned = on_poisoned
         self.registry: Registry = store.registry()
+        self.reader = reader_id()
         self.runners: dict[str, ProjectionRunner[Any, Any]] = {}
         self.generations: dict[str, int] = {}
         # The error each failed runner stopped on, until it is started again.
@@ -287,7 +348,7 @@ class LiveProjections:
         self._stopping = threading.Event()
         self._check_every = check_every
         for name in names:
-            self._start(name, self.registry.generation(name))
+            self._start(name, self.registry.announce(self.reader, name))
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
 
@@ -318,6 +379,7 @@ class LiveProjections:
         runner.__enter__()
         with self._lock:
             old = self.runners.get(name)
+            old_generation = self.generations.get(name)
             self.runners[name] = runner
             self.generations[name] = generation
             self._errors.pop(name, None)
@@ -326,14 +388,22 @@ class LiveProjections:
                 old.__exit__(None, None, None)
             except Exception:  # it had failed: its error was reported by check()
                 logger.warning("a stopped %s runner had failed", name, exc_info=True)
+        if old_generation not in (None, generation):
+            self.registry.leave(self.reader, name, old_generation)
 
     def _watch(self) -> None:
         while not self._stopping.wait(self._check_every):
             try:
                 failed = self.failures()
                 for name in self.names:
+                    with self._lock:
+                        held = self.generations.get(name)
+                    if held is not None:  # still read: keep it from being pruned
+                        self.registry.heartbeat(self.reader, name, held)
                     generation = self.registry.generation(name)
-                    moved = generation != self.generations.get(name)
+                    moved = generation != held
+                    if moved:  # recorded as read before it is opened
+                        generation = self.registry.announce(self.reader, name)
                     if moved or name in failed:
                         if self._stopping.is_set():
                             return
@@ -407,6 +477,10 @@ class LiveProjections:
             runners = list(self.runners.values())
         for runner in runners:
             runner.__exit__(None, None, None)
+        try:
+            self.registry.leave(self.reader)
+        except Exception:  # the store is down: the records lapse on their own
+            logger.warning("could not forget this reader's generations", exc_info=True)
 
     def __enter__(self) -> LiveProjections:
         return self
