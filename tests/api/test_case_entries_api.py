@@ -504,3 +504,21 @@ def test_a_referral_retried_after_the_partner_was_deactivated_answers_the_first_
         f"/probationers/{case_id}/referrals", json=fresh, headers=OFFICER
     )
     assert assert_problem(refused, 409)["type"].endswith("partner-inactive")
+
+
+def test_a_write_answers_with_the_new_version_as_etag_for_the_next_if_match(
+    client: TestClient,
+):
+    case_id = open_case(client)
+
+    written = client.post(
+        f"/probationers/{case_id}/contacts", json=contact_body("k1"), headers=OFFICER
+    )
+    chained = client.post(
+        f"/probationers/{case_id}/contacts",
+        json=contact_body("k2"),
+        headers={**OFFICER, "If-Match": written.headers["ETag"]},
+    )
+
+    assert (written.status_code, written.headers["ETag"]) == (201, '"2"')
+    assert (chained.status_code, chained.headers["ETag"]) == (201, '"3"')

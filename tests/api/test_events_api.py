@@ -292,3 +292,17 @@ def test_the_stream_stops_polling_as_soon_as_the_client_disconnects(spec_version
     assert finished.wait(5)
     assert sent[0]["status"] == 200
     cases.close()
+
+
+def test_a_cursor_past_the_head_is_a_400_problem_not_a_silent_stall(
+    client: TestClient,
+):
+    case_id = open_case(client)
+    log_contact(client, case_id, "k1")
+
+    response = client.get("/events", params={"after": 99_999}, headers=CONSUMER)
+    at_head = client.get("/events", params={"after": 2}, headers=CONSUMER)
+
+    body = assert_problem(response, 400)
+    assert body["type"].endswith("cursor-past-head")
+    assert (at_head.status_code, at_head.json()["events"]) == (200, [])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -250,6 +250,7 @@ class Submission:
     path: str
     if_match: int | None
     idempotency_key: str | None
+    response: Response
 
     def execute(
         self,
@@ -279,6 +280,8 @@ class Submission:
             if self.principal.role in ALL_CASES:
                 raise
             raise Forbidden("this case is not within your scope") from None
+        # The new version, as a read's ETag gives it: the next If-Match.
+        self.response.headers["ETag"] = f'"{written.version}"'
         return Recorded(id=written.id, version=written.version)
 
     def on_case(
@@ -321,6 +324,7 @@ class Submission:
 
 def submission(
     request: Request,
+    response: Response,
     principal: PrincipalDep,
     cases: CaseHistoryDep,
     if_match: Annotated[int | None, Depends(expected_version)],
@@ -333,6 +337,7 @@ def submission(
         path=request.url.path,
         if_match=if_match,
         idempotency_key=key,
+        response=response,
     )
 
 

@@ -67,8 +67,16 @@ class MalformedHeader(InvalidInput):
     """Raised when a request header cannot be parsed at all (a 400, not a 422)."""
 
 
+class MalformedCursor(InvalidInput):
+    """Raised when a feed cursor names a position the store has not reached."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("after", message)
+
+
 PROBLEMS: dict[type[Exception], ProblemType] = {
     MalformedHeader: ProblemType(400, "Malformed header", "malformed-header"),
+    MalformedCursor: ProblemType(400, "Cursor past the head", "cursor-past-head"),
     Unauthenticated: ProblemType(401, "Authentication required", "unauthenticated"),
     Forbidden: ProblemType(403, "Forbidden", "forbidden"),
     NotFound: ProblemType(404, "Not found", "not-found"),

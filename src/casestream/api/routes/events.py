@@ -27,7 +27,7 @@ from casestream.api.deps import (
     SettingsDep,
     hidden_cases,
 )
-from casestream.api.errors import PROBLEM_RESPONSES, MalformedHeader
+from casestream.api.errors import PROBLEM_RESPONSES, MalformedCursor, MalformedHeader
 from casestream.api.feed import read_page, topics_for
 from casestream.api.schemas import EventPage
 from casestream.application import CaseHistory
@@ -64,8 +64,17 @@ def read_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     types: Types = None,
 ) -> EventPage:
-    """Events after a position, oldest first, as CloudEvents; ``next`` is the cursor."""
+    """Events after a position, oldest first, as CloudEvents; ``next`` is the cursor.
+
+    A cursor past the store's head is refused (400): a consumer holding a bad cursor
+    would otherwise wait forever for events that will never come after it."""
     require(principal, Permission.READ_FEED)
+    head = cases.recorder.max_notification_id() or 0
+    if after > head:
+        raise MalformedCursor(
+            f"position {after} is past the store's head ({head}); resume from the "
+            "last position you processed, or from 0"
+        )
     events, next_position = read_page(
         cases,
         after,
