@@ -317,7 +317,11 @@ class CaseHistory(Application[UUID]):
         events (a query a page), not one load per partner."""
         topics = [
             get_topic(cls)
-            for cls in (Partner.Registered, Partner.ServicesUpdated, Partner.Deactivated)
+            for cls in (
+                Partner.Registered,
+                Partner.ServicesUpdated,
+                Partner.Deactivated,
+            )
         ]
         partners: dict[UUID, Partner] = {}
         for page in self.notification_pages(topics=topics):
