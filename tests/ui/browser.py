@@ -61,10 +61,17 @@ def screenshot(page: Page, name: str, fallback: Path) -> None:
     page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
-def only_this_machine(route: Route) -> None:
-    """Any request that would leave the machine is refused (the docs must not need it)."""
-    host = urlparse(route.request.url).hostname or ""
-    if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
-        route.continue_()
-    else:
-        route.abort()
+class OnlyThisMachine:
+    """A route handler: any request that would leave the machine is refused, and noted
+    (the docs must not need one, nor tell a third party who reads them)."""
+
+    def __init__(self) -> None:
+        self.refused: list[str] = []
+
+    def __call__(self, route: Route) -> None:
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            self.refused.append(route.request.url)
+            route.abort()
