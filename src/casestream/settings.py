@@ -16,6 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import Field, SecretStr, field_validator
@@ -87,6 +88,11 @@ class Settings(BaseSettings):
     oidc_unit_claim: str = Field(default="unit", min_length=1, max_length=100)
     oidc_cases_claim: str = Field(default="cases", min_length=1, max_length=100)
 
+    # --- The reviewer's pages (ui/). ---
+    # The agency's time zone (IANA name, e.g. America/Chicago): pages show times in
+    # it, with UTC alongside, and read a date-time typed without a zone as local to it.
+    timezone: str = Field(default="UTC", min_length=1, max_length=100)
+
     @field_validator("db")
     @classmethod
     def _known_scheme(cls, value: SecretStr) -> SecretStr:
@@ -109,6 +115,21 @@ class Settings(BaseSettings):
         """Where the signing key is, absolute (relative to the directory the command
         runs in), so that every message names the file really looked at."""
         return Path(self.signing_key_path).absolute()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"CASESTREAM_TIMEZONE: {value!r} is not an IANA time zone"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
     def signing_key(self) -> Ed25519PrivateKey:
         """The agency's key; ``SigningKeyMissing`` says how to create it."""

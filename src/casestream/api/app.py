@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from casestream import ui
 from casestream.api.errors import install_error_handlers
 from casestream.api.identity import Verifier
 from casestream.api.metrics import MeteredCaseHistory, Metrics
@@ -106,6 +107,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Event-sourced probation case history",
         version="0.1.0",
         lifespan=lifespan,
+        # Served by ui.docs from local assets: FastAPI's own pages load a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.verifier = verifier
@@ -124,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     install_error_handlers(app)
+    ui.install(app)  # the reviewer's pages and offline /docs (wraps the handlers)
     # Added last = outermost: metrics see every answer, including a 413.
     app.add_middleware(IntegrityHeader)
     app.add_middleware(RefuseNul)

@@ -1,0 +1,1 @@
+"""The reviewer's pages, one router per subject (sign-in, cases, caseloads, audit, export)."""
