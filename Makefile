@@ -28,6 +28,7 @@ run: $(STAMP)
 test: $(STAMP)
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-nats.sh
+	bash scripts/ensure-chromium.sh
 	$(BIN)/pytest
 
 ## The reliability scenarios (tests/reliability) at ten times their counts, or
