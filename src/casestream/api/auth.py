@@ -19,6 +19,7 @@ import jwt
 from pydantic import SecretStr
 
 from casestream.domain.values import Actor
+from casestream.redaction import LABELS
 
 ALGORITHM = "HS256"
 DEFAULT_TTL = timedelta(hours=8)
@@ -103,14 +104,12 @@ ALL_CASES = frozenset({Role.AUDITOR, Role.ADMIN})
 # text replaced by ``WITHHELD``, unless its token grants the label (``grants`` claim: a
 # court order for a hearing, an auditor's investigation). Case scope still applies:
 # an officer sees labelled text only on cases they may read at all.
-LABELS = ("sensitive", "victim_info")
 LABEL_READERS: dict[str, frozenset[Role]] = {
     "sensitive": frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN}),
     "victim_info": frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN}),
 }
 # Roles a token may grant labels to (the others either see them already or never do).
 GRANTABLE = frozenset({Role.COURT, Role.AUDITOR})
-WITHHELD = "sensitive entry: text withheld"
 
 # Restricted cases (limited-access offenders): who still sees a case whatever its
 # restriction. Exclusion applies to every other role, auditors and courts included.
@@ -153,6 +152,13 @@ def require(principal: Principal, permission: Permission) -> None:
 def sees_label(principal: Principal, label: str) -> bool:
     """Whether the caller may read the text of an entry carrying ``label``."""
     return principal.role in LABEL_READERS[label] or label in principal.grants
+
+
+def visible_labels(principal: Principal) -> frozenset[str] | None:
+    """The labels whose text the caller may read (None: every label), for the one
+    place that withholds the rest (``casestream.redaction``)."""
+    visible = frozenset(label for label in LABELS if sees_label(principal, label))
+    return None if visible == frozenset(LABELS) else visible
 
 
 def restriction_allows(

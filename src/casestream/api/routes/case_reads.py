@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from casestream.api import bodies
-from casestream.api.auth import Permission
+from casestream.api.auth import Permission, visible_labels
 from casestream.api.bodies import command_of
 from casestream.api.deps import (
     CaseHistoryDep,
+    PrincipalDep,
     ReadableCase,
     SettingsDep,
     SubmissionDep,
@@ -47,6 +48,7 @@ def verify(case: ReadableCase, cases: CaseHistoryDep) -> Verification:
 )
 def export(
     case: ReadableCase,
+    principal: PrincipalDep,
     cases: CaseHistoryDep,
     settings: SettingsDep,
     as_recorded_at: Annotated[
@@ -77,6 +79,7 @@ def export(
         key,
         as_recorded_at=as_recorded_at,
         as_effective_at=as_effective_at or at,
+        visible_labels=visible_labels(principal),
     )
     if format == "html":
         return HTMLResponse(render_html(bundle))

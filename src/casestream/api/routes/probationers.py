@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,9 +13,11 @@ from casestream.api import bodies
 from casestream.api.auth import (
     Forbidden,
     Permission,
+    Principal,
     covers_case,
     may_open_case,
     require,
+    visible_labels,
 )
 from casestream.api.bodies import command_of
 from casestream.api.deps import (
@@ -41,12 +44,14 @@ from casestream.api.schemas import (
     Recorded,
     SearchResults,
 )
+from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput, PossibleDuplicate
 from casestream.domain.probationer import Probationer
 from casestream.integrity import worst
 from casestream.projections.caseload import find_cases, listed
 from casestream.queries import HistoryEntry
+from casestream.redaction import redact_entries, redact_history
 
 # At most this many cases answer one search (a search is to find a person, not to list).
 SEARCH_LIMIT = 50
@@ -139,6 +144,7 @@ def find_people(
 def get_case(
     case: ReadableCase,
     cases: CaseHistoryDep,
+    principal: PrincipalDep,
     response: Response,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     as_recorded_at: Annotated[
@@ -148,7 +154,30 @@ def get_case(
         Instant | None, Query(description="What we now know was true at this time.")
     ] = None,
 ) -> CaseState:
-    """The case now (with its version as ETag), or at one point in time."""
+    """The case now (with its version as ETag), or at one point in time; the text
+    of labelled entries the caller may not read is withheld."""
+    return shown_to(
+        principal,
+        _case_at(case, cases, response, version, as_recorded_at, as_effective_at),
+    )
+
+
+def shown_to(principal: Principal, state: CaseState) -> CaseState:
+    """A case state as this caller may see it (``casestream.redaction``)."""
+    visible = visible_labels(principal)
+    if visible is None:
+        return state
+    return state.model_copy(update={"entries": redact_entries(state.entries, visible)})
+
+
+def _case_at(
+    case: Probationer,
+    cases: CaseHistory,
+    response: Response,
+    version: int | None,
+    as_recorded_at: datetime | None,
+    as_effective_at: datetime | None,
+) -> CaseState:
     given = [
         name
         for name, value in (
@@ -184,11 +213,12 @@ def get_case(
 def get_history(
     case: ReadableCase,
     cases: CaseHistoryDep,
+    principal: PrincipalDep,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> HistoryPage:
     """Every event of the case in order: who recorded it, when, with what effect."""
-    history = queries.history(cases, case.id)
+    history = redact_history(queries.history(cases, case.id), visible_labels(principal))
     page = history[offset : offset + limit]
     end = offset + len(page)
     return HistoryPage(
@@ -205,6 +235,7 @@ def get_history(
 def get_diff(
     case: ReadableCase,
     cases: CaseHistoryDep,
+    principal: PrincipalDep,
     since: Annotated[Instant, Query(alias="from", description="Recorded time.")],
     until: Annotated[Instant, Query(alias="to", description="Recorded time.")],
 ) -> CaseChanges:
@@ -216,7 +247,15 @@ def get_diff(
         fields=json_safe(diff.fields),
         entries_added=diff.entries_added,
         entries_changed=diff.entries_changed,
-        events=[history_item(h) for h in diff.events],
+        events=[
+            history_item(h)
+            # Labels come from the whole history: an entry flagged before the window
+            # keeps its corrections inside the window withheld.
+            for h in redact_history(
+                queries.history(cases, case.id), visible_labels(principal)
+            )
+            if h.version in {e.version for e in diff.events}
+        ],
     )
 
 
