@@ -35,6 +35,7 @@ from casestream.domain.errors import (
     IntegrityBroken,
     InvalidInput,
     PartnerNotFound,
+    PossibleDuplicate,
 )
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
@@ -128,6 +129,11 @@ class CaseHistory(Application[UUID]):
         self.snapshot_listeners: list[Callable[[UUID, int, str], None]] = []
         # Set by construct_snapshot_store (not called when snapshots are off).
         self.sealed_snapshots: SealedSnapshotRecorder | None = None
+        # Where opening a case looks for open cases of the same person (ids), set by
+        # whoever runs the read models (the API); None: no look (demo, imports, tests
+        # of the aggregate). Consulted after an idempotent replay, so a retried open
+        # returns its first result instead of finding itself.
+        self.find_duplicates: Callable[[cmd.OpenCase], list[str]] | None = None
         super().__init__(env)
 
     def notification_pages(
@@ -263,6 +269,7 @@ class CaseHistory(Application[UUID]):
         aggregate: Probationer | Partner
         if isinstance(command, cmd.OpenCase):
             aggregate = Probationer.open(command, actor, target)
+            self._check_duplicates(command)
         elif isinstance(command, cmd.RegisterPartner):
             aggregate = Partner.register(command, actor, target)
         elif target is None:
@@ -288,6 +295,25 @@ class CaseHistory(Application[UUID]):
         if not isinstance(command, cmd.OpenCase | cmd.RegisterPartner):
             aggregate.execute(command, actor)
         return aggregate
+
+    def _check_duplicates(self, command: cmd.OpenCase) -> None:
+        """Refuse a second open case for a CRN, or a court and case number, unless
+        the command confirms it (the aggregate then required a reason).
+
+        The aggregate cannot see other cases, so the application asks the caseload
+        read model, which indexes every case by CRN and case number. A read model
+        lags: ``find_duplicates`` waits for it to reach the head first, and two opens
+        racing each other can still both pass. The check is a warning to a person
+        about to type a case in twice, not a uniqueness constraint."""
+        if command.confirm_duplicate or self.find_duplicates is None:
+            return
+        existing = self.find_duplicates(command)
+        if existing:
+            raise PossibleDuplicate(
+                existing,
+                "a case with this CRN, or this court and case number, is already "
+                "open; send confirm_duplicate with a reason if a second case is right",
+            )
 
     def get_partner(self, partner_id: UUID) -> Partner:
         try:

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import Progress
@@ -440,7 +440,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     settings = get_settings()
     key = settings.signing_key()  # refuses without one: only `keys init` makes it
-    axis = {"as_recorded_at": as_recorded_at, "as_effective_at": as_effective_at}
+    # An operator's export is the whole record: no label is withheld.
+    axis: dict[str, Any] = {
+        "as_recorded_at": as_recorded_at,
+        "as_effective_at": as_effective_at,
+    }
     with open_app() as app:
         try:
             bundle = build_bundle(app, args.case_id, key, **axis)

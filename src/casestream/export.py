@@ -53,6 +53,7 @@ from casestream.domain.summaries import summarize
 from casestream.integrity import Integrity
 from casestream.keys import public_bytes
 from casestream.persistence import ChainedEvent
+from casestream.redaction import LABELS, redact_bundle_parts
 
 # Version 2: one time axis per bundle ("axis", "at", and the case under the axis's name).
 FORMAT = "casestream-export/2"
@@ -118,8 +119,12 @@ def build_bundle(
     *,
     as_recorded_at: datetime | None = None,
     as_effective_at: datetime | None = None,
+    visible_labels: frozenset[str] | None = None,
 ) -> dict[str, Any]:
     """The signed bundle of a case on one time axis (the whole record now by default).
+
+    ``visible_labels``: the labels the recipient may read (None: all); the text of
+    other labelled entries is withheld before signing (``casestream.redaction``).
 
     Reads only: it needs a checkpoint that the server's schedule (or an explicit
     ``casestream checkpoint`` / ``POST /checkpoints``) took after the last exported
@@ -137,6 +142,8 @@ def build_bundle(
     events = [
         _entry(row, event, at) for row, event in zip(rows, domain_events, strict=True)
     ]
+    state = _state(app, case_id, axis, at, domain_events)
+    withheld = redact_bundle_parts(events, state, visible_labels)
     bundle: dict[str, Any] = jsonable(
         {
             "format": FORMAT,
@@ -150,7 +157,13 @@ def build_bundle(
                 "genesis": chain.GENESIS.hex(),
             },
             "events": events,
-            axis.value: _state(app, case_id, axis, at, domain_events),
+            axis.value: state,
+            # Labels whose text this recipient was not given (events marked withheld).
+            "withheld_labels": sorted(
+                set(LABELS) - (visible_labels if visible_labels is not None else set())
+            )
+            if withheld
+            else [],
             "late_entries": [e["version"] for e in events if e["late"]],
             "checkpoint": _checkpoint_section(covering, index),
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -65,17 +66,22 @@ CONSUMER = auth("consumer", "reporting-system")
 ADMIN = auth("admin", "admin-root")
 
 
+# Each case body names another person and court case, so that opening many cases is
+# not refused as a possible duplicate (tests of that use the same values on purpose).
+_SERIAL = itertools.count(1)
+
+
 def case_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "person": {
             "name": "Dana Reyes",
             "date_of_birth": "1990-04-02",
-            "identifiers": {"crn": "X123456"},
+            "identifiers": {"crn": f"X{next(_SERIAL):06d}"},
         },
         "offences": [{"code": "THEFT-1", "description": "Theft from a shop"}],
         "court_order": {
             "court": "Springfield Municipal",
-            "case_number": "CR-2026-0042",
+            "case_number": f"CR-2026-{next(_SERIAL):05d}",
             "order_date": "2026-01-12",
         },
         "supervision_type": "probation",

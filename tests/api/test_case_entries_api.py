@@ -261,10 +261,11 @@ def test_an_idempotent_retry_returns_the_first_result_without_writing(
 def test_opening_a_case_is_idempotent_too(client: TestClient):
     headers = {**OFFICER, "Idempotency-Key": "open-dana-2026"}
 
-    first = client.post("/probationers", json=case_body(), headers=headers)
-    retry = client.post("/probationers", json=case_body(), headers=headers)
+    body = case_body()
+    first = client.post("/probationers", json=body, headers=headers)
+    retry = client.post("/probationers", json=body, headers=headers)
     changed = client.post(
-        "/probationers", json=case_body(term_end="2028-01-11"), headers=headers
+        "/probationers", json=body | {"term_end": "2028-01-11"}, headers=headers
     )
 
     assert first.status_code == retry.status_code == 201

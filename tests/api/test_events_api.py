@@ -90,7 +90,8 @@ def test_consumers_get_codes_while_auditors_get_the_text(client: TestClient):
     auditor = client.get("/events", headers=AUDITOR).json()["events"]
 
     opened = consumer[0]["data"]
-    assert opened["person"] == {"identifiers": {"crn": "X123456"}}
+    assert list(opened["person"]) == ["identifiers"]
+    assert list(opened["person"]["identifiers"]) == ["crn"]
     assert opened["offences"] == [{"code": "THEFT-1"}]
     assert opened["conditions"] == [{"condition_id": "c1", "category": "standard"}]
     assert "reason" not in consumer[1]["data"]

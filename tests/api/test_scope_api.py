@@ -144,11 +144,12 @@ def test_two_users_opening_cases_with_the_same_key_get_their_own_cases(
 ):
     key = {"Idempotency-Key": "intake-7"}
 
-    first = client.post("/probationers", json=case_body(), headers={**OFFICER, **key})
+    body = case_body()
+    first = client.post("/probationers", json=body, headers={**OFFICER, **key})
     second = client.post(
         "/probationers", json=case_body(), headers={**SUPERVISOR, **key}
     )
-    again = client.post("/probationers", json=case_body(), headers={**OFFICER, **key})
+    again = client.post("/probationers", json=body, headers={**OFFICER, **key})
 
     assert first.status_code == second.status_code == again.status_code == 201
     assert first.json()["id"] != second.json()["id"]

@@ -482,7 +482,11 @@ def assert_row_is_what_the_case_says(
     case = app.get_case(case_id)
     stored = {k: v for k, v in doc.items() if k != "state"}
     assert stored == derived.facts(case)
-    shown = {k: v for k, v in present(doc, NOW).items() if k != "poisoned_versions"}
+    shown = {
+        k: v
+        for k, v in present(doc, NOW).items()
+        if k not in ("poisoned_versions", "restriction")
+    }
     assert shown == case.caseload_row(NOW)
     assert doc["open_violations"] == sorted(v["id"] for v in case.open_violations())
 

@@ -8,6 +8,7 @@ stopped by whoever started it (the fixtures do it in ``finally``).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -69,6 +70,11 @@ AUDITOR = bearer("auditor-eve", "auditor")
 CONSUMER = bearer("reporting-system", "consumer")
 
 
+# Each case body names another person and court case, so that opening many cases is
+# not refused as a possible duplicate (tests of that use the same values on purpose).
+_SERIAL = itertools.count(1)
+
+
 def case_body(
     officer: str = "officer-ana", unit: str = "unit-north", name: str = "Dana Reyes"
 ) -> dict[str, Any]:
@@ -76,12 +82,12 @@ def case_body(
         "person": {
             "name": name,
             "date_of_birth": "1990-04-02",
-            "identifiers": {"crn": "X123456"},
+            "identifiers": {"crn": f"X{next(_SERIAL):06d}"},
         },
         "offences": [{"code": "THEFT-1", "description": "Theft from a shop"}],
         "court_order": {
             "court": "Springfield Municipal",
-            "case_number": "CR-2026-0042",
+            "case_number": f"CR-2026-{next(_SERIAL):05d}",
             "order_date": "2026-01-12",
         },
         "supervision_type": "probation",

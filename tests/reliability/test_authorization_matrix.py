@@ -132,6 +132,15 @@ def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
         "seal",
         {"reason": "Court order", "court_order_ref": "SO-1"},
     )
+    bodies["POST /probationers/{probationer_id}/restriction"] = (
+        "restriction",
+        {"mode": "exclude", "users": ["nobody-here"], "reason": "Conflict"},
+    )
+    # Not restricted: an allowed caller gets the case's own 422.
+    bodies["POST /probationers/{probationer_id}/restriction/lift"] = (
+        "restriction/lift",
+        {"reason": "Resolved"},
+    )
     return bodies
 
 
@@ -283,11 +292,16 @@ def test_every_endpoint_every_role_every_kind_of_case(
             payload = dict(body)
             if path == "transfer":  # to where it already is: the scope stays put
                 payload.update(officer_id=KINDS[kind][0], unit_id=KINDS[kind][1])
-            allowed = (
-                caller.may(Permission.SEAL_CASES) and covers(caller, kind)
-                if path == "seal"
-                else may_write_case(caller, kind)
-            )
+            if path == "seal":
+                allowed = caller.may(Permission.SEAL_CASES) and covers(caller, kind)
+            elif path.startswith("restriction"):
+                allowed = (
+                    caller.may(Permission.RESTRICT_CASES)
+                    and covers(caller, kind)
+                    and visible(caller, kind)
+                )
+            else:
+                allowed = may_write_case(caller, kind)
             response = check(
                 route,
                 caller,
@@ -330,6 +344,11 @@ def test_every_endpoint_every_role_every_kind_of_case(
                 caller.may(Permission.READ_CASES)
                 and caller.role != Role.OFFICER
                 and caller.unit in (None, "unit-north"),
+            ),
+            (
+                "GET /probationers",
+                "/probationers?name=person",
+                caller.may(Permission.READ_CASES),
             ),
             ("GET /workload", "/workload", caller.may(Permission.READ_OUTCOMES)),
             ("GET /outcomes", "/outcomes", caller.may(Permission.READ_OUTCOMES)),
@@ -380,7 +399,7 @@ def test_every_endpoint_every_role_every_kind_of_case(
                 shown = case_id in text
                 if (
                     shown
-                    and route.startswith("GET /caseloads")
+                    and route.startswith(("GET /caseloads", "GET /probationers"))
                     and not (covers(caller, kind) and visible(caller, kind))
                 ):
                     leaks.append(f"{route} as {caller.name} lists the {kind} case")
@@ -392,7 +411,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
                     leaks.append(f"{route} as {caller.name} shows the {kind} case")
             if caller.role == Role.CONSUMER and any(s in text for s in secrets_all):
                 leaks.append(f"{route} as consumer carries free text")
-            if route.startswith("GET /caseloads"):  # each case listed is a read: logged
+            # Each case a list or search shows is a read: logged.
+            if route.startswith(("GET /caseloads", "GET /probationers")):
                 for kind, case_id in cases.items():
                     if case_id in text and AccessOutcome.ALLOWED not in logged(
                         caller, case_id

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -31,8 +31,11 @@ from casestream.api.routes import (
 )
 from casestream.application import CaseHistory
 from casestream.checkpoints import PeriodicCheckpoints
+from casestream.domain import commands as cmd
+from casestream.domain.derived import crn_of
 from casestream.keys import SigningKeyMissing
 from casestream.persistence.store import open_store
+from casestream.projections.caseload import open_duplicates
 from casestream.projections.readers import FollowedReadModels, ReadModels
 from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
@@ -55,6 +58,33 @@ def start_checkpoints(
     return PeriodicCheckpoints(
         case_history.store, key, settings.checkpoint_every_seconds, settings.witness
     )
+
+
+# How long opening a case waits for the caseload to catch up before its duplicate check.
+DUPLICATE_WAIT_SECONDS = 5.0
+
+
+def duplicate_finder(projections: ReadModels) -> Callable[[cmd.OpenCase], list[str]]:
+    """How the application finds open cases of the person a new case names: the
+    caseload read model, once it has caught up with the store (bounded: a read model
+    that cannot catch up is logged, and the check uses what it has)."""
+
+    def find(command: cmd.OpenCase) -> list[str]:
+        try:
+            projections.wait(timeout=DUPLICATE_WAIT_SECONDS)
+        except (
+            Exception
+        ):  # the check is advisory: a stuck read model must not stop intake
+            logger.warning("duplicate check on a lagging read model", exc_info=True)
+        found = open_duplicates(
+            projections.view("caseload"),
+            crn_of({"identifiers": command.person.identifiers}),
+            command.court_order.court,
+            command.court_order.case_number,
+        )
+        return [d["probationer_id"] for d in found]
+
+    return find
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -90,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else FollowedReadModels(store)
         )
         scheduled = start_checkpoints(settings, case_history)
+        case_history.find_duplicates = duplicate_finder(projections)
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -19,6 +19,7 @@ import jwt
 from pydantic import SecretStr
 
 from casestream.domain.values import Actor
+from casestream.redaction import LABELS
 
 ALGORITHM = "HS256"
 DEFAULT_TTL = timedelta(hours=8)
@@ -49,6 +50,8 @@ class Permission(StrEnum):
     READ_AUDIT_TRAIL = "read_audit_trail"
     READ_OUTCOMES = "read_outcomes"
     SEAL_CASES = "seal_cases"
+    # Restricting a case to named users, or excluding users from it (limited access).
+    RESTRICT_CASES = "restrict_cases"
     # Signing a checkpoint adds evidence and changes no record: auditors may.
     TAKE_CHECKPOINTS = "take_checkpoints"
 
@@ -66,6 +69,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_PARTNERS,
             Permission.MANAGE_PARTNERS,
             Permission.READ_OUTCOMES,
+            Permission.RESTRICT_CASES,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -95,6 +99,22 @@ SEES_SEALED = frozenset({Role.ADMIN, Role.COURT})
 # Roles whose scope is every case: to them an unknown case is a plain 404.
 ALL_CASES = frozenset({Role.AUDITOR, Role.ADMIN})
 
+# Labels on entries (DESIGN.md §6; DOMAIN.md §3.9, §5.1 rule 8) and the roles that see
+# a labelled entry's free text; any other role sees the entry and its metadata with the
+# text replaced by ``WITHHELD``, unless its token grants the label (``grants`` claim: a
+# court order for a hearing, an auditor's investigation). Case scope still applies:
+# an officer sees labelled text only on cases they may read at all.
+LABEL_READERS: dict[str, frozenset[Role]] = {
+    "sensitive": frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN}),
+    "victim_info": frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN}),
+}
+# Roles a token may grant labels to (the others either see them already or never do).
+GRANTABLE = frozenset({Role.COURT, Role.AUDITOR})
+
+# Restricted cases (limited-access offenders): who still sees a case whatever its
+# restriction. Exclusion applies to every other role, auditors and courts included.
+SEES_RESTRICTED = frozenset({Role.ADMIN})
+
 
 class Unauthenticated(Exception):
     """Raised when a request has no bearer token, or one that is not valid."""
@@ -112,6 +132,8 @@ class Principal:
     role: Role
     unit: str | None = None
     cases: frozenset[UUID] = field(default_factory=frozenset)
+    # Labels this token may read beyond its role's (court and auditor tokens only).
+    grants: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def actor(self) -> Actor:
@@ -127,10 +149,40 @@ def require(principal: Principal, permission: Permission) -> None:
         raise Forbidden(f"the {principal.role} role may not {permission.value}")
 
 
-def covers_case(
-    principal: Principal, case_id: UUID, officer_id: str, unit_id: str
+def sees_label(principal: Principal, label: str) -> bool:
+    """Whether the caller may read the text of an entry carrying ``label``."""
+    return principal.role in LABEL_READERS[label] or label in principal.grants
+
+
+def visible_labels(principal: Principal) -> frozenset[str] | None:
+    """The labels whose text the caller may read (None: every label), for the one
+    place that withholds the rest (``casestream.redaction``)."""
+    visible = frozenset(label for label in LABELS if sees_label(principal, label))
+    return None if visible == frozenset(LABELS) else visible
+
+
+def restriction_allows(
+    principal: Principal, restriction: Mapping[str, Any] | None
 ) -> bool:
-    """Whether a case (by its current officer and unit) is within the caller's scope."""
+    """Whether a case's restriction (None: unrestricted) lets the caller see it:
+    ``only`` lists the users who may, ``exclude`` those who may not. Admins always may."""
+    if restriction is None or principal.role in SEES_RESTRICTED:
+        return True
+    named = principal.user in restriction["users"]
+    return named if restriction["mode"] == "only" else not named
+
+
+def covers_case(
+    principal: Principal,
+    case_id: UUID,
+    officer_id: str,
+    unit_id: str,
+    restriction: Mapping[str, Any] | None = None,
+) -> bool:
+    """Whether a case (by its current officer and unit, and its restriction if any)
+    is within the caller's scope."""
+    if not restriction_allows(principal, restriction):
+        return False
     role = principal.role
     if role in ALL_CASES:
         return True
@@ -192,6 +244,7 @@ def mint_token(
     now: datetime | None = None,
     issuer: str | None = None,
     audience: str | None = None,
+    grants: Iterable[str] = (),
 ) -> str:
     """A signed HS256 token for ``user`` in ``role`` (``casestream token`` prints one).
 
@@ -212,6 +265,8 @@ def mint_token(
         if role != Role.COURT:
             raise ValueError("only court tokens list cases")
         claims["cases"] = granted
+    if grants:
+        claims["grants"] = sorted(grants)
     if issuer is not None:
         claims["iss"] = issuer
     if audience is not None:
@@ -298,7 +353,21 @@ def principal_from_claims(
     cases: frozenset[UUID] = frozenset()
     if role == Role.COURT:
         cases = _granted_cases(claims.get(names.cases))
-    return Principal(user=user, role=role, unit=unit, cases=cases)
+    grants = _granted_labels(claims.get("grants"), role)
+    return Principal(user=user, role=role, unit=unit, cases=cases, grants=grants)
+
+
+def _granted_labels(value: Any, role: Role) -> frozenset[str]:
+    """Labels a court or auditor token is granted: known label names only."""
+    if value is None:
+        return frozenset()
+    if (
+        role not in GRANTABLE
+        or not isinstance(value, list)
+        or not all(isinstance(v, str) and v in LABELS for v in value)
+    ):
+        raise Unauthenticated("invalid bearer token: bad 'grants' claim")
+    return frozenset(value)
 
 
 def _safe_text(value: Any, max_length: int, claim: str) -> str:

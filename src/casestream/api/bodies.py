@@ -89,6 +89,8 @@ if TYPE_CHECKING:
     CloseCase = Schema
     ReopenCase = Schema
     SealCase = Schema
+    RestrictCase = Schema
+    LiftRestriction = Schema
     RegisterPartner = Schema
     DeactivatePartner = Schema
 else:
@@ -113,5 +115,7 @@ else:
     CloseCase = body_of(cmd.CloseCase)
     ReopenCase = body_of(cmd.ReopenCase)
     SealCase = body_of(cmd.SealCase)
+    RestrictCase = body_of(cmd.RestrictCase)
+    LiftRestriction = body_of(cmd.LiftRestriction)
     RegisterPartner = body_of(cmd.RegisterPartner)
     DeactivatePartner = body_of(cmd.DeactivatePartner)

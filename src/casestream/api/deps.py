@@ -159,13 +159,19 @@ def readable_case(
         log(AccessOutcome.DENIED)
         raise Forbidden("this case is not within your scope")
     case = _load(cases, principal, probationer_id, on_hidden=log)
-    if not covers_case(principal, case.id, case.officer_id, case.unit_id) or (
-        case.sealed is not None and principal.role not in SEES_SEALED
-    ):
+    if not sees_case(principal, case):
         log(AccessOutcome.DENIED)
         raise Forbidden("this case is not within your scope")
     log(AccessOutcome.ALLOWED)
     return case
+
+
+def sees_case(principal: Principal, case: Probationer) -> bool:
+    """Whether the caller may see this case as it is now: scope, seal, restriction.
+    The one test every read and write of a single case passes."""
+    return covers_case(
+        principal, case.id, case.officer_id, case.unit_id, case.restriction
+    ) and (case.sealed is None or principal.role in SEES_SEALED)
 
 
 def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]:
@@ -174,9 +180,7 @@ def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]
     def check(aggregate: Probationer | Partner) -> None:
         if not isinstance(aggregate, Probationer):
             return
-        if not covers_case(
-            principal, aggregate.id, aggregate.officer_id, aggregate.unit_id
-        ) or (aggregate.sealed is not None and principal.role not in SEES_SEALED):
+        if not sees_case(principal, aggregate):
             raise Forbidden("this case is not within your scope")
 
     return check

@@ -39,6 +39,7 @@ from casestream.domain.errors import (
     NotYetCheckpointed,
     PartnerInactive,
     PartnerNotFound,
+    PossibleDuplicate,
     ReasonRequired,
     StaleEntryVersion,
     StateConflict,
@@ -102,6 +103,7 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     StaleEntryVersion: ProblemType(409, "Stale entry version", "stale-entry-version"),
     PartnerInactive: ProblemType(409, "Partner cannot take it", "partner-inactive"),
     ConcurrencyConflict: ProblemType(409, "Stale version", "stale-version"),
+    PossibleDuplicate: ProblemType(409, "Possible duplicate", "possible-duplicate"),
     NotYetCheckpointed: ProblemType(
         409, "No signed checkpoint covers the case yet", "not-yet-checkpointed"
     ),
@@ -191,6 +193,8 @@ def _handler_for(kind: ProblemType) -> Handler:
             type_uri=kind.uri,
             headers=headers,
             field=getattr(exc, "field", None),
+            # Only set when the caller may see that case (``open_case`` route).
+            existing_id=getattr(exc, "existing_id", None),
         )
 
     return handle

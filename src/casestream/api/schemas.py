@@ -78,6 +78,8 @@ class CaseState(Schema):
     entries: list[dict[str, Any]]
     open_violations: list[str]
     sealed: dict[str, Any] | None = None
+    # Who may see the case, if it is restricted (mode, users, reason, by whom).
+    restriction: dict[str, Any] | None = None
     integrity: Literal["intact", "broken"] = Field(
         "intact",
         description="'broken' when the stored rows this answer was built from fail "
@@ -220,6 +222,13 @@ class Caseload(Schema):
     as_of: datetime | None = None
     position: int
     lag: int
+    rows: list[CaseloadRow]
+
+
+class SearchResults(Schema):
+    """Cases matching a search, by name, from the caseload read model at ``position``."""
+
+    position: int
     rows: list[CaseloadRow]
 
 

@@ -34,6 +34,7 @@ from casestream.domain.values import (
     PlanType,
     ReferralStatus,
     Response,
+    RestrictionMode,
     RiskLevel,
     ServiceType,
     SupervisionLevel,
@@ -108,6 +109,9 @@ class OpenCase(CaseCommand):
     conditions: Annotated[list[Condition], Len(0, 100)] = field(default_factory=list)
     officer_id: Id
     unit_id: Id
+    # A second open case for the same CRN, or court and case number, is refused as a
+    # possible duplicate unless this says it is meant (with a reason).
+    confirm_duplicate: bool = False
 
 
 # Entries on a case.
@@ -216,6 +220,9 @@ class LogContact(CaseCommand):
     location: Line
     summary: Text
     sensitive: bool = False
+    # Names or locates a victim: its text is shown only to roles the label policy
+    # allows (``api/auth.py``, ``LABEL_READERS``).
+    victim_info: bool = False
     # Whether they complied; only for a contact attended.
     complied: bool | None = None
 
@@ -280,6 +287,7 @@ class AddNote(CaseCommand):
     text: Text
     category: NoteCategory = NoteCategory.GENERAL
     sensitive: bool = False
+    victim_info: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -297,6 +305,21 @@ class SealCase(CaseCommand):
     """Seal by court order: hidden from every role but admin and court."""
 
     court_order_ref: Line
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestrictCase(CaseCommand):
+    """Restrict who sees the case (limited-access offender): ``only`` the named
+    users, or everyone in scope but the ``exclude``d ones; a reason is required.
+    Admins always see it."""
+
+    mode: RestrictionMode
+    users: Annotated[list[Id], Len(1, 100)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiftRestriction(CaseCommand):
+    """End a restriction: the case is visible again to everyone in scope."""
 
 
 # Partners.

@@ -57,6 +57,7 @@ class CaseState(Protocol):
     def version(self) -> int: ...
 
     person: dict[str, Any]
+    court_order: dict[str, Any]
     officer_id: str
     unit_id: str
     opened_at: datetime
@@ -201,6 +202,12 @@ def facts(case: CaseState) -> Facts:
             "on": day(closure["effective_at"]).isoformat(),
         },
         "sealed": case.sealed is not None,
+        # Who may see the case, if it is restricted: lists honour it as reads do.
+        "restriction": restriction_of(case),
+        # What a search for a person matches on (``GET /probationers``).
+        "crn": crn_of(case.person),
+        "court": case.court_order.get("court"),
+        "case_number": case.court_order.get("case_number"),
         "risk_level": None if case.risk_level is None else str(case.risk_level),
         "supervision_level": str(case.supervision_level),
         "last_assessed": None
@@ -232,6 +239,21 @@ def facts(case: CaseState) -> Facts:
             )
         ),
     }
+
+
+def crn_of(person: Mapping[str, Any]) -> str | None:
+    """The person's CRN (case reference number), if their identifiers give one."""
+    crn = (person.get("identifiers") or {}).get("crn")
+    return str(crn) if crn else None
+
+
+def restriction_of(case: CaseState) -> dict[str, Any] | None:
+    """Mode and users of the case's restriction (rows folded before restrictions
+    existed have none)."""
+    found = getattr(case, "restriction", None)
+    if found is None:
+        return None
+    return {"mode": str(found["mode"]), "users": list(found["users"])}
 
 
 def _iso(value: date | None) -> str | None:

@@ -110,3 +110,14 @@ class NotCheckpointedThen(StateConflict):
     """Raised when the record as it stood at a past time is asked for, but the case
     changed again before the next signed checkpoint: no stored checkpoint holds that
     moment's head, so nothing can prove the shorter record (and an export never signs)."""
+
+
+class PossibleDuplicate(StateConflict):
+    """Raised when a case is opened for a CRN, or a court and case number, that an
+    open case already has, and the request did not confirm a second case is right."""
+
+    def __init__(self, existing: list[str], detail: str) -> None:
+        super().__init__(detail)
+        self.existing = existing
+        # Set by the API only when the caller may see the existing case.
+        self.existing_id: str | None = None

@@ -51,6 +51,7 @@ from casestream.domain.values import (
     PlanType,
     ReferralStatus,
     Response,
+    RestrictionMode,
     RiskLevel,
     ServiceType,
     SupervisionLevel,
@@ -150,6 +151,7 @@ CORRECTABLE: dict[EntryKind, dict[str, Callable[[object], object]]] = {
         "summary": _text("summary"),
         "sensitive": _bool("sensitive"),
         "complied": _bool("complied"),
+        "victim_info": _bool("victim_info"),
     },
     EntryKind.DRUG_TEST: {
         "method": _enum(DrugTestMethod, "method"),
@@ -171,6 +173,8 @@ CORRECTABLE: dict[EntryKind, dict[str, Callable[[object], object]]] = {
     EntryKind.NOTE: {
         "text": _text("text"),
         "category": _enum(NoteCategory, "category"),
+        "sensitive": _bool("sensitive"),
+        "victim_info": _bool("victim_info"),
     },
 }
 
@@ -203,8 +207,8 @@ class Probationer(Aggregate):
     """A person's supervision case: every entry an immutable event, state derived."""
 
     # Version of the aggregate's snapshot state: 2 added ``complied`` to contacts,
-    # 3 added ``sealed``.
-    class_version = 3
+    # 3 added ``sealed``, 4 ``restriction``.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -215,6 +219,10 @@ class Probationer(Aggregate):
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         state.setdefault("sealed", None)
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        state.setdefault("restriction", None)
 
     # Events are the stored contract: add fields with defaults or upcast, never rename.
 
@@ -265,6 +273,7 @@ class Probationer(Aggregate):
             a.entries = {}
             a.entry_kinds = {}
             a.sealed = None
+            a.restriction = None
 
     class ConditionsModified(Event):
         added: list[dict[str, Any]]
@@ -407,6 +416,8 @@ class Probationer(Aggregate):
         summary: str
         sensitive: bool
         complied: bool | None
+        # Added later with a default: contacts recorded before it carried no label.
+        victim_info: bool = False
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -423,6 +434,7 @@ class Probationer(Aggregate):
                 summary=self.summary,
                 sensitive=self.sensitive,
                 complied=self.complied,
+                victim_info=self.victim_info,
             )
 
     class DrugTestRecorded(Event):
@@ -528,6 +540,8 @@ class Probationer(Aggregate):
         text: str
         category: str
         sensitive: bool
+        # Added later with a default: notes recorded before it carried no label.
+        victim_info: bool = False
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -537,6 +551,7 @@ class Probationer(Aggregate):
                 text=self.text,
                 category=self.category,
                 sensitive=self.sensitive,
+                victim_info=self.victim_info,
             )
 
     class CaseClosed(Event):
@@ -573,6 +588,27 @@ class Probationer(Aggregate):
                 "reason": self.reason,
             }
 
+    class CaseRestricted(Event):
+        """Only the named users (``only``), or everyone in scope but them
+        (``exclude``), may see the case; admins always may. A new restriction
+        replaces the one before."""
+
+        mode: str
+        users: list[str]
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.restriction = {
+                "mode": self.mode,
+                "users": list(self.users),
+                "effective_at": self.effective_at,
+                "by": self.actor_id,
+                "reason": self.reason,
+            }
+
+    class RestrictionLifted(Event):
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.restriction = None
+
     def __init__(self) -> None:
         """Empty shell: CaseOpened.apply sets the state (typed here for readers)."""
         self.person: dict[str, Any] = {}
@@ -595,6 +631,7 @@ class Probationer(Aggregate):
         self.entries: dict[str, Entry] = {}
         self.entry_kinds: dict[str, str] = {}
         self.sealed: dict[str, Any] | None = None
+        self.restriction: dict[str, Any] | None = None
 
     # Commands check the rules, then trigger an event; event apply methods only change
     # state, because they run again on every replay (a rule tightened later must not
@@ -608,6 +645,8 @@ class Probationer(Aggregate):
         effective = _effective_time(c.effective_at, now, not_before=None)
         person = _plain(c.person)
         require_text(person.get("name"), "person.name", max_length=200)
+        if c.confirm_duplicate:
+            require_reason(c.reason, "opening a second case for the same person")
         _not_after(person.get("date_of_birth"), now, "person.date_of_birth")
         court_order = _plain(c.court_order)
         _not_after(court_order.get("order_date"), now, "court_order.order_date")
@@ -830,6 +869,7 @@ class Probationer(Aggregate):
             summary=require_text(c.summary, "summary"),
             sensitive=_bool("sensitive")(c.sensitive),
             complied=c.complied,
+            victim_info=_bool("victim_info")(c.victim_info),
         )
 
     @execute.register
@@ -950,6 +990,7 @@ class Probationer(Aggregate):
             text=require_text(c.text, "text"),
             category=parse(NoteCategory, c.category, "category"),
             sensitive=_bool("sensitive")(c.sensitive),
+            victim_info=_bool("victim_info")(c.victim_info),
         )
 
     @execute.register
@@ -988,6 +1029,31 @@ class Probationer(Aggregate):
             allow_closed=True,
             court_order_ref=require_text(c.court_order_ref, "court_order_ref"),
         )
+
+    @execute.register
+    def restrict(self, c: cmd.RestrictCase, actor: Actor) -> None:
+        """Restrict the case to, or exclude, named users; the reason is kept."""
+        require_reason(c.reason, "restricting a case")
+        users = [require_text(u, "users", max_length=100) for u in c.users]
+        if not users:
+            raise InvalidInput("users", "name at least one user")
+        if len(set(users)) != len(users):
+            raise InvalidInput("users", "names a user twice")
+        self._record(
+            self.CaseRestricted,
+            actor,
+            c,
+            allow_closed=True,
+            mode=parse(RestrictionMode, c.mode, "mode"),
+            users=users,
+        )
+
+    @execute.register
+    def lift_restriction(self, c: cmd.LiftRestriction, actor: Actor) -> None:
+        require_reason(c.reason, "lifting a restriction")
+        if self.restriction is None:
+            raise InvalidInput("restriction", f"case {self.id} is not restricted")
+        self._record(self.RestrictionLifted, actor, c, allow_closed=True)
 
     # Queries on current state.
 

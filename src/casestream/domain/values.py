@@ -239,6 +239,15 @@ class CourtOutcome(StrEnum):
     DISMISSED = "dismissed"
 
 
+class RestrictionMode(StrEnum):
+    """How a restricted case names its users (DOMAIN.md §3.9, limited-access
+    offenders): ``only`` the named users may see it (restriction), or everyone in
+    scope but the named users (exclusion)."""
+
+    ONLY = "only"
+    EXCLUDE = "exclude"
+
+
 class NoteCategory(StrEnum):
     GENERAL = "general"
     RISK = "risk"

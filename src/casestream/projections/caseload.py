@@ -57,8 +57,13 @@ _TEXT = frozenset(
 
 def _trim(case: Probationer) -> None:
     """Drop what no derivation and no event method reads back."""
+    crn = derived.crn_of(case.person)
     case.person = {"name": case.person.get("name", "")}
-    case.offences, case.court_order, case.conditions = [], {}, {}
+    if crn is not None:
+        case.person["identifiers"] = {"crn": crn}
+    order = case.court_order
+    case.court_order = {k: order[k] for k in ("court", "case_number") if k in order}
+    case.offences, case.conditions = [], {}
     for entry_id, entry in case.entries.items():
         if not _TEXT.isdisjoint(entry):
             case.entries[entry_id] = {k: v for k, v in entry.items() if k not in _TEXT}
@@ -68,6 +73,9 @@ def _trim(case: Probationer) -> None:
             for g, goal in case.plan["goals"].items()
         }
         case.plan.pop("recorded_by", None)
+    restriction = getattr(case, "restriction", None)
+    if restriction is not None:
+        case.restriction = {k: restriction[k] for k in ("mode", "users")}
     for part in (case.closure, case.sealed):
         if part is not None:
             part.pop("reason", None)
@@ -178,7 +186,14 @@ def present(doc: Doc, now: datetime | None = None) -> Doc:
     return {
         **derived.present(doc, today),
         "poisoned_versions": doc.get("poisoned_versions", []),
+        # For the caller's scope check (``covers_case``); ``listed`` drops it.
+        "restriction": doc.get("restriction"),
     }
+
+
+def listed(row: Doc) -> Doc:
+    """A presented row as a list shows it: who may see the case stays inside."""
+    return {k: v for k, v in row.items() if k != "restriction"}
 
 
 class CaseloadView(PoisonAware):
@@ -211,6 +226,18 @@ class CaseloadView(PoisonAware):
     ) -> list[Doc]:
         """Rows of an officer, of a unit, or all of them, without the kept case state
         (what a read needs is beside it; the state is for folding, ``load_docs``)."""
+
+    @abstractmethod
+    def search_docs(
+        self,
+        *,
+        crn: str | None = None,
+        name: str | None = None,
+        case_number: str | None = None,
+    ) -> list[Doc]:
+        """Rows whose CRN or court case number equals the one given and whose name
+        contains ``name`` (case-insensitive), through their indexed columns; without
+        the kept case state. At least one criterion is given."""
 
     def apply(self, events: Iterable[Any], tracking: Tracking) -> None:
         """Fold a batch of events into their rows, then save rows and position together."""
@@ -288,6 +315,64 @@ def query_caseload(
     return sorted(rows, key=lambda r: (r["next_contact_due"] or "9999", r["name"]))
 
 
+def search_key(doc: Doc) -> tuple[str | None, str, str | None]:
+    """The indexed columns of a row: CRN, name folded for case-insensitive matching,
+    court case number."""
+    return doc.get("crn"), name_key(doc.get("name", "")), doc.get("case_number")
+
+
+def name_key(name: str) -> str:
+    """A name as searches compare it: case-folded, blanks collapsed."""
+    return " ".join(name.casefold().split())
+
+
+def like_pattern(text: str) -> str:
+    """``%text%`` for SQL LIKE, with the wildcards in ``text`` taken literally
+    (escaped with a backslash: ``ESCAPE '\\'``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def find_cases(
+    view: CaseloadView,
+    *,
+    crn: str | None = None,
+    name: str | None = None,
+    case_number: str | None = None,
+    now: datetime | None = None,
+) -> list[Doc]:
+    """Cases matching every criterion given (sealed ones never), by name: finding a
+    person before opening a case, or to reach their record."""
+    docs = visible(
+        view.search_docs(
+            crn=crn,
+            name=None if name is None else name_key(name),
+            case_number=case_number,
+        )
+    )
+    return sorted(
+        (present(d, now) for d in docs), key=lambda r: (r["name"], r["probationer_id"])
+    )
+
+
+def open_duplicates(
+    view: CaseloadView, crn: str | None, court: str, case_number: str
+) -> list[Doc]:
+    """Cases still open (sealed ones included: a sealed case is still the person's
+    case) with this CRN, or this court and case number."""
+    found: dict[str, Doc] = {}
+    if crn:
+        for d in view.search_docs(crn=crn):
+            found[d["probationer_id"]] = d
+    for d in view.search_docs(case_number=case_number):
+        if name_key(d.get("court") or "") == name_key(court):
+            found[d["probationer_id"]] = d
+    return sorted(
+        (d for d in found.values() if d["status"] == "active"),
+        key=lambda d: d["probationer_id"],
+    )
+
+
 def workload(view: CaseloadView, unit_id: str | None = None) -> list[Doc]:
     """Active cases per officer, and the caseload weighted by supervision level."""
     per: dict[str, Doc] = {}
@@ -355,8 +440,10 @@ __all__ = [
     "CaseloadView",
     "Doc",
     "caseload_as_of",
+    "find_cases",
     "fold",
     "fold_all",
+    "listed",
     "present",
     "query_caseload",
     "workload",

@@ -17,7 +17,12 @@ from casestream.projections.audit import (
     Row,
     matches,
 )
-from casestream.projections.caseload import CaseloadProjection, CaseloadView, Doc
+from casestream.projections.caseload import (
+    CaseloadProjection,
+    CaseloadView,
+    Doc,
+    search_key,
+)
 from casestream.projections.poison import Poisoned
 from casestream.projections.sealed import SealedProjection, SealedView
 
@@ -85,6 +90,24 @@ class MemoryCaseloadView(MemoryPoisoned, CaseloadView):
             if (officer_id is None or d["officer_id"] == officer_id)
             and (unit_id is None or d["unit_id"] == unit_id)
         ]
+
+    def search_docs(
+        self,
+        *,
+        crn: str | None = None,
+        name: str | None = None,
+        case_number: str | None = None,
+    ) -> list[Doc]:
+        found = []
+        for doc in self.select_docs():
+            doc_crn, doc_name, doc_number = search_key(doc)
+            if (
+                (crn is None or doc_crn == crn)
+                and (name is None or name in doc_name)
+                and (case_number is None or doc_number == case_number)
+            ):
+                found.append(doc)
+        return found
 
 
 class MemorySealedView(MemoryPoisoned, SealedView):

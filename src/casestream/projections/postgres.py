@@ -20,7 +20,13 @@ from casestream.projections.audit import (
     Row,
     audit_where,
 )
-from casestream.projections.caseload import CaseloadProjection, CaseloadView, Doc
+from casestream.projections.caseload import (
+    CaseloadProjection,
+    CaseloadView,
+    Doc,
+    like_pattern,
+    search_key,
+)
 from casestream.projections.poison import (
     POISONED_COLUMNS,
     Poisoned,
@@ -114,7 +120,27 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
             self.sql(
                 "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
                 "probationer_id text PRIMARY KEY, officer_id text NOT NULL, "
-                "unit_id text NOT NULL, doc jsonb NOT NULL)"
+                "unit_id text NOT NULL, doc jsonb NOT NULL, "
+                "crn text, name_key text, case_number text)"
+            ),
+            # Tables made before search existed: its columns, empty until a rebuild.
+            self.sql(
+                "ALTER TABLE {schema}.{table} ADD COLUMN IF NOT EXISTS crn text, "
+                "ADD COLUMN IF NOT EXISTS name_key text, "
+                "ADD COLUMN IF NOT EXISTS case_number text"
+            ),
+            self.sql(
+                "CREATE INDEX IF NOT EXISTS {i} ON {schema}.{table} (crn)",
+                i=self.table + "_crn",
+            ),
+            self.sql(
+                "CREATE INDEX IF NOT EXISTS {i} ON {schema}.{table} (case_number)",
+                i=self.table + "_case_number",
+            ),
+            self.sql(
+                "CREATE INDEX IF NOT EXISTS {i} ON {schema}.{table} "
+                "(name_key text_pattern_ops)",
+                i=self.table + "_name",
             ),
             self.sql(
                 "CREATE INDEX IF NOT EXISTS {i} ON {schema}.{table} (officer_id)",
@@ -130,9 +156,11 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
             "WHERE probationer_id = ANY(%s)"
         )
         self._upsert = self.sql(
-            "INSERT INTO {schema}.{table} VALUES (%s, %s, %s, %s) "
+            "INSERT INTO {schema}.{table} (probationer_id, officer_id, unit_id, doc, "
+            "crn, name_key, case_number) VALUES (%s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (probationer_id) DO UPDATE SET officer_id = EXCLUDED.officer_id,"
-            " unit_id = EXCLUDED.unit_id, doc = EXCLUDED.doc"
+            " unit_id = EXCLUDED.unit_id, doc = EXCLUDED.doc, crn = EXCLUDED.crn,"
+            " name_key = EXCLUDED.name_key, case_number = EXCLUDED.case_number"
         )
 
     def load_docs(self, ids: Sequence[str]) -> dict[str, Doc]:
@@ -152,7 +180,7 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
             curs.executemany(
                 self._upsert,
                 [
-                    (k, d["officer_id"], d["unit_id"], json.dumps(d))
+                    (k, d["officer_id"], d["unit_id"], json.dumps(d), *search_key(d))
                     for k, d in docs.items()
                 ],
             )
@@ -169,6 +197,35 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 self.sql("SELECT doc - 'state' AS doc FROM {schema}.{table}" + where),
+                params,
+            )
+            return [r["doc"] for r in curs.fetchall()]
+
+    def search_docs(
+        self,
+        *,
+        crn: str | None = None,
+        name: str | None = None,
+        case_number: str | None = None,
+    ) -> list[Doc]:
+        clauses, params = [], []
+        if crn is not None:
+            clauses.append("crn = %s")
+            params.append(crn)
+        if case_number is not None:
+            clauses.append("case_number = %s")
+            params.append(case_number)
+        if name is not None:
+            clauses.append("name_key LIKE %s")
+            params.append(like_pattern(name))
+        if not clauses:
+            raise ValueError("a search needs at least one criterion")
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self.sql(
+                    "SELECT doc - 'state' AS doc FROM {schema}.{table} WHERE "
+                    + " AND ".join(clauses)
+                ),
                 params,
             )
             return [r["doc"] for r in curs.fetchall()]

@@ -24,7 +24,13 @@ from casestream.projections.audit import (
     Row,
     audit_where,
 )
-from casestream.projections.caseload import CaseloadProjection, CaseloadView, Doc
+from casestream.projections.caseload import (
+    CaseloadProjection,
+    CaseloadView,
+    Doc,
+    like_pattern,
+    search_key,
+)
 from casestream.projections.poison import (
     POISONED_COLUMNS,
     Poisoned,
@@ -89,10 +95,27 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
         return [
             *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.table} (probationer_id TEXT PRIMARY KEY, "
-            "officer_id TEXT NOT NULL, unit_id TEXT NOT NULL, doc TEXT NOT NULL)",
+            "officer_id TEXT NOT NULL, unit_id TEXT NOT NULL, doc TEXT NOT NULL, "
+            "crn TEXT, name_key TEXT, case_number TEXT)",
             f"CREATE INDEX IF NOT EXISTS {self.table}_officer ON {self.table} (officer_id)",
             f"CREATE INDEX IF NOT EXISTS {self.table}_unit ON {self.table} (unit_id)",
+            f"CREATE INDEX IF NOT EXISTS {self.table}_crn ON {self.table} (crn)",
+            f"CREATE INDEX IF NOT EXISTS {self.table}_name ON {self.table} (name_key)",
+            f"CREATE INDEX IF NOT EXISTS {self.table}_case_number "
+            f"ON {self.table} (case_number)",
         ]
+
+    def create_table(self) -> None:
+        """Tables made before search existed get its columns (empty until the read
+        model is rebuilt: ``casestream rebuild caseload``)."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute(f"PRAGMA table_info({self.table})")
+            have = {r[1] for r in c.fetchall()}
+            if have:
+                for column in ("crn", "name_key", "case_number"):
+                    if column not in have:
+                        c.execute(f"ALTER TABLE {self.table} ADD COLUMN {column} TEXT")
+        super().create_table()
 
     def load_docs(self, ids: Sequence[str]) -> dict[str, Doc]:
         found: dict[str, Doc] = {}
@@ -117,11 +140,14 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
             self._insert_tracking(c, tracking)
             self._insert_poisoned(c, poisoned)
             c.executemany(
-                f"INSERT INTO {self.table} VALUES (?,?,?,?) ON CONFLICT (probationer_id) "
+                f"INSERT INTO {self.table} (probationer_id, officer_id, unit_id, doc, "
+                "crn, name_key, case_number) VALUES (?,?,?,?,?,?,?) "
+                "ON CONFLICT (probationer_id) "
                 "DO UPDATE SET officer_id = excluded.officer_id, "
-                "unit_id = excluded.unit_id, doc = excluded.doc",
+                "unit_id = excluded.unit_id, doc = excluded.doc, crn = excluded.crn, "
+                "name_key = excluded.name_key, case_number = excluded.case_number",
                 [
-                    (k, d["officer_id"], d["unit_id"], json.dumps(d))
+                    (k, d["officer_id"], d["unit_id"], json.dumps(d), *search_key(d))
                     for k, d in docs.items()
                 ],
             )
@@ -133,6 +159,34 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
         with self.datastore.transaction(commit=False) as c:
             c.execute(
                 f"SELECT json_remove(doc, '$.state') FROM {self.table}{where}", params
+            )
+            return [json.loads(r[0]) for r in c.fetchall()]
+
+    def search_docs(
+        self,
+        *,
+        crn: str | None = None,
+        name: str | None = None,
+        case_number: str | None = None,
+    ) -> list[Doc]:
+        clauses, params = [], []
+        if crn is not None:
+            clauses.append("crn = ?")
+            params.append(crn)
+        if case_number is not None:
+            clauses.append("case_number = ?")
+            params.append(case_number)
+        if name is not None:
+            # LIKE is case-insensitive for ASCII only; name_key is case-folded already.
+            clauses.append("name_key LIKE ? ESCAPE '\\'")
+            params.append(like_pattern(name))
+        if not clauses:
+            raise ValueError("a search needs at least one criterion")
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT json_remove(doc, '$.state') FROM {self.table} "
+                f"WHERE {' AND '.join(clauses)}",
+                params,
             )
             return [json.loads(r[0]) for r in c.fetchall()]
 

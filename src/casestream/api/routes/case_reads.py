@@ -9,10 +9,11 @@ from fastapi import APIRouter, Query, Response, status
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from casestream.api import bodies
-from casestream.api.auth import Permission
+from casestream.api.auth import Permission, visible_labels
 from casestream.api.bodies import command_of
 from casestream.api.deps import (
     CaseHistoryDep,
+    PrincipalDep,
     ReadableCase,
     SettingsDep,
     SubmissionDep,
@@ -47,6 +48,7 @@ def verify(case: ReadableCase, cases: CaseHistoryDep) -> Verification:
 )
 def export(
     case: ReadableCase,
+    principal: PrincipalDep,
     cases: CaseHistoryDep,
     settings: SettingsDep,
     as_recorded_at: Annotated[
@@ -77,6 +79,7 @@ def export(
         key,
         as_recorded_at=as_recorded_at,
         as_effective_at=as_effective_at or at,
+        visible_labels=visible_labels(principal),
     )
     if format == "html":
         return HTMLResponse(render_html(bundle))
@@ -93,3 +96,23 @@ def seal(
     """Seal by court order (admin only): hidden from every role but admin and court."""
     command = command_of(cmd.SealCase, body)
     return submitted.on_case(probationer_id, command, body, Permission.SEAL_CASES)
+
+
+@router.post("/{probationer_id}/restriction", status_code=status.HTTP_201_CREATED)
+def restrict(
+    probationer_id: UUID, body: bodies.RestrictCase, submitted: SubmissionDep
+) -> Recorded:
+    """Restrict the case (limited access): ``only`` the named users see it, or the
+    ``exclude``d users do not; admins always do. Admins, or a supervisor of the
+    case's unit; a reason is required. A new restriction replaces the last."""
+    command = command_of(cmd.RestrictCase, body)
+    return submitted.on_case(probationer_id, command, body, Permission.RESTRICT_CASES)
+
+
+@router.post("/{probationer_id}/restriction/lift", status_code=status.HTTP_201_CREATED)
+def lift_restriction(
+    probationer_id: UUID, body: bodies.LiftRestriction, submitted: SubmissionDep
+) -> Recorded:
+    """End the case's restriction (a reason is required)."""
+    command = command_of(cmd.LiftRestriction, body)
+    return submitted.on_case(probationer_id, command, body, Permission.RESTRICT_CASES)

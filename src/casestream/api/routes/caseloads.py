@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query, Request
 
 from casestream.api.auth import (
-    ALL_CASES,
+    SEES_RESTRICTED,
     Forbidden,
     Permission,
     Principal,
@@ -33,7 +33,12 @@ from casestream.api.schemas import Caseload, CaseloadRow, Instant, Outcomes, Wor
 from casestream.application import CaseHistory
 from casestream.domain.errors import CaseNotFound
 from casestream.domain.values import RiskLevel
-from casestream.projections.caseload import caseload_as_of, query_caseload, workload
+from casestream.projections.caseload import (
+    caseload_as_of,
+    listed,
+    query_caseload,
+    workload,
+)
 from casestream.projections.outcomes import outcomes
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
@@ -47,7 +52,11 @@ def _in_scope(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str
         r
         for r in rows
         if covers_case(
-            principal, UUID(r["probationer_id"]), r["officer_id"], r["unit_id"]
+            principal,
+            UUID(r["probationer_id"]),
+            r["officer_id"],
+            r["unit_id"],
+            r.get("restriction"),
         )
     ]
 
@@ -58,7 +67,7 @@ def _in_scope_now(
     """Rows of a past caseload the caller may see: whether the case is in their scope
     is decided by its officer and unit now, not then, so a transfer ends the old
     officer's and old supervisor's access to its past too. The rows stay as they were."""
-    if principal.role in ALL_CASES:
+    if principal.role in SEES_RESTRICTED:
         return rows
     kept = []
     for row in rows:
@@ -66,7 +75,9 @@ def _in_scope_now(
             case = cases.get_case(UUID(row["probationer_id"]))
         except CaseNotFound:
             continue
-        if covers_case(principal, case.id, case.officer_id, case.unit_id):
+        if covers_case(
+            principal, case.id, case.officer_id, case.unit_id, case.restriction
+        ):
             kept.append(row)
     return kept
 
@@ -91,7 +102,7 @@ def _answer(
         **about,
         position=position,
         lag=max(head - position, 0) if projections is not None else 0,
-        rows=[CaseloadRow(**r) for r in rows],
+        rows=[CaseloadRow(**listed(r)) for r in rows],
     )
 
 

@@ -2,31 +2,59 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from casestream import queries
 from casestream.api import bodies
-from casestream.api.auth import Forbidden, may_open_case
+from casestream.api.auth import (
+    Forbidden,
+    Permission,
+    Principal,
+    covers_case,
+    may_open_case,
+    require,
+    visible_labels,
+)
 from casestream.api.bodies import command_of
-from casestream.api.deps import CaseHistoryDep, ReadableCase, SubmissionDep
+from casestream.api.deps import (
+    AccessLogDep,
+    CaseHistoryDep,
+    PrincipalDep,
+    ProjectionsDep,
+    ReadableCase,
+    SubmissionDep,
+    hidden_cases,
+    log_reads,
+    sees_case,
+)
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.feed import json_safe
 from casestream.api.schemas import (
     CaseChanges,
+    CaseloadRow,
     CaseState,
     HistoryItem,
     HistoryPage,
     Instant,
     PointInTime,
     Recorded,
+    SearchResults,
 )
+from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
-from casestream.domain.errors import CaseNotFound, InvalidInput
+from casestream.domain.errors import CaseNotFound, InvalidInput, PossibleDuplicate
 from casestream.domain.probationer import Probationer
 from casestream.integrity import worst
+from casestream.projections.caseload import find_cases, listed
 from casestream.queries import HistoryEntry
+from casestream.redaction import redact_entries, redact_history
+
+# At most this many cases answer one search (a search is to find a person, not to list).
+SEARCH_LIMIT = 50
 
 router = APIRouter(
     prefix="/probationers", tags=["probationers"], responses=PROBLEM_RESPONSES
@@ -40,17 +68,83 @@ def open_case(
     """Open a case: officers for themselves in their unit, supervisors in their unit,
     admins any."""
     command = command_of(cmd.OpenCase, body)
-    if not may_open_case(submitted.principal, command.officer_id, command.unit_id):
+    principal = submitted.principal
+    if not may_open_case(principal, command.officer_id, command.unit_id):
         raise Forbidden("you may not open a case assigned there")
-    recorded = submitted.execute(None, command, body)
+    try:
+        recorded = submitted.execute(None, command, body)
+    except PossibleDuplicate as e:
+        # Name the existing case only to a caller who could read it anyway.
+        for existing in e.existing:
+            try:
+                case = submitted.cases.get_case(UUID(existing))
+            except CaseNotFound:
+                continue
+            if sees_case(principal, case):
+                e.existing_id = existing
+                raise
+        e.args = (
+            "a case with this CRN, or this court and case number, exists; send "
+            "confirm_duplicate with a reason if a second case is right",
+        )
+        raise
     response.headers["Location"] = f"/probationers/{recorded.id}"
     return recorded
+
+
+@router.get("")
+def find_people(
+    request: Request,
+    principal: PrincipalDep,
+    cases: CaseHistoryDep,
+    access_log: AccessLogDep,
+    projections: ProjectionsDep,
+    crn: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    name: Annotated[
+        str | None,
+        Query(min_length=2, max_length=200, description="Part of the name, any case."),
+    ] = None,
+    court_case: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="The court's case number."),
+    ] = None,
+) -> SearchResults:
+    """Find a person's cases by CRN, name or court case number, among the cases the
+    caller may read (from the caseload read model; every case listed is logged as
+    read). Sealed and restricted cases are listed only to those who may see them."""
+    require(principal, Permission.READ_CASES)
+    if crn is None and name is None and court_case is None:
+        raise InvalidInput("crn", "give crn, name or court_case")
+    if name is not None and not name.strip():
+        raise InvalidInput("name", "must not be blank")
+    rows = find_cases(
+        projections.view("caseload"), crn=crn, name=name, case_number=court_case
+    )
+    hidden = hidden_cases(principal, cases, projections)
+    rows = [
+        r
+        for r in rows
+        if UUID(r["probationer_id"]) not in hidden
+        and covers_case(
+            principal,
+            UUID(r["probationer_id"]),
+            r["officer_id"],
+            r["unit_id"],
+            r.get("restriction"),
+        )
+    ][:SEARCH_LIMIT]
+    log_reads(access_log, principal, request, [UUID(r["probationer_id"]) for r in rows])
+    return SearchResults(
+        rows=[CaseloadRow(**listed(r)) for r in rows],
+        position=projections.position("caseload"),
+    )
 
 
 @router.get("/{probationer_id}")
 def get_case(
     case: ReadableCase,
     cases: CaseHistoryDep,
+    principal: PrincipalDep,
     response: Response,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     as_recorded_at: Annotated[
@@ -60,7 +154,30 @@ def get_case(
         Instant | None, Query(description="What we now know was true at this time.")
     ] = None,
 ) -> CaseState:
-    """The case now (with its version as ETag), or at one point in time."""
+    """The case now (with its version as ETag), or at one point in time; the text
+    of labelled entries the caller may not read is withheld."""
+    return shown_to(
+        principal,
+        _case_at(case, cases, response, version, as_recorded_at, as_effective_at),
+    )
+
+
+def shown_to(principal: Principal, state: CaseState) -> CaseState:
+    """A case state as this caller may see it (``casestream.redaction``)."""
+    visible = visible_labels(principal)
+    if visible is None:
+        return state
+    return state.model_copy(update={"entries": redact_entries(state.entries, visible)})
+
+
+def _case_at(
+    case: Probationer,
+    cases: CaseHistory,
+    response: Response,
+    version: int | None,
+    as_recorded_at: datetime | None,
+    as_effective_at: datetime | None,
+) -> CaseState:
     given = [
         name
         for name, value in (
@@ -96,11 +213,12 @@ def get_case(
 def get_history(
     case: ReadableCase,
     cases: CaseHistoryDep,
+    principal: PrincipalDep,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> HistoryPage:
     """Every event of the case in order: who recorded it, when, with what effect."""
-    history = queries.history(cases, case.id)
+    history = redact_history(queries.history(cases, case.id), visible_labels(principal))
     page = history[offset : offset + limit]
     end = offset + len(page)
     return HistoryPage(
@@ -117,6 +235,7 @@ def get_history(
 def get_diff(
     case: ReadableCase,
     cases: CaseHistoryDep,
+    principal: PrincipalDep,
     since: Annotated[Instant, Query(alias="from", description="Recorded time.")],
     until: Annotated[Instant, Query(alias="to", description="Recorded time.")],
 ) -> CaseChanges:
@@ -128,7 +247,15 @@ def get_diff(
         fields=json_safe(diff.fields),
         entries_added=diff.entries_added,
         entries_changed=diff.entries_changed,
-        events=[history_item(h) for h in diff.events],
+        events=[
+            history_item(h)
+            # Labels come from the whole history: an entry flagged before the window
+            # keeps its corrections inside the window withheld.
+            for h in redact_history(
+                queries.history(cases, case.id), visible_labels(principal)
+            )
+            if h.version in {e.version for e in diff.events}
+        ],
     )
 
 
@@ -173,6 +300,7 @@ def case_state(case: Probationer, point: PointInTime | None) -> CaseState:
         entries=plain(list(case.entries.values())),
         open_violations=[v["id"] for v in case.open_violations()],
         sealed=plain(case.sealed),
+        restriction=plain(case.restriction),
         **integrity_fields(),
     )
 
