@@ -23,7 +23,7 @@ from tests.factories import (
 
 from casestream import queries
 from casestream.application import CaseHistory, Idempotency, LoadedCase
-from casestream.domain import commands as cmd
+from casestream.domain import commands as cmd, policies
 from casestream.domain.errors import (
     CaseClosed,
     CaseError,
@@ -470,7 +470,7 @@ def test_assessment_and_policy_level_are_recorded_with_provenance(app: CaseHisto
     level_set = queries.history(app, case_id)[-1]
     assert case.supervision_level == "medium"
     assert level_set.event_type == "SupervisionLevelSet"
-    assert level_set.data["policy"] == "casestream-default/1"
+    assert level_set.data["policy"] == policies.POLICY_ID
     assert level_set.data["inputs"] == {"assessment_id": "a1", "risk_level": "moderate"}
 
 
