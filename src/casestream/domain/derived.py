@@ -189,7 +189,9 @@ def next_contact_due(found: Facts, level: SupervisionLevel, today: date) -> date
         if month_start.isoformat() <= on <= today.isoformat()
     )
     paced = policies.contact_due(per_month, month_start, done)
-    first = policies.first_contact_due(per_month, date.fromisoformat(found["opened_on"]))
+    first = policies.first_contact_due(
+        per_month, date.fromisoformat(found["opened_on"])
+    )
     if paced is None or first is None:
         return None
     return max(paced, first)

@@ -237,7 +237,7 @@ def contact_due(per_month: int, month_start: date, done: int) -> date | None:
 
     The standard is a minimum per calendar month (DOMAIN.md §4.2, §5.4), so its
     contacts are paced through the month: the k-th of n falls due by day
-    ceil(k × days in month / n). Once the month's minimum is met, the first of next
+    ceil(k * days in month / n). Once the month's minimum is met, the first of next
     month's is due. (A fixed gap of ``30 // n`` days flagged an intensive case, 8 a
     month, three days after a contact.)
     """
