@@ -471,7 +471,11 @@ def test_assessment_and_policy_level_are_recorded_with_provenance(app: CaseHisto
     assert case.supervision_level == "medium"
     assert level_set.event_type == "SupervisionLevelSet"
     assert level_set.data["policy"] == policies.POLICY_ID
-    assert level_set.data["inputs"] == {"assessment_id": "a1", "risk_level": "moderate"}
+    assert level_set.data["inputs"] == {
+        "assessment_id": "a1",
+        "risk_level": "moderate",
+        "previous_level": "pending_assessment",
+    }
 
 
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing(
