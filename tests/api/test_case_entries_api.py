@@ -89,6 +89,15 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
         ),
         ("plans/goals/g1/progress", {"status": "active", "note": "Attending"}),
         (
+            "incentives",
+            {
+                "incentive_id": "i1",
+                "incentive_type": "verbal_praise",
+                "goal_id": "g1",
+                "reason": "Attending every session",
+            },
+        ),
+        (
             "referrals",
             {
                 "referral_id": "r1",
@@ -190,6 +199,44 @@ def test_every_command_path_answers_201_with_the_next_version(client: TestClient
     # The event records the token's user, whatever the body says.
     history = client.get(f"/probationers/{case_id}/history", headers=ADMIN).json()
     assert {i["actor"] for i in history["items"]} == {"officer-ana"}
+
+
+def test_incentives_and_countersignatures_are_decided_by_the_role_with_authority(
+    client: TestClient,
+):
+    case_id = open_case(client)
+    plan = dict(every_command(register_partner(client)))["plans"]
+    client.post(f"/probationers/{case_id}/plans", json=plan, headers=OFFICER)
+    reduced = {
+        "incentive_id": "i2",
+        "incentive_type": "reduced_reporting",
+        "reason": "Six months compliant",
+    }
+
+    refused = client.post(
+        f"/probationers/{case_id}/incentives", json=reduced, headers=OFFICER
+    )
+    assert_problem(refused, 403)
+    granted = client.post(
+        f"/probationers/{case_id}/incentives", json=reduced, headers=SUPERVISOR
+    )
+    assert granted.status_code == 201, granted.text
+
+    countersign = {"plan_version": 1}
+    own = client.post(
+        f"/probationers/{case_id}/plans/countersignature",
+        json=countersign,
+        headers=OFFICER,
+    )
+    assert_problem(own, 403)
+    signed = client.post(
+        f"/probationers/{case_id}/plans/countersignature",
+        json=countersign,
+        headers=SUPERVISOR,
+    )
+    assert signed.status_code == 201, signed.text
+    state = client.get(f"/probationers/{case_id}", headers=SUPERVISOR).json()
+    assert state["plan"]["countersigned_by"] == "supervisor-bo"
 
 
 def test_the_case_state_carries_its_version_as_etag_and_if_match_guards_writes(

@@ -23,7 +23,7 @@ from tests.factories import (
 
 from casestream import queries
 from casestream.application import CaseHistory, Idempotency, LoadedCase
-from casestream.domain import commands as cmd
+from casestream.domain import commands as cmd, policies
 from casestream.domain.errors import (
     CaseClosed,
     CaseError,
@@ -470,8 +470,12 @@ def test_assessment_and_policy_level_are_recorded_with_provenance(app: CaseHisto
     level_set = queries.history(app, case_id)[-1]
     assert case.supervision_level == "medium"
     assert level_set.event_type == "SupervisionLevelSet"
-    assert level_set.data["policy"] == "casestream-default/1"
-    assert level_set.data["inputs"] == {"assessment_id": "a1", "risk_level": "moderate"}
+    assert level_set.data["policy"] == policies.POLICY_ID
+    assert level_set.data["inputs"] == {
+        "assessment_id": "a1",
+        "risk_level": "moderate",
+        "previous_level": "pending_assessment",
+    }
 
 
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing(

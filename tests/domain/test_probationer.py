@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from tests.factories import OFFICER, SUPERVISOR, case_fields, days_ago
 
-from casestream.domain import commands as cmd
+from casestream.domain import commands as cmd, policies
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
@@ -180,8 +180,12 @@ def test_an_assessment_sets_risk_and_the_policy_supervision_level_with_provenanc
     assert isinstance(level_set, Probationer.SupervisionLevelSet)
     assert level_set.level == "medium"
     assert level_set.basis == "policy"
-    assert level_set.inputs == {"assessment_id": "a1", "risk_level": "moderate"}
-    assert level_set.policy == "casestream-default/1"
+    assert level_set.inputs == {
+        "assessment_id": "a1",
+        "risk_level": "moderate",
+        "previous_level": "pending_assessment",
+    }
+    assert level_set.policy == policies.POLICY_ID
     assert case.risk_level == "moderate"
 
 
@@ -301,7 +305,8 @@ def test_a_response_outside_the_matrix_needs_a_reason_and_is_marked():
     )
 
     assert case.entries["x1"]["within_policy"] is False
-    assert case.open_violations() == []
+    # A petition hands the violation to the court: open until its disposition.
+    assert [v["id"] for v in case.open_violations()] == ["v1"]
 
 
 def test_a_correction_points_at_the_entry_and_version_and_keeps_the_original():

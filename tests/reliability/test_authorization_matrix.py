@@ -30,6 +30,7 @@ from casestream.access_log import AccessLog, AccessOutcome, AccessQuery
 from casestream.api.app import create_app
 from casestream.api.auth import PERMISSIONS, SEES_SEALED, Permission, Role
 from casestream.application import CaseHistory
+from casestream.domain import policies
 from casestream.persistence.store import open_store
 
 UNRELATED_CASE = str(UUID(int=4))
@@ -128,6 +129,12 @@ def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
         bodies.setdefault(
             f"POST /probationers/{{probationer_id}}/{template}", (path, body)
         )
+    # A fresh case has no plan: every role that may write is answered 422, before any
+    # question of who may countersign (the domain tests cover the authority).
+    bodies["POST /probationers/{probationer_id}/plans/countersignature"] = (
+        "plans/countersignature",
+        {"plan_version": 1},
+    )
     bodies["POST /probationers/{probationer_id}/seal"] = (
         "seal",
         {"reason": "Court order", "court_order_ref": "SO-1"},
@@ -302,6 +309,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
                 )
             else:
                 allowed = may_write_case(caller, kind)
+            if path == "incentives":  # a decision: only a role that decides may
+                allowed = allowed and policies.deciding_body(caller.role) is not None
             response = check(
                 route,
                 caller,

@@ -76,6 +76,8 @@ if TYPE_CHECKING:
     OverrideSupervisionLevel = Schema
     RevisePlan = Schema
     RecordGoalProgress = Schema
+    CountersignPlan = Schema
+    GrantIncentive = Schema
     MakeReferral = Schema
     ChangeReferralStatus = Schema
     LogContact = Schema
@@ -101,6 +103,8 @@ else:
     OverrideSupervisionLevel = body_of(cmd.OverrideSupervisionLevel)
     RevisePlan = body_of(cmd.RevisePlan)
     RecordGoalProgress = body_of(cmd.RecordGoalProgress)
+    CountersignPlan = body_of(cmd.CountersignPlan)
+    GrantIncentive = body_of(cmd.GrantIncentive)
     MakeReferral = body_of(cmd.MakeReferral)
     ChangeReferralStatus = body_of(cmd.ChangeReferralStatus)
     LogContact = body_of(cmd.LogContact)

@@ -35,6 +35,7 @@ from casestream.domain.errors import (
     InvalidInput,
     InvalidTransition,
     NotCheckpointedThen,
+    NotEntitled,
     NotFound,
     NotYetCheckpointed,
     PartnerInactive,
@@ -80,6 +81,8 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     MalformedCursor: ProblemType(400, "Cursor past the head", "cursor-past-head"),
     Unauthenticated: ProblemType(401, "Authentication required", "unauthenticated"),
     Forbidden: ProblemType(403, "Forbidden", "forbidden"),
+    # The role may write to the case but lacks the authority this decision needs.
+    NotEntitled: ProblemType(403, "Not within the role's authority", "not-entitled"),
     NotFound: ProblemType(404, "Not found", "not-found"),
     CaseNotFound: ProblemType(404, "Case not found", "case-not-found"),
     PartnerNotFound: ProblemType(404, "Partner not found", "partner-not-found"),

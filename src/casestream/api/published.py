@@ -107,6 +107,14 @@ PUBLISHED: dict[type, Shape] = {
         "agreement": CODE,
         "countersigned_by": CODE,
     },
+    Probationer.PlanCountersigned: {"plan_version": CODE},
+    Probationer.IncentiveGranted: {
+        "incentive_id": CODE,
+        "incentive_type": CODE,
+        "level": CODE,
+        "deciding_body": CODE,
+        "goal_id": CODE,
+    },
     Probationer.GoalProgressRecorded: {"goal_id": CODE, "status": CODE},
     Probationer.ReferralMade: {
         "referral_id": CODE,
@@ -136,6 +144,8 @@ PUBLISHED: dict[type, Shape] = {
         "response": CODE,
         "authorised_by": CODE,
         "within_policy": CODE,
+        "level": CODE,
+        "deciding_body": CODE,
     },
     Probationer.CourtActionRecorded: {
         "violation_id": CODE,

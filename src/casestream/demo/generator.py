@@ -455,8 +455,8 @@ def _plan_case(
         closure = (fate, "Term of supervision served; all conditions met")
     elif fate == ClosureOutcome.REVOKED:
         revocation = _revocation_times(rng, opened_at, ago)
+        # The court's revocation closes the case itself (no separate closure).
         limit = revocation[2] + timedelta(hours=rng.randint(1, 3))
-        closure = (fate, "Probation revoked at the violation hearing")
     intake_at = _later(rng, opened_at, 3, 20)
     instrument = rng.choices(INSTRUMENTS, INSTRUMENT_WEIGHTS)[0]
     bands = list(instrument.bands)
@@ -1190,7 +1190,11 @@ def _graduated_response(
 
 
 def _court_action(
-    script: CaseScript, at: datetime, violation_id: str, outcome: CourtOutcome
+    script: CaseScript,
+    at: datetime,
+    violation_id: str,
+    outcome: CourtOutcome,
+    reason: str | None = None,
 ) -> None:
     """The hearing's outcome; a modified order adds a condition the next day or so."""
     rng = script.rng
@@ -1202,6 +1206,7 @@ def _court_action(
         court_action_id=script.new_id("ca"),
         hearing=f"Violation hearing, {script.court}, courtroom {rng.randint(1, 9)}",
         outcome=str(outcome),
+        reason=reason,
     ):
         return
     if outcome == CourtOutcome.MODIFIED:
@@ -1305,7 +1310,13 @@ def _revocation(script: CaseScript) -> None:
         response=str(Response.REVOCATION_PETITION),
         authorised_by=supervisor.id,
     )
-    _court_action(script, hearing_at, violation_id, CourtOutcome.REVOKED)
+    _court_action(
+        script,
+        hearing_at,
+        violation_id,
+        CourtOutcome.REVOKED,
+        reason="Probation revoked at the violation hearing",
+    )
 
 
 # --- Time helpers: entries happen in office hours, never before what they follow.

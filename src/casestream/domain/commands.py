@@ -26,6 +26,7 @@ from casestream.domain.values import (
     DrugTestMethod,
     DrugTestResult,
     GoalStatus,
+    IncentiveType,
     Instrument,
     NeedArea,
     NeedSeverity,
@@ -182,6 +183,23 @@ class RevisePlan(CaseCommand):
     goals: Annotated[list[Goal], Len(1, 20)]
     agreement: Agreement
     countersigned_by: Id | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CountersignPlan(CaseCommand):
+    """A supervisor's countersignature on the current plan version (not its author)."""
+
+    plan_version: Version
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantIncentive(CaseCommand):
+    """Reward compliance or progress (a reason is required); the actor's role must
+    have the authority for the incentive's level."""
+
+    incentive_id: Id
+    incentive_type: IncentiveType
+    goal_id: Id | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,7 @@ from casestream.domain.values import (
     EntryKind,
     GoalStatus,
     ReferralStatus,
+    Response,
     RiskLevel,
     SupervisionLevel,
 )
@@ -67,6 +68,7 @@ class CaseState(Protocol):
     supervision_level: SupervisionLevel
     plan: dict[str, Any] | None
     plan_versions: list[int]
+    supervision_history: list[list[Any]]
     entries: dict[str, Entry]
     sealed: dict[str, Any] | None
 
@@ -87,12 +89,28 @@ def live_responses(entries: Mapping[str, Entry], violation: Entry) -> list[Entry
     return [r for r in found if r is not None and not r["voided"]]
 
 
+def live_court_actions(entries: Mapping[str, Entry], violation: Entry) -> list[Entry]:
+    """The court's actions on a violation that still stand."""
+    found = (entries.get(a) for a in violation.get("court_actions", []))
+    return [a for a in found if a is not None and not a["voided"]]
+
+
+def is_open(entries: Mapping[str, Entry], violation: Entry) -> bool:
+    """A violation is open until its final disposition: a response that stands, or,
+    when that response hands it to a court (a petition, a report), the court's action.
+    """
+    responses = live_responses(entries, violation)
+    if not responses:
+        return True
+    latest = responses[-1]["response"]
+    awaits_court = Response(latest) in policies.AWAITS_COURT
+    return awaits_court and not live_court_actions(entries, violation)
+
+
 def open_violations(entries: Mapping[str, Entry]) -> list[Entry]:
-    """Violations still waiting for a response that stands."""
+    """Violations still waiting for their final disposition."""
     return [
-        v
-        for v in live_entries(entries, EntryKind.VIOLATION)
-        if not live_responses(entries, v)
+        v for v in live_entries(entries, EntryKind.VIOLATION) if is_open(entries, v)
     ]
 
 
@@ -110,6 +128,74 @@ def assessed_risk(entries: Mapping[str, Entry]) -> RiskLevel | None:
     if latest is None:
         return None
     return RiskLevel(latest["override_level"] or latest["risk_level"])
+
+
+def policy_level(entries: Mapping[str, Entry]) -> tuple[SupervisionLevel, Entry]:
+    """The supervision level policy sets now, and the inputs it used: from the latest
+    live assessment by effective time (a late-entered older one does not set it), or
+    pending assessment when none stands. The one function the aggregate uses after
+    every assessment, correction and void."""
+    latest = latest_assessment(entries)
+    if latest is None:
+        return SupervisionLevel.PENDING_ASSESSMENT, {"assessment_id": None}
+    risk = RiskLevel(latest["override_level"] or latest["risk_level"])
+    return policies.supervision_level_for(risk), {
+        "assessment_id": latest["id"],
+        "risk_level": str(risk),
+    }
+
+
+def level_history(case: CaseState) -> list[list[str]]:
+    """[day, level] pairs in effective order: which level was in force when."""
+    history = sorted(case.supervision_history, key=lambda h: (h[0], h[2]))
+    return [[day(at).isoformat(), str(level)] for at, level, _ in history]
+
+
+def level_on(history: list[list[str]], on: str, current: str) -> SupervisionLevel:
+    """The level in force on an ISO day (``current`` if the history does not say)."""
+    found = current if not history else history[0][1]
+    for since, level in history:
+        if since <= on:
+            found = level
+    return SupervisionLevel(found)
+
+
+def waiting_referrals(entries: Mapping[str, Entry]) -> dict[str, list[str]]:
+    """Open referrals whose service has not started, with their state and since when:
+    the only ones that can stall by age (``policies.STALLED_AFTER``)."""
+    return {
+        r["id"]: [str(r["status"]), day(r["status_since"]).isoformat()]
+        for r in open_referrals(entries)
+        if policies.stalled_after(ReferralStatus(r["status"])) is not None
+    }
+
+
+def stalled_referrals(waiting: Mapping[str, list[str]], today: date) -> list[str]:
+    """Waiting referrals past their state's threshold, the longest waiting first."""
+    stalled = []
+    for referral_id, (status, since) in waiting.items():
+        limit = policies.stalled_after(ReferralStatus(status))
+        if limit is not None and date.fromisoformat(since) + limit < today:
+            stalled.append((since, referral_id))
+    return [referral_id for _, referral_id in sorted(stalled)]
+
+
+def next_contact_due(found: Facts, level: SupervisionLevel, today: date) -> date | None:
+    """When the next counting contact is due against the monthly standard."""
+    per_month = policies.CONTACT_STANDARD_PER_MONTH[level]
+    month_start = today.replace(day=1)
+    done = sum(
+        1
+        for on in found["counting_contacts"]
+        if month_start.isoformat() <= on <= today.isoformat()
+    )
+    paced = policies.contact_due(per_month, month_start, done)
+    first = policies.first_contact_due(
+        per_month, date.fromisoformat(found["opened_on"])
+    )
+    if paced is None or first is None:
+        return None
+    return max(paced, first)
 
 
 def open_referrals(entries: Mapping[str, Entry]) -> list[Entry]:
@@ -225,6 +311,16 @@ def facts(case: CaseState) -> Facts:
         ),
         "last_contact": _iso(last_contact(entries)),
         "counting_contacts": [d.isoformat() for d in counting_contact_days(entries)],
+        "waiting_referrals": waiting_referrals(entries),
+        "supervision_levels": level_history(case),
+        "incentives_by_type": dict(
+            sorted(
+                Counter(
+                    str(i["incentive_type"])
+                    for i in live_entries(entries, EntryKind.INCENTIVE)
+                ).items()
+            )
+        ),
         "open_violations": sorted(v["id"] for v in open_violations(entries)),
         "violations_by_kind": dict(
             sorted(Counter(str(v["kind"]) for v in violations).items())
@@ -266,16 +362,8 @@ def present(found: Facts, today: date) -> dict[str, Any]:
     counting = found["counting_contacts"]
     month = today.replace(day=1).isoformat()
     this_month = sum(1 for on in counting if month <= on <= today.isoformat())
-    interval = policies.contact_interval(level)
-    anchor = counting[-1] if counting else found["opened_on"]
-    next_contact = (
-        (date.fromisoformat(anchor) + interval).isoformat() if interval else None
-    )
-    stalled = sorted(
-        (since, referral_id)
-        for referral_id, since in found["open_referrals"].items()
-        if date.fromisoformat(since) + policies.STALLED_AFTER < today
-    )
+    next_contact = _iso(next_contact_due(found, level, today))
+    stalled = stalled_referrals(found.get("waiting_referrals", {}), today)
     flags = []
     if found["status"] == CaseStatus.CLOSED:
         flags.append("closed")
@@ -300,7 +388,7 @@ def present(found: Facts, today: date) -> dict[str, Any]:
         "plan_version": found["plan_version"],
         "open_goals": found["open_goals"],
         "open_referrals": sorted(found["open_referrals"]),
-        "oldest_stalled_referral": stalled[0][1] if stalled else None,
+        "oldest_stalled_referral": stalled[0] if stalled else None,
         "last_contact": found["last_contact"],
         "contacts_this_month": this_month,
         "contact_standard": policies.CONTACT_STANDARD_PER_MONTH[level],

@@ -30,6 +30,11 @@ class InvalidEffectiveTime(InvalidInput):
         super().__init__("effective_at", message)
 
 
+class NotEntitled(CaseError):
+    """Raised when the actor's role lacks the authority a command needs (an incentive
+    above its level, countersigning a plan, or countersigning one's own plan)."""
+
+
 class NotFound(CaseError):
     """Base of errors for something that does not exist."""
 

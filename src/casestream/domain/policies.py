@@ -6,22 +6,28 @@ tell which rules were in force when the decision was recorded.
 
 from __future__ import annotations
 
+import calendar
+import math
 from datetime import date, timedelta
 
 from casestream.domain.values import (
     Attendance,
     ClosureOutcome,
     ContactType,
+    CourtOutcome,
+    DecidingBody,
     Disposition,
+    IncentiveType,
     ReferralStatus,
     Response,
+    ResponseLevel,
     RiskBand,
     RiskLevel,
     SupervisionLevel,
     ViolationSeverity,
 )
 
-POLICY_ID = "casestream-default/1"
+POLICY_ID = "casestream-default/2"
 
 # Supervision level follows assessed risk (risk principle of risk-need-responsivity:
 # intensity matched to risk; DOMAIN.md §5.4, CSOSA levels).
@@ -161,10 +167,18 @@ ENDED_REFERRAL: frozenset[ReferralStatus] = frozenset(
 )
 OPEN_REFERRAL: frozenset[ReferralStatus] = frozenset(ReferralStatus) - ENDED_REFERRAL
 
-# An open referral that has not moved for this long is "stalled" (DOMAIN.md §3.6:
-# partners are expected to make first contact within 10 working days; two calendar
-# weeks).
-STALLED_AFTER = timedelta(days=14)
+# A referral is "stalled" when it has not moved for this long in a state where the
+# service has not started yet: made (sent, not answered) or accepted (not yet enrolled).
+# The states are Refer & Monitor's pre-intake stages (DOMAIN.md §3.6: sent → assigned →
+# initial appointment; §5.3 referral state SENT/RECEIVED/ACCEPTED before
+# INTAKE_COMPLETED). An enrolled referral is in service: its age alone says nothing
+# (a missed-session rule needs the provider's sessions, which are not recorded yet).
+# DOMAIN.md gives no number for this: 14 days is this agency's own setting (a
+# jurisdiction-configurable threshold, as DOMAIN.md §4.2 recommends for such rules).
+STALLED_AFTER: dict[ReferralStatus, timedelta] = {
+    ReferralStatus.MADE: timedelta(days=14),
+    ReferralStatus.ACCEPTED: timedelta(days=14),
+}
 
 # Weight of a case by supervision level, for workload (DOMAIN.md §5.4: more contacts
 # per month -> more work; weights proportional to the contact standard, pending
@@ -212,14 +226,140 @@ def counts_toward_standard(contact_type: ContactType, attendance: Attendance) ->
     return contact_type in COUNTING_CONTACT_TYPES and attendance == Attendance.ATTENDED
 
 
-def contact_interval(level: SupervisionLevel) -> timedelta | None:
-    """The longest gap between counting contacts that still meets the standard."""
-    per_month = CONTACT_STANDARD_PER_MONTH[level]
-    if per_month == 0:
+def stalled_after(status: ReferralStatus) -> timedelta | None:
+    """How long a referral may rest in ``status`` before it counts as stalled (None:
+    never, by age alone)."""
+    return STALLED_AFTER.get(status)
+
+
+def contact_due(per_month: int, month_start: date, done: int) -> date | None:
+    """When the next counting contact is due, given ``done`` already this month.
+
+    The standard is a minimum per calendar month (DOMAIN.md §4.2, §5.4), so its
+    contacts are paced through the month: the k-th of n falls due by day
+    ceil(k * days in month / n). Once the month's minimum is met, the first of next
+    month's is due. (A fixed gap of ``30 // n`` days flagged an intensive case, 8 a
+    month, three days after a contact.)
+    """
+    if per_month <= 0:
         return None
-    return timedelta(days=30 // per_month)
+    if done >= per_month:
+        days = calendar.monthrange(month_start.year, month_start.month)[1]
+        month_start, done = month_start + timedelta(days=days), 0
+    days = calendar.monthrange(month_start.year, month_start.month)[1]
+    return month_start + timedelta(days=math.ceil((done + 1) * days / per_month) - 1)
+
+
+def first_contact_due(per_month: int, opened: date) -> date | None:
+    """A case opened mid-month is owed one paced interval before its first is due."""
+    if per_month <= 0:
+        return None
+    days = calendar.monthrange(opened.year, opened.month)[1]
+    return opened + timedelta(days=math.ceil(days / per_month))
 
 
 def reassessment_due(last_assessed: date, risk: RiskLevel) -> date:
     """When the next scheduled reassessment falls due."""
     return last_assessed + REASSESSMENT_INTERVAL[risk]
+
+
+# Violation responses that hand the decision to a court or board: the violation stays
+# open until the court's disposition is recorded (DOMAIN.md §4.3: violation report →
+# hearing → revocation; §5.2 hearing.outcome_recorded carries the final disposition).
+AWAITS_COURT: frozenset[Response] = frozenset(
+    {Response.REPORT_TO_COURT, Response.REVOCATION_PETITION}
+)
+
+# Court outcomes that end supervision, and how the case closes (DOMAIN.md §5.2
+# hearing disposition REVOKED; §5.3 closure reasons REVOKED_*).
+CLOSURE_FOR_COURT_OUTCOME: dict[CourtOutcome, ClosureOutcome] = {
+    CourtOutcome.REVOKED: ClosureOutcome.REVOKED,
+}
+
+# Level of each response (DOMAIN.md §4.3, response levels: L1 officer; L2 supervisor
+# approval; L3 formal: report to the court or board, short custody; L4 revocation
+# petition).
+RESPONSE_LEVEL: dict[Response, ResponseLevel] = {
+    Response.VERBAL_WARNING: ResponseLevel.L1,
+    Response.WRITTEN_WARNING: ResponseLevel.L1,
+    Response.CASE_CONFERENCE: ResponseLevel.L1,
+    Response.INCREASED_REPORTING: ResponseLevel.L1,
+    Response.INCREASED_TESTING: ResponseLevel.L1,
+    Response.TREATMENT_REFERRAL: ResponseLevel.L2,
+    Response.COMMUNITY_SERVICE: ResponseLevel.L2,
+    Response.CURFEW: ResponseLevel.L2,
+    Response.ELECTRONIC_MONITORING: ResponseLevel.L2,
+    Response.SHORT_CUSTODY: ResponseLevel.L3,
+    Response.REPORT_TO_COURT: ResponseLevel.L3,
+    Response.REVOCATION_PETITION: ResponseLevel.L4,
+}
+
+# Who may decide a sanction of each level (DOMAIN.md §4.3: L1 the officer, L2 and up
+# supervisor approval). L3 and L4 are the agency's move to take the case to the court
+# or board, which a supervisor approves; the court's own decision is a court action.
+RESPONSE_AUTHORITY: dict[ResponseLevel, frozenset[DecidingBody]] = {
+    ResponseLevel.L1: frozenset(
+        {DecidingBody.SUPERVISION_OFFICER, DecidingBody.SUPERVISOR}
+    ),
+    ResponseLevel.L2: frozenset({DecidingBody.SUPERVISOR}),
+    ResponseLevel.L3: frozenset({DecidingBody.SUPERVISOR}),
+    ResponseLevel.L4: frozenset({DecidingBody.SUPERVISOR}),
+}
+
+# Level of each incentive (DOMAIN.md §4.3: incentives range from verbal praise to early
+# termination, Tompkins County: decreased reporting, travel permits, early discharge;
+# §5.3 incentive types), graded like the sanctions: praise is the officer's; relaxing
+# conditions of supervision needs a supervisor; changing the term, a court or board.
+INCENTIVE_LEVEL: dict[IncentiveType, ResponseLevel] = {
+    IncentiveType.VERBAL_PRAISE: ResponseLevel.L1,
+    IncentiveType.WRITTEN_RECOGNITION: ResponseLevel.L1,
+    IncentiveType.REDUCED_REPORTING: ResponseLevel.L2,
+    IncentiveType.REDUCED_TESTING: ResponseLevel.L2,
+    IncentiveType.CURFEW_RELAXED: ResponseLevel.L2,
+    IncentiveType.TRAVEL_PERMIT: ResponseLevel.L2,
+    IncentiveType.SUPERVISION_LEVEL_DECREASE: ResponseLevel.L2,
+    IncentiveType.FEE_ADJUSTMENT: ResponseLevel.L3,
+    IncentiveType.EARNED_COMPLIANCE_CREDIT: ResponseLevel.L3,
+    IncentiveType.EARLY_DISCHARGE_RECOMMENDED: ResponseLevel.L4,
+}
+
+# Who may grant an incentive of each level (issue 18: L2 a supervisor, L3 and L4 a court
+# or board; DOMAIN.md §5.2 early_discharge.decided carries the deciding body).
+INCENTIVE_AUTHORITY: dict[ResponseLevel, frozenset[DecidingBody]] = {
+    ResponseLevel.L1: frozenset(
+        {DecidingBody.SUPERVISION_OFFICER, DecidingBody.SUPERVISOR}
+    ),
+    ResponseLevel.L2: frozenset({DecidingBody.SUPERVISOR}),
+    ResponseLevel.L3: frozenset({DecidingBody.COURT, DecidingBody.PAROLE_BOARD}),
+    ResponseLevel.L4: frozenset({DecidingBody.COURT, DecidingBody.PAROLE_BOARD}),
+}
+
+# The deciding body a user's role speaks for (DESIGN.md §6 roles). Roles that decide
+# nothing on a case (auditor, consumer, admin) are absent.
+DECIDING_BODY_FOR_ROLE: dict[str, DecidingBody] = {
+    "officer": DecidingBody.SUPERVISION_OFFICER,
+    "supervisor": DecidingBody.SUPERVISOR,
+    "court": DecidingBody.COURT,
+}
+
+# Roles whose signature countersigns a plan (DOMAIN.md §3.5, hmpps-sentence-plan: sign
+# SELF or COUNTERSIGN, a second person's act; DESIGN.md §3: "a supervisor's
+# countersignature"). The plan's author never countersigns it.
+COUNTERSIGNING_ROLES: frozenset[str] = frozenset({"supervisor"})
+
+
+def deciding_body(role: str) -> DecidingBody | None:
+    """The body a role decides for, if any."""
+    return DECIDING_BODY_FOR_ROLE.get(role)
+
+
+def may_decide_response(response: Response, role: str) -> bool:
+    """Whether a user in ``role`` may decide this sanction within policy."""
+    body = deciding_body(role)
+    return body is not None and body in RESPONSE_AUTHORITY[RESPONSE_LEVEL[response]]
+
+
+def may_grant_incentive(incentive: IncentiveType, role: str) -> bool:
+    """Whether a user in ``role`` may grant this incentive."""
+    body = deciding_body(role)
+    return body is not None and body in INCENTIVE_AUTHORITY[INCENTIVE_LEVEL[incentive]]

@@ -26,6 +26,7 @@ from casestream.domain.errors import (
     InvalidEffectiveTime,
     InvalidInput,
     InvalidTransition,
+    NotEntitled,
     ReasonRequired,
     StaleEntryVersion,
     UnknownEntry,
@@ -43,6 +44,7 @@ from casestream.domain.values import (
     DrugTestResult,
     EntryKind,
     GoalStatus,
+    IncentiveType,
     Instrument,
     NeedArea,
     NeedSeverity,
@@ -207,8 +209,8 @@ class Probationer(Aggregate):
     """A person's supervision case: every entry an immutable event, state derived."""
 
     # Version of the aggregate's snapshot state: 2 added ``complied`` to contacts,
-    # 3 added ``sealed``, 4 ``restriction``.
-    class_version = 4
+    # 3 added ``sealed``, 4 ``restriction``, 5 ``supervision_history``.
+    class_version = 5
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -222,6 +224,15 @@ class Probationer(Aggregate):
 
     @staticmethod
     def upcast_v3_v4(state: dict[str, Any]) -> None:
+        state.setdefault("restriction", None)
+
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        # Older snapshots kept only the current level: it stands from the opening.
+        state.setdefault(
+            "supervision_history",
+            [[state["opened_at"], state["supervision_level"], 1]],
+        )
         state.setdefault("restriction", None)
 
     # Events are the stored contract: add fields with defaults or upcast, never rename.
@@ -268,6 +279,9 @@ class Probationer(Aggregate):
             a.risk_level = None
             a.supervision_level = SupervisionLevel.PENDING_ASSESSMENT
             a.supervision_basis = SupervisionLevelBasis.POLICY
+            a.supervision_history = [
+                [self.effective_at, SupervisionLevel.PENDING_ASSESSMENT, 1]
+            ]
             a.plan = None
             a.plan_versions = []
             a.entries = {}
@@ -332,6 +346,9 @@ class Probationer(Aggregate):
         def apply(self, aggregate: Probationer) -> None:
             aggregate.supervision_level = SupervisionLevel(self.level)
             aggregate.supervision_basis = SupervisionLevelBasis(self.basis)
+            aggregate.supervision_history.append(
+                [self.effective_at, self.level, self.originator_version]
+            )
 
     class PlanRevised(Event):
         plan_version: int
@@ -355,6 +372,17 @@ class Probationer(Aggregate):
             }
             aggregate.plan = plan
             aggregate.plan_versions.append(self.originator_version)
+
+    class PlanCountersigned(Event):
+        """A second person's signature on a plan version: their own act, recorded by
+        them (DOMAIN.md §3.5, sign COUNTERSIGN)."""
+
+        plan_version: int
+
+        def apply(self, aggregate: Probationer) -> None:
+            assert aggregate.plan is not None
+            aggregate.plan["countersigned_by"] = self.actor_id
+            aggregate.plan["countersigned_at"] = self.effective_at
 
     class GoalProgressRecorded(Event):
         goal_id: str
@@ -476,6 +504,9 @@ class Probationer(Aggregate):
         response: str
         authorised_by: str
         within_policy: bool
+        # Added later (absent from older events): the response's level and who decided.
+        level: str | None = None
+        deciding_body: str | None = None
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -486,6 +517,8 @@ class Probationer(Aggregate):
                 response=self.response,
                 authorised_by=self.authorised_by,
                 within_policy=self.within_policy,
+                level=self.level,
+                deciding_body=self.deciding_body,
             )
             aggregate.entries[self.violation_id]["responses"].append(self.response_id)
 
@@ -506,6 +539,27 @@ class Probationer(Aggregate):
             )
             violation = aggregate.entries[self.violation_id]
             violation["court_actions"].append(self.court_action_id)
+
+    class IncentiveGranted(Event):
+        """A reward for compliance or progress (DOMAIN.md §4.3: pair sanctions with
+        incentives, about four to one; §5.2 incentive.granted)."""
+
+        incentive_id: str
+        incentive_type: str
+        level: str
+        deciding_body: str
+        goal_id: str | None
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.INCENTIVE,
+                self.incentive_id,
+                incentive_type=self.incentive_type,
+                level=self.level,
+                deciding_body=self.deciding_body,
+                goal_id=self.goal_id,
+            )
 
     class EntryCorrected(Event):
         entry_id: str
@@ -626,6 +680,7 @@ class Probationer(Aggregate):
         self.risk_level: RiskLevel | None = None
         self.supervision_level = SupervisionLevel.PENDING_ASSESSMENT
         self.supervision_basis = SupervisionLevelBasis.POLICY
+        self.supervision_history: list[list[Any]] = []
         self.plan: dict[str, Any] | None = None
         self.plan_versions: list[int] = []
         self.entries: dict[str, Entry] = {}
@@ -724,6 +779,7 @@ class Probationer(Aggregate):
             }
             for n in map(_plain, c.needs)
         ]
+        before = derived.policy_level(self.entries)
         self._record(
             self.AssessmentCompleted,
             actor,
@@ -739,22 +795,7 @@ class Probationer(Aggregate):
             strengths=[require_text(s, "strengths") for s in c.strengths],
             override_level=override,
         )
-        effective = override or raw
-        level = policies.supervision_level_for(effective)
-        if (
-            level != self.supervision_level
-            or self.supervision_basis != SupervisionLevelBasis.POLICY
-        ):
-            self._record(
-                self.SupervisionLevelSet,
-                actor,
-                c,
-                reason=None,
-                level=level,
-                basis=SupervisionLevelBasis.POLICY,
-                inputs={"assessment_id": c.assessment_id, "risk_level": effective},
-                policy=policies.POLICY_ID,
-            )
+        self._follow_policy(actor, c, before, c.effective_at)
 
     @execute.register
     def override_supervision_level(
@@ -790,7 +831,54 @@ class Probationer(Aggregate):
             prompted_by=parse(PlanPrompt, c.prompted_by, "prompted_by"),
             goals=checked_goals,
             agreement=parse(Agreement, c.agreement, "agreement"),
-            countersigned_by=c.countersigned_by,
+            countersigned_by=self._countersigner(c.countersigned_by, actor),
+        )
+
+    @execute.register
+    def countersign_plan(self, c: cmd.CountersignPlan, actor: Actor) -> None:
+        """Countersign the current plan: a supervisor's own act, never the author's."""
+        if self.plan is None or self.plan["plan_version"] != c.plan_version:
+            raise UnknownEntry("plan", str(c.plan_version))
+        if actor.role not in policies.COUNTERSIGNING_ROLES:
+            raise NotEntitled(f"the {actor.role} role may not countersign a plan")
+        if actor.id == self.plan["recorded_by"]:
+            raise NotEntitled("the plan's author may not countersign it")
+        if self.plan["countersigned_by"] is not None:
+            raise InvalidTransition(f"plan {c.plan_version} is already countersigned")
+        self._record(
+            self.PlanCountersigned,
+            actor,
+            c,
+            about={"entry_kind": "plan", "effective_at": self.plan["effective_at"]},
+            plan_version=c.plan_version,
+        )
+
+    @execute.register
+    def grant_incentive(self, c: cmd.GrantIncentive, actor: Actor) -> None:
+        """Reward compliance; the actor's role must have the authority for its level."""
+        self._check_new_id(c.incentive_id)
+        require_reason(c.reason, "an incentive")
+        chosen = parse(IncentiveType, c.incentive_type, "incentive_type")
+        if not policies.may_grant_incentive(chosen, actor.role):
+            level = policies.INCENTIVE_LEVEL[chosen]
+            raise NotEntitled(
+                f"the {actor.role} role may not grant a level {level} incentive"
+            )
+        if c.goal_id is not None and (
+            self.plan is None or c.goal_id not in self.plan["goals"]
+        ):
+            raise UnknownEntry("goal", c.goal_id)
+        body = policies.deciding_body(actor.role)
+        assert body is not None  # may_grant_incentive checked it
+        self._record(
+            self.IncentiveGranted,
+            actor,
+            c,
+            incentive_id=c.incentive_id,
+            incentive_type=chosen,
+            level=policies.INCENTIVE_LEVEL[chosen],
+            deciding_body=body,
+            goal_id=c.goal_id,
         )
 
     @execute.register
@@ -904,9 +992,14 @@ class Probationer(Aggregate):
         self._check_new_id(c.response_id)
         chosen = parse(Response, c.response, "response")
         severity = ViolationSeverity(violation["severity"])
-        within = chosen in policies.allowed_responses(severity, self.risk_level)
+        within = chosen in policies.allowed_responses(
+            severity, self.risk_level
+        ) and policies.may_decide_response(chosen, actor.role)
         if not within:
-            require_reason(c.reason, "a response outside the graduated-response matrix")
+            require_reason(
+                c.reason, "a response outside the graduated-response matrix or role"
+            )
+        body = policies.deciding_body(actor.role)
         self._record(
             self.ViolationResponded,
             actor,
@@ -917,12 +1010,15 @@ class Probationer(Aggregate):
             response=chosen,
             authorised_by=require_text(c.authorised_by, "authorised_by"),
             within_policy=within,
+            level=policies.RESPONSE_LEVEL[chosen],
+            deciding_body=None if body is None else str(body),
         )
 
     @execute.register
     def record_court_action(self, c: cmd.RecordCourtAction, actor: Actor) -> None:
         violation = self._live_entry(EntryKind.VIOLATION, c.violation_id)
         self._check_new_id(c.court_action_id)
+        outcome = parse(CourtOutcome, c.outcome, "outcome")
         self._record(
             self.CourtActionRecorded,
             actor,
@@ -931,8 +1027,18 @@ class Probationer(Aggregate):
             violation_id=c.violation_id,
             court_action_id=c.court_action_id,
             hearing=require_text(c.hearing, "hearing"),
-            outcome=parse(CourtOutcome, c.outcome, "outcome"),
+            outcome=outcome,
         )
+        closure = policies.CLOSURE_FOR_COURT_OUTCOME.get(outcome)
+        if closure is not None:  # e.g. revoked: supervision ends with the order
+            self._record(
+                self.CaseClosed,
+                actor,
+                c,
+                reason=c.reason or f"Court outcome {outcome} ({c.court_action_id})",
+                outcome=closure,
+                disposition=policies.DISPOSITION_FOR_CLOSURE[closure],
+            )
 
     @execute.register
     def correct_entry(self, c: cmd.CorrectEntry, actor: Actor) -> None:
@@ -952,32 +1058,38 @@ class Probationer(Aggregate):
                     f"(correctable: {names})",
                 )
             checked[name] = allowed[name](value)
+        before = derived.policy_level(self.entries)
+        effective = c.effective_at or entry["effective_at"]
         self._record(
             self.EntryCorrected,
             actor,
             c,
-            effective_at=c.effective_at or entry["effective_at"],
+            effective_at=effective,
             about=entry,
             entry_id=c.entry_id,
             target_version=c.target_version,
             changes=checked,
             previous={f: entry[f] for f in checked},
         )
+        self._follow_policy(actor, c, before, effective)
 
     @execute.register
     def void_entry(self, c: cmd.VoidEntry, actor: Actor) -> None:
         """Mark an entry as entered in error; it stays in the history, marked void."""
         require_reason(c.reason, "voiding an entry")
         entry = self._targeted_entry(c.entry_id, c.target_version)
+        before = derived.policy_level(self.entries)
+        effective = c.effective_at or entry["effective_at"]
         self._record(
             self.EntryVoided,
             actor,
             c,
-            effective_at=c.effective_at or entry["effective_at"],
+            effective_at=effective,
             about=entry,
             entry_id=c.entry_id,
             target_version=c.target_version,
         )
+        self._follow_policy(actor, c, before, effective)
 
     @execute.register
     def add_note(self, c: cmd.AddNote, actor: Actor) -> None:
@@ -1137,6 +1249,47 @@ class Probationer(Aggregate):
             reason=why if why is None else require_text(why, "reason"),
             **fields,
         )
+
+    def _follow_policy(
+        self,
+        actor: Actor,
+        c: cmd.CaseCommand,
+        before: tuple[SupervisionLevel, Entry],
+        effective_at: datetime | None,
+    ) -> None:
+        """Set the supervision level policy now derives, if what it derives from
+        changed (a new, corrected or voided assessment): a new event with the inputs
+        and the policy's id, never an edit of the one before. A human override stands
+        until the assessment it departed from changes."""
+        level, inputs = derived.policy_level(self.entries)
+        if (level, inputs) == before:
+            return
+        if (
+            level == self.supervision_level
+            and self.supervision_basis == SupervisionLevelBasis.POLICY
+        ):
+            return
+        self._record(
+            self.SupervisionLevelSet,
+            actor,
+            c,
+            effective_at=effective_at,
+            reason=None,
+            level=level,
+            basis=SupervisionLevelBasis.POLICY,
+            inputs={**inputs, "previous_level": str(self.supervision_level)},
+            policy=policies.POLICY_ID,
+        )
+
+    def _countersigner(self, countersigned_by: str | None, actor: Actor) -> str | None:
+        """A countersignature named on a revision is another person's, never the
+        author's own (the countersignature proper is ``CountersignPlan``)."""
+        if countersigned_by is None:
+            return None
+        signer = require_text(countersigned_by, "countersigned_by", max_length=100)
+        if signer == actor.id:
+            raise NotEntitled("the plan's author may not countersign it")
+        return signer
 
     def _check_new_id(self, entry_id: str) -> None:
         require_text(entry_id, "id", max_length=100)

@@ -80,6 +80,10 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         f"Violation {d['violation_id']} answered: {_words(d['response'])}"
         + ("" if d.get("within_policy", True) else " (outside policy)")
     ),
+    "PlanCountersigned": lambda d: f"Plan {d['plan_version']} countersigned",
+    "IncentiveGranted": lambda d: (
+        f"Incentive granted: {_words(d['incentive_type'])} ({d['level']})"
+    ),
     "CourtActionRecorded": lambda d: (
         f"Court action on {d['violation_id']}: {_words(d['outcome'])}"
     ),

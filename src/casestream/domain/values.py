@@ -289,3 +289,39 @@ class EntryKind(StrEnum):
     RESPONSE = "response"
     COURT_ACTION = "court_action"
     NOTE = "note"
+    INCENTIVE = "incentive"
+
+
+class ResponseLevel(StrEnum):
+    """Levels of graduated responses and incentives (DOMAIN.md §4.3, §5.3): who must
+    decide grows with the level."""
+
+    L1 = "L1"
+    L2 = "L2"
+    L3 = "L3"
+    L4 = "L4"
+
+
+class DecidingBody(StrEnum):
+    """Who decided a response or an incentive (DOMAIN.md §5.3, deciding body)."""
+
+    SUPERVISION_OFFICER = "supervision_officer"
+    SUPERVISOR = "supervisor"
+    HEARING_OFFICER = "hearing_officer"
+    COURT = "court"
+    PAROLE_BOARD = "parole_board"
+
+
+class IncentiveType(StrEnum):
+    """Rewards for compliance and progress (DOMAIN.md §5.3, incentive type)."""
+
+    VERBAL_PRAISE = "verbal_praise"
+    WRITTEN_RECOGNITION = "written_recognition"
+    REDUCED_REPORTING = "reduced_reporting"
+    REDUCED_TESTING = "reduced_testing"
+    CURFEW_RELAXED = "curfew_relaxed"
+    TRAVEL_PERMIT = "travel_permit"
+    SUPERVISION_LEVEL_DECREASE = "supervision_level_decrease"
+    FEE_ADJUSTMENT = "fee_adjustment"
+    EARNED_COMPLIANCE_CREDIT = "earned_compliance_credit"
+    EARLY_DISCHARGE_RECOMMENDED = "early_discharge_recommended"

@@ -113,6 +113,10 @@ def restore(doc: Doc) -> Probationer:
     case = Probationer.__new__(Probationer)
     case.__dict__.update(json.loads(doc["state"], object_hook=_untagged))
     case.__dict__["_pending_events"] = []
+    # Rows kept before the level history was: the current level from the opening.
+    case.__dict__.setdefault(
+        "supervision_history", [[case.opened_at, case.supervision_level, 1]]
+    )
     return case
 
 

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
+from casestream.domain.derived import level_on
 from casestream.domain.policies import CONTACT_STANDARD_PER_MONTH
-from casestream.domain.values import ReferralStatus, SupervisionLevel
+from casestream.domain.values import ReferralStatus
 from casestream.projections.caseload import CaseloadView, Doc, visible
 
 
@@ -29,12 +30,32 @@ def met_standard(doc: Doc, month: tuple[str, str], standard: int) -> bool:
     return len(counting) >= standard
 
 
+def standard_in_month(doc: Doc, month: tuple[str, str]) -> int:
+    """The contacts a case owed in a month: by the level in force when it began (the
+    month's contacts are planned from it; a change mid-month counts from the next),
+    not by today's level."""
+    level = level_on(
+        doc.get("supervision_levels", []), month[0], doc["supervision_level"]
+    )
+    return CONTACT_STANDARD_PER_MONTH[level]
+
+
+def incentive_ratio(incentives: int, sanctions: int) -> dict[str, Any]:
+    """Incentives per sanction (DOMAIN.md §4.3: aim for about four to one)."""
+    return {
+        "incentives": incentives,
+        "sanctions": sanctions,
+        "ratio": round(incentives / sanctions, 3) if sanctions else None,
+    }
+
+
 def measures(docs: Iterable[Doc], today: date) -> dict[str, Any]:
     """The outcome figures of one group of cases."""
     month = previous_month(today)
     risk: Counter[str] = Counter()
     violations: Counter[str] = Counter()
     responses: Counter[str] = Counter()
+    incentives: Counter[str] = Counter()
     closures: Counter[str] = Counter()
     referrals: dict[str, Counter[str]] = defaultdict(Counter)
     by_service: dict[str, Counter[str]] = defaultdict(Counter)
@@ -42,9 +63,7 @@ def measures(docs: Iterable[Doc], today: date) -> dict[str, Any]:
     for doc in docs:
         if doc["status"] == "active":
             risk[doc["risk_level"] or "unassessed"] += 1
-            standard = CONTACT_STANDARD_PER_MONTH[
-                SupervisionLevel(doc["supervision_level"])
-            ]
+            standard = standard_in_month(doc, month)
             opened_before_month = doc["opened_on"] < month[0]
             if standard and opened_before_month:
                 assessed_for_standard += 1
@@ -53,6 +72,7 @@ def measures(docs: Iterable[Doc], today: date) -> dict[str, Any]:
             closures[doc["closure"]["outcome"]] += 1
         violations.update(doc["violations_by_kind"])
         responses.update(doc["responses"])
+        incentives.update(doc.get("incentives_by_type", {}))
         for _, partner_id, service_type, ended in doc["ended_referrals"]:
             referrals[partner_id][ended] += 1
             by_service[service_type][ended] += 1
@@ -68,6 +88,10 @@ def measures(docs: Iterable[Doc], today: date) -> dict[str, Any]:
         },
         "violations_by_kind": dict(sorted(violations.items())),
         "responses": dict(sorted(responses.items())),
+        "incentives": dict(sorted(incentives.items())),
+        "incentive_to_sanction": incentive_ratio(
+            sum(incentives.values()), sum(responses.values())
+        ),
         "referral_completion_by_partner": _rates(referrals),
         "referral_completion_by_service": _rates(by_service),
         "closures_by_outcome": dict(sorted(closures.items())),

@@ -59,6 +59,24 @@ def revise_plan(
     return submitted.on_case(probationer_id, command, body)
 
 
+@router.post("/plans/countersignature", status_code=CREATED)
+def countersign_plan(
+    probationer_id: UUID, body: bodies.CountersignPlan, submitted: SubmissionDep
+) -> Recorded:
+    """A supervisor countersigns the current plan version (never its author)."""
+    command = command_of(cmd.CountersignPlan, body)
+    return submitted.on_case(probationer_id, command, body)
+
+
+@router.post("/incentives", status_code=CREATED)
+def grant_incentive(
+    probationer_id: UUID, body: bodies.GrantIncentive, submitted: SubmissionDep
+) -> Recorded:
+    """Reward compliance; the caller's role must have authority for its level."""
+    command = command_of(cmd.GrantIncentive, body)
+    return submitted.on_case(probationer_id, command, body)
+
+
 @router.post("/plans/goals/{goal_id}/progress", status_code=CREATED)
 def record_goal_progress(
     probationer_id: UUID,
