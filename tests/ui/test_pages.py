@@ -34,9 +34,24 @@ def days_ago(n: float) -> str:
     return (datetime.now(UTC) - timedelta(days=n)).isoformat()
 
 
+# The particulars the pages must show (each test case gets its own CRN otherwise).
+PARTICULARS = {
+    "person": {
+        "name": "Dana Reyes",
+        "date_of_birth": "1990-04-02",
+        "identifiers": {"crn": "X123456"},
+    },
+    "court_order": {
+        "court": "Springfield Municipal",
+        "case_number": "CR-2026-0042",
+        "order_date": "2026-01-12",
+    },
+}
+
+
 def corrected_case(client: TestClient) -> UUID:
     """Opened three days ago; a visit two days ago logged now (late); it is corrected."""
-    case_id = open_case(client, effective_at=days_ago(3))
+    case_id = open_case(client, effective_at=days_ago(3), **PARTICULARS)
     logged = client.post(
         f"/probationers/{case_id}/contacts",
         json=contact_body("k1", effective_at=days_ago(2), summary="Home visit"),

@@ -337,6 +337,31 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def search_clauses(
+    marker: str,
+    *,
+    crn: str | None,
+    name: str | None,
+    case_number: str | None,
+) -> tuple[str, list[str]]:
+    """The WHERE condition and parameters of a search, in one place for every SQL
+    view (``marker`` is the driver's placeholder: ``?`` or ``%s``)."""
+    clauses, params = [], []
+    if crn is not None:
+        clauses.append(f"crn = {marker}")
+        params.append(crn)
+    if case_number is not None:
+        clauses.append(f"case_number = {marker}")
+        params.append(case_number)
+    if name is not None:
+        # name_key is case-folded already; the pattern escapes LIKE's wildcards.
+        clauses.append(f"name_key LIKE {marker} ESCAPE '\\'")
+        params.append(like_pattern(name))
+    if not clauses:
+        raise ValueError("a search needs at least one criterion")
+    return " AND ".join(clauses), params
+
+
 def find_cases(
     view: CaseloadView,
     *,

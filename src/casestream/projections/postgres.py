@@ -24,7 +24,7 @@ from casestream.projections.caseload import (
     CaseloadProjection,
     CaseloadView,
     Doc,
-    like_pattern,
+    search_clauses,
     search_key,
 )
 from casestream.projections.poison import (
@@ -208,23 +208,13 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
         name: str | None = None,
         case_number: str | None = None,
     ) -> list[Doc]:
-        clauses, params = [], []
-        if crn is not None:
-            clauses.append("crn = %s")
-            params.append(crn)
-        if case_number is not None:
-            clauses.append("case_number = %s")
-            params.append(case_number)
-        if name is not None:
-            clauses.append("name_key LIKE %s")
-            params.append(like_pattern(name))
-        if not clauses:
-            raise ValueError("a search needs at least one criterion")
+        where, params = search_clauses(
+            "%s", crn=crn, name=name, case_number=case_number
+        )
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
                 self.sql(
-                    "SELECT doc - 'state' AS doc FROM {schema}.{table} WHERE "
-                    + " AND ".join(clauses)
+                    "SELECT doc - 'state' AS doc FROM {schema}.{table} WHERE " + where
                 ),
                 params,
             )

@@ -28,7 +28,7 @@ from casestream.projections.caseload import (
     CaseloadProjection,
     CaseloadView,
     Doc,
-    like_pattern,
+    search_clauses,
     search_key,
 )
 from casestream.projections.poison import (
@@ -169,23 +169,10 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
         name: str | None = None,
         case_number: str | None = None,
     ) -> list[Doc]:
-        clauses, params = [], []
-        if crn is not None:
-            clauses.append("crn = ?")
-            params.append(crn)
-        if case_number is not None:
-            clauses.append("case_number = ?")
-            params.append(case_number)
-        if name is not None:
-            # LIKE is case-insensitive for ASCII only; name_key is case-folded already.
-            clauses.append("name_key LIKE ? ESCAPE '\\'")
-            params.append(like_pattern(name))
-        if not clauses:
-            raise ValueError("a search needs at least one criterion")
+        where, params = search_clauses("?", crn=crn, name=name, case_number=case_number)
         with self.datastore.transaction(commit=False) as c:
             c.execute(
-                f"SELECT json_remove(doc, '$.state') FROM {self.table} "
-                f"WHERE {' AND '.join(clauses)}",
+                f"SELECT json_remove(doc, '$.state') FROM {self.table} WHERE {where}",
                 params,
             )
             return [json.loads(r[0]) for r in c.fetchall()]
