@@ -188,7 +188,7 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
     from casestream.access_log import AccessAttempt, AccessOutcome
     from casestream.api.auth import covers_case, read_token
     from casestream.api.schemas import Caseload, CaseloadRow
-    from casestream.projections.caseload import present, visible
+    from casestream.projections.caseload import listed, present, visible
     from casestream.projections.runner import open_view
     from casestream.projections.sealed import sealed_cases
 
@@ -257,7 +257,7 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
                     officer_id=officer.id,
                     position=position,
                     lag=0,
-                    rows=[CaseloadRow(**r) for r in rows],
+                    rows=[CaseloadRow(**listed(r)) for r in rows],
                 ).model_dump_json()
                 t7 = time.perf_counter()
                 for name, seconds in zip(
