@@ -42,7 +42,7 @@ from casestream.domain.probationer import Probationer
 from casestream.domain.values import Actor
 from casestream.integrity import Integrity, check_rows, note
 from casestream.keys import SNAPSHOT_KEY
-from casestream.persistence import IdempotentResult, RecordedAtRecorder
+from casestream.persistence import ChainedEvent, IdempotentResult, RecordedAtRecorder
 from casestream.persistence.snapshots import SealedSnapshotRecorder
 
 logger = logging.getLogger(__name__)
@@ -381,18 +381,23 @@ class CaseHistory(Application[UUID]):
         recorded = {e.stored.originator_version: e.recorded_at for e in rows.events}
         return LoadedCase(aggregate, integrity, recorded)
 
-    def case_events(
-        self, case_id: UUID
-    ) -> tuple[list[DomainEventProtocol[UUID]], dict[int, datetime], Integrity]:
-        """Every event of a case, checked, with the time the store recorded each."""
+    def checked_rows(self, case_id: UUID) -> tuple[list[ChainedEvent], Integrity]:
+        """Every stored row of a case in one read, checked (and a failure reported)."""
         rows = self.store.case_rows(case_id)
         if not rows.events:
             raise CaseNotFound(f"no probationer {case_id}")
         integrity = check_rows(case_id, rows)
         self._report(case_id, integrity)
+        return rows.events, integrity
+
+    def case_events(
+        self, case_id: UUID
+    ) -> tuple[list[DomainEventProtocol[UUID]], dict[int, datetime], Integrity]:
+        """Every event of a case, checked, with the time the store recorded each."""
+        rows, integrity = self.checked_rows(case_id)
         return (
-            [self.mapper.to_domain_event(r.stored) for r in rows.events],
-            {r.stored.originator_version: r.recorded_at for r in rows.events},
+            [self.mapper.to_domain_event(r.stored) for r in rows],
+            {r.stored.originator_version: r.recorded_at for r in rows},
             integrity,
         )
 

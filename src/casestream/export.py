@@ -179,17 +179,13 @@ def build_bundle(
 def _read_case(
     app: CaseHistory, case_id: UUID
 ) -> tuple[list[ChainedEvent], list[DomainEventProtocol[UUID]], Integrity]:
-    """The case's stored rows and their events, checked (and any failure reported).
-
-    Two reads: an event appended between them is left out of both, so that every
-    exported event has its row (versions start at 1 and have no gaps).
-    """
-    domain_events, _, integrity = app.case_events(case_id)
+    """The case's stored rows and their events from one checked read: every exported
+    event has its row, even while others append."""
+    rows, integrity = app.checked_rows(case_id)
+    domain_events = [app.mapper.to_domain_event(r.stored) for r in rows]
     if not isinstance(domain_events[0], Probationer.CaseOpened):
         raise CaseNotFound(f"no probationer {case_id}")
-    rows = app.store.case_rows(case_id).events
-    n = min(len(rows), len(domain_events))
-    return rows[:n], domain_events[:n], integrity
+    return rows, domain_events, integrity
 
 
 def _recorded_by(

@@ -196,12 +196,18 @@ def _load(
     try:
         return cases.get_case(probationer_id)
     except CaseNotFound:
-        knows_all = principal.role in ALL_CASES or probationer_id in principal.cases
+        knows_all = knows_unknown(principal, probationer_id)
         if on_hidden is not None:
             on_hidden(AccessOutcome.NOT_FOUND if knows_all else AccessOutcome.DENIED)
         if knows_all:
             raise
         raise Forbidden("this case is not within your scope") from None
+
+
+def knows_unknown(principal: Principal, probationer_id: UUID) -> bool:
+    """Whether the caller may learn that a case does not exist (a 404); to anyone
+    else an unknown case looks like one out of scope (a 403)."""
+    return principal.role in ALL_CASES or probationer_id in principal.cases
 
 
 ReadableCase = Annotated[Probationer, Depends(readable_case)]
@@ -281,7 +287,7 @@ class Submission:
                 authorize=authorize,
             )
         except CaseNotFound:
-            if self.principal.role in ALL_CASES:
+            if target is not None and knows_unknown(self.principal, target):
                 raise
             raise Forbidden("this case is not within your scope") from None
         # The new version, as a read's ETag gives it: the next If-Match.
