@@ -333,15 +333,19 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
         self, originator_id: UUID, *, gte: int = 1, lte: int | None = None
     ) -> CaseRows:
         """One round trip (a pipeline) for the events, the last link and the head
-        the latest checkpoint saw."""
+        the latest checkpoint saw, all from one snapshot (REPEATABLE READ): under
+        READ COMMITTED each statement has its own, so a writer committing between
+        them made an intact case look broken (a link without its event)."""
         top = lte if lte is not None else 2**62
         with (
             self.datastore.get_connection() as conn,
             conn.pipeline(),
+            conn.transaction(),
             conn.cursor() as c1,
             conn.cursor() as c2,
             conn.cursor() as c3,
         ):
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             c1.execute(
                 self._sql["case_events"], (originator_id, gte, top), prepare=True
             )

@@ -1,0 +1,64 @@
+"""A case read while another request appends to it is read whole and intact.
+
+A checked read takes the events, the last chain link and the last checkpoint's head
+in one round trip. If those came from different moments, a writer committing between
+them would make an intact case look broken (a link without its event): the CI run
+that found it answered 409 to an officer logging a contact.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from tests.factories import OFFICER, days_ago, open_case
+
+from casestream.application import CaseHistory
+from casestream.domain import commands as cmd
+
+WRITES = 60
+
+
+def test_reads_racing_a_writer_never_see_a_broken_chain(app: CaseHistory) -> None:
+    case_id = open_case(app)
+    done = threading.Event()
+    problems: list[str] = []
+    reads = 0
+
+    def write() -> None:
+        try:
+            for k in range(WRITES):
+                app.execute(
+                    case_id,
+                    cmd.LogContact(
+                        contact_id=f"k{k}",
+                        contact_type="office",
+                        attendance="attended",
+                        location="Office",
+                        summary="Reported",
+                        effective_at=days_ago(1),
+                    ),
+                    actor=OFFICER,
+                )
+        finally:
+            done.set()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    while not done.is_set():
+        rows = app.store.case_rows(case_id)
+        loaded = app.load_case(case_id)
+        reads += 1
+        if not loaded.integrity.intact:
+            problems.append(f"{loaded.integrity.broken_at}: {loaded.integrity.problem}")
+        versions = [e.stored.originator_version for e in rows.events]
+        if versions != list(range(1, len(versions) + 1)):
+            problems.append(f"a gap in {versions}")
+        if rows.last_linked_version != versions[-1]:
+            problems.append(
+                f"links to {rows.last_linked_version}, events to {versions[-1]}"
+            )
+    writer.join()
+
+    assert reads > 0
+    assert problems == []
+    assert app.load_case(case_id).case.version == WRITES + 1
