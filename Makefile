@@ -29,6 +29,7 @@ test: $(STAMP)
 	bash scripts/ensure-postgres.sh
 	bash scripts/ensure-nats.sh
 	bash scripts/ensure-chromium.sh
+	bash scripts/ensure-weasyprint.sh
 	$(BIN)/pytest
 
 ## The reliability scenarios (tests/reliability) at ten times their counts, or
