@@ -53,7 +53,7 @@ from casestream.domain.summaries import summarize
 from casestream.integrity import Integrity
 from casestream.keys import public_bytes
 from casestream.persistence import ChainedEvent
-from casestream.redaction import LABELS, redact_bundle_parts
+from casestream.redaction import LABELS, REDISCLOSURE_NOTICE, redact_bundle_parts
 
 # Version 2: one time axis per bundle ("axis", "at", and the case under the axis's name).
 FORMAT = "casestream-export/2"
@@ -164,6 +164,10 @@ def build_bundle(
             )
             if withheld
             else [],
+            # 42 CFR §2.32: a disclosure of Part 2 records carries the notice.
+            "redisclosure_notice": REDISCLOSURE_NOTICE
+            if any("redisclosure_notice" in e for e in events)
+            else None,
             "late_entries": [e["version"] for e in events if e["late"]],
             "checkpoint": _checkpoint_section(covering, index),
         }

@@ -29,6 +29,7 @@ from casestream.api.auth import (
     Role,
     Unauthenticated,
     covers_case,
+    covers_referral,
     require,
 )
 from casestream.api.identity import Verifier
@@ -39,6 +40,7 @@ from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
+from casestream.domain.values import EntryKind
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
 from casestream.settings import Settings
@@ -186,6 +188,35 @@ def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]
     return check
 
 
+def referral_worker(
+    principal: Principal, referral_id: str
+) -> Callable[[Probationer | Partner], None]:
+    """The check a referral's status change or session runs on the state it changes:
+    a partner works only referrals addressed to it (an unknown one looks the same as
+    another's: 403), on a case neither sealed nor restricted against them; anyone
+    else, a case in their scope."""
+
+    def check(aggregate: Probationer | Partner) -> None:
+        if not isinstance(aggregate, Probationer):
+            return
+        if principal.role != Role.PARTNER:
+            if not sees_case(principal, aggregate):
+                raise Forbidden("this case is not within your scope")
+            return
+        referral = aggregate.entries.get(referral_id)
+        if (
+            referral is None
+            or referral["entry_kind"] != EntryKind.REFERRAL
+            or aggregate.sealed is not None
+            or not covers_referral(
+                principal, str(referral["partner_id"]), aggregate.restriction
+            )
+        ):
+            raise Forbidden("this referral is not addressed to your organisation")
+
+    return check
+
+
 def _load(
     cases: CaseHistory,
     principal: Principal,
@@ -305,6 +336,22 @@ class Submission:
         require(self.principal, permission)
         return self.execute(
             case_id, command, body, authorize=case_writer(self.principal)
+        )
+
+    def on_referral(
+        self,
+        case_id: UUID,
+        command: cmd.ChangeReferralStatus | cmd.RecordReferralSession,
+        body: BaseModel,
+    ) -> Recorded:
+        """A command on one referral: by the case's staff, or the partner it is
+        addressed to (the partner user is the actor of the event)."""
+        require(self.principal, Permission.WORK_REFERRALS)
+        return self.execute(
+            case_id,
+            command,
+            body,
+            authorize=referral_worker(self.principal, command.referral_id),
         )
 
     def stored_key(self, key: str) -> str:

@@ -389,6 +389,12 @@ def facts(case: CaseState) -> Facts:
         "last_contact": _iso(last_contact(entries)),
         "counting_contacts": [d.isoformat() for d in counting_contact_days(entries)],
         "waiting_referrals": waiting_referrals(entries),
+        # Each live referral's partner and when it was made: who lists it
+        # (``GET /referrals``) and in which order.
+        "referrals": {
+            r["id"]: [str(r["partner_id"]), r["effective_at"].isoformat()]
+            for r in live_entries(entries, EntryKind.REFERRAL)
+        },
         "supervision_levels": level_history(case),
         "incentives_by_type": dict(
             sorted(

@@ -51,6 +51,9 @@ _TEXT = frozenset(
         "strengths",
         "instrument_version",
         "recorded_by",
+        "sessions",
+        "desired_outcomes",
+        "outcomes",
     }
 )
 
@@ -76,6 +79,8 @@ def _trim(case: Probationer) -> None:
     restriction = getattr(case, "restriction", None)
     if restriction is not None:
         case.restriction = {k: restriction[k] for k in ("mode", "users")}
+    for consent in getattr(case, "consents", {}).values():
+        consent.pop("purpose", None)
     for part in (case.closure, case.sealed):
         if part is not None:
             part.pop("reason", None)
@@ -111,7 +116,10 @@ def _state(case: Probationer) -> dict[str, Any]:
 def restore(doc: Doc) -> Probationer:
     """The case state a row keeps, as a ``Probationer`` its events can be applied to."""
     case = Probationer.__new__(Probationer)
-    case.__dict__.update(json.loads(doc["state"], object_hook=_untagged))
+    state = json.loads(doc["state"], object_hook=_untagged)
+    # Rows kept before consents and the referral lifecycle's fields: as a snapshot.
+    Probationer.upcast_v5_v6(state)
+    case.__dict__.update(state)
     case.__dict__["_pending_events"] = []
     # Rows kept before the level history was: the current level from the opening.
     case.__dict__.setdefault(
