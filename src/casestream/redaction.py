@@ -108,6 +108,28 @@ def redact_data(
     return shown
 
 
+# Events about an entry recorded earlier (its labels are on that entry, not on them).
+ABOUT_AN_ENTRY = frozenset({"EntryCorrected", "ReferralSessionRecorded"})
+
+
+def redact_event_data(
+    event_type: str, data: Mapping[str, Any], visible: Visible
+) -> dict[str, Any]:
+    """One event's payload, read apart from its case (a feed page, an audit-trail
+    row), as a reader seeing ``visible`` labels may see it: the entry's earlier events
+    are not at hand, so an event about an earlier entry is withheld from any reader
+    not seeing every label, and a labelled one by its own labels."""
+    if visible is None:
+        return dict(data)
+    if event_type in ABOUT_AN_ENTRY or hides(labels_of(data), visible):
+        shown = _withheld(data)
+        for part in ("changes", "previous"):
+            if isinstance(shown.get(part), Mapping):
+                shown[part] = _withheld(shown[part])
+        return shown
+    return dict(data)
+
+
 def redact_history(history: list[HistoryEntry], visible: Visible) -> list[HistoryEntry]:
     """A case's history with the text of labelled entries withheld from this reader."""
     if visible is None:

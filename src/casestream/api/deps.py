@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from casestream.access_log import AccessAttempt, AccessLog, AccessOutcome
 from casestream.api.auth import (
     ALL_CASES,
+    SEES_RESTRICTED,
     SEES_SEALED,
     Forbidden,
     Permission,
@@ -31,6 +32,7 @@ from casestream.api.auth import (
     covers_case,
     covers_referral,
     require,
+    restriction_allows,
 )
 from casestream.api.identity import Verifier
 from casestream.api.metrics import Metrics
@@ -41,6 +43,7 @@ from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import EntryKind
+from casestream.projections.caseload import restrictions
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
 from casestream.settings import Settings
@@ -94,11 +97,20 @@ def hidden_cases(
     principal: Principal, cases: CaseHistory, projections: ReadModels | None
 ) -> frozenset[UUID]:
     """Cases this caller must not see in lists and feeds: the sealed ones (the sealed
-    read model, and any sealed since its position)."""
-    if principal.role in SEES_SEALED:
-        return frozenset()
-    view = projections.view("sealed") if projections is not None else None
-    return sealed_cases(view, cases)
+    read model, and any sealed since its position), and those whose restriction
+    leaves the caller out (the caseload's, and any restricted or lifted since)."""
+    hidden: set[UUID] = set()
+    if principal.role not in SEES_SEALED:
+        view = projections.view("sealed") if projections is not None else None
+        hidden.update(sealed_cases(view, cases))
+    if principal.role not in SEES_RESTRICTED and projections is not None:
+        found = restrictions(projections.view("caseload"), cases)
+        hidden.update(
+            UUID(case_id)
+            for case_id, restriction in found.items()
+            if not restriction_allows(principal, restriction)
+        )
+    return frozenset(hidden)
 
 
 def get_principal(

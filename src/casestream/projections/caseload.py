@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
 from casestream.domain import derived, policies
 from casestream.domain.probationer import Probationer
@@ -31,7 +32,7 @@ from casestream.projections.poison import (
     apply_or_skip,
     refuse_unstorable,
 )
-from casestream.projections.source import EventReader, select_events
+from casestream.projections.source import EventReader, head, select_events
 
 Doc = dict[str, Any]
 COMPLIANCE = derived.COMPLIANCE
@@ -250,6 +251,11 @@ class CaseloadView(PoisonAware):
         """Rows whose CRN or court case number equals the one given and whose name
         contains ``name`` (case-insensitive), through their indexed columns; without
         the kept case state. At least one criterion is given."""
+
+    @abstractmethod
+    def restricted_docs(self) -> dict[str, Doc]:
+        """The restriction of every restricted case, by case id (few: limited-access
+        cases are the exception)."""
 
     def apply(self, events: Iterable[Any], tracking: Tracking) -> None:
         """Fold a batch of events into their rows, then save rows and position together."""
@@ -485,3 +491,25 @@ __all__ = [
     "query_caseload",
     "workload",
 ]
+
+
+RESTRICTING = (
+    get_topic(Probationer.CaseRestricted),
+    get_topic(Probationer.RestrictionLifted),
+)
+
+
+def restrictions(view: CaseloadView, reader: EventReader) -> dict[str, Doc | None]:
+    """Each restricted case's restriction as of the store's head: the view's, then
+    the restrictions and lifts recorded after its position (None: lifted), so that a
+    case restricted a moment ago is never listed or fed while the view catches up."""
+    position = view.max_tracking_id(reader.name) or 0
+    found: dict[str, Doc | None] = dict(view.restricted_docs())
+    for page in select_events(reader, position, head(reader), RESTRICTING):
+        for event, _ in page:
+            key = str(event.originator_id)
+            if isinstance(event, Probationer.CaseRestricted):
+                found[key] = {"mode": str(event.mode), "users": list(event.users)}
+            else:
+                found[key] = None
+    return found
