@@ -393,11 +393,23 @@ exported {_when(bundle["exported_at"])} · {len(bundle["events"])} entries ·
 chain {"intact" if bundle["chain"]["intact"] else "BROKEN: " + _esc(bundle["chain"]["problem"])}
 · checkpoint at position {checkpoint["position"]} (root {checkpoint["root"][:16]}…)
 · signed with Ed25519 key {bundle["signature"]["public_key"][:16]}…</p>
-<table><tr><th>v</th><th>effective</th><th>recorded</th><th>recorded by</th>
+{_notice(bundle)}<table><tr><th>v</th><th>effective</th><th>recorded</th><th>recorded by</th>
 <th>entry</th><th>reason</th><th>notes</th></tr>
 {"".join(rows)}
 </table></body></html>
 """
+
+
+def _notice(bundle: dict[str, Any]) -> str:
+    """The 42 CFR §2.32 notice, above the entries, when the bundle holds Part 2 records."""
+    notice = bundle.get("redisclosure_notice")
+    if not notice:
+        return ""
+    return (
+        '<section class="notice"><h2>Re-disclosure notice (42 CFR §2.32)</h2>'
+        f"<p>{_esc(notice)}</p><p>It covers the entries marked 42 CFR Part 2.</p>"
+        "</section>\n"
+    )
 
 
 def _row(
@@ -413,6 +425,8 @@ def _row(
         notes.append(f'{verb} by <a href="#v{v}">v{v}</a>')
     if e["late"]:
         notes.append("late entry")
+    if e.get("redisclosure_notice"):
+        notes.append("42 CFR Part 2")
     if _not_yet_in_effect(e, bundle):
         notes.append("took effect later")
     return (

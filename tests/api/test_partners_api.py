@@ -359,3 +359,79 @@ def test_a_partner_token_must_name_its_partner():
         mint_token(SECRET, "u", "partner")
     with pytest.raises(ValueError, match="only partner tokens"):
         mint_token(SECRET, "u", "officer", unit="x", partner=UUID(int=1))
+
+
+def auditor(*grants: str) -> Headers:
+    token = mint_token(SECRET, "auditor-eve", "auditor", grants=grants)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_part2_entries_reach_staff_and_grantees_only_and_exports_carry_the_notice(
+    client: TestClient,
+):
+    case = open_case(client)
+    for path, body in (
+        ("notes", {"note_id": "n1", "text": "Methadone 60mg", "labels": ["part2"]}),
+        (
+            "drug-tests",
+            {
+                "test_id": "t1",
+                "method": "urine_lab",
+                "results": {"opiates": "positive"},
+                "labels": ["part2"],
+            },
+        ),
+        (
+            "notes",
+            {"note_id": "n2", "text": "Victim lives at Elm Row", "labels": ["victim"]},
+        ),
+    ):
+        response = client.post(
+            f"/probationers/{case}/{path}", json=body, headers=OFFICER
+        )
+        assert response.status_code == 201, response.text
+    assert client.post("/checkpoints", headers=ADMIN).status_code == 201
+    client.app.state.projections.wait()  # type: ignore[attr-defined]
+
+    def text(path: str, headers: Headers) -> str:
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.text
+
+    for reader in (OFFICER, SUPERVISOR, ADMIN, auditor("part2", "victim")):
+        shown = text(f"/probationers/{case}", reader)
+        assert "Methadone 60mg" in shown
+        assert '"opiates":"positive"' in shown
+    for path in ("", "/history", "/export"):
+        hidden = text(f"/probationers/{case}{path}", auditor())
+        assert "Methadone" not in hidden
+        assert "Elm Row" not in hidden
+        assert "opiates" not in hidden or path == "/history"  # the key, not the result
+    state = client.get(f"/probationers/{case}", headers=auditor("victim")).json()
+    entries = {e["id"]: e for e in state["entries"]}
+    assert entries["n2"]["text"] == "Victim lives at Elm Row"
+    assert entries["t1"]["results"] == "sensitive entry: text withheld"
+    assert entries["n1"]["labels"] == ["part2"]  # that it exists, and its metadata
+
+    for reader in (auditor(), ADMIN):
+        audit = text(f"/audit?probationer={case}", reader)
+        assert ("Methadone" in audit) is (reader is ADMIN)
+    for reader in (auditor("part2", "victim"), ADMIN):
+        feed = text("/events?after=0&limit=1000", reader)
+        assert "Methadone" not in feed
+        assert "Elm Row" not in feed
+    consumer_feed = client.get(
+        "/events?after=0&limit=1000",
+        headers={"Authorization": f"Bearer {mint_token(SECRET, 'r', 'consumer')}"},
+    ).json()
+    tests = [
+        e for e in consumer_feed["events"] if e["type"].endswith("DrugTestRecorded")
+    ]
+    assert "results" not in tests[0]["data"]  # Part 2 codes never leave either
+
+    bundle = client.get(f"/probationers/{case}/export", headers=OFFICER).json()
+    noticed = {e["version"] for e in bundle["events"] if "redisclosure_notice" in e}
+    assert len(noticed) == 2  # the note and the test, not the victim note
+    assert "42 CFR part 2" in bundle["redisclosure_notice"]
+    page = text(f"/probationers/{case}/export?format=html", OFFICER)
+    assert "Re-disclosure notice" in page
