@@ -322,6 +322,18 @@ def test_a_mental_health_referral_is_a_stub_to_its_partner_until_consent_and_aft
     assert consent.status_code == 201, consent.text
     assert shown()["person"]["name"] == "Dana Reyes"
     assert shown()["shared"] is True
+    unknown = client.post(
+        f"/probationers/{case}/consents",
+        json={
+            "consent_id": "k9",
+            "recipient_partner_id": str(UUID(int=9)),
+            "categories": ["mental_health"],
+            "purpose": "To no one known",
+            "expires_on": expires,
+        },
+        headers=OFFICER,
+    )
+    assert_problem(unknown, 404)
 
     revoked = client.post(
         f"/probationers/{case}/consents/k1/revoke",

@@ -207,9 +207,10 @@ def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
     return bodies
 
 
-@pytest.fixture
-def store() -> str:
-    return "postgres"
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> str:
+    chosen: str = request.param
+    return chosen
 
 
 @pytest.fixture
@@ -230,7 +231,7 @@ def api(
 
 
 def test_every_endpoint_every_role_every_kind_of_case(
-    api: tuple[TestClient, CaseHistory, AccessLog],
+    api: tuple[TestClient, CaseHistory, AccessLog], store: str
 ):
     started = time.monotonic()
     client, app, access_log = api
@@ -589,7 +590,7 @@ def test_every_endpoint_every_role_every_kind_of_case(
     }
     record_figures(
         "8-authorization",
-        "postgres",
+        store,
         {
             "routes": len(routes),
             "callers": len(CALLERS),
@@ -604,7 +605,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
             "server_errors": tally.server_errors,
             "seconds": round(time.monotonic() - started, 1),
         },
-        title="Authorization: every endpoint x role x (own, other unit's, sealed case)",
+        title="Authorization: every endpoint x role x (own, other unit's, sealed, "
+        "restricted case) x a Part 2 label",
     )
     assert sorted(routes - covered) == []  # every route of the app was tried
     assert mismatches == []

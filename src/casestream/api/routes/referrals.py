@@ -85,7 +85,7 @@ def _after(cursor: str) -> Key:
     try:
         made_at, case_id, referral_id = json.loads(base64.urlsafe_b64decode(cursor))
         return str(made_at), str(UUID(case_id)), str(referral_id)
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError, AttributeError, binascii.Error):
         raise InvalidInput("after", "not a cursor this list gave") from None
 
 
