@@ -212,8 +212,13 @@ def for_consumers(event_class: type, data: Mapping[str, Any]) -> dict[str, Any]:
         return _pick(data, ENVELOPE)
     if Label.PART2 in labels_of(data):
         # Part 2 content never leaves, codes included (DOMAIN.md §6 C6): a test's
-        # results or a referral's service say what treatment is for. Ids stay.
-        listed = {k: v for k, v in listed.items() if k.endswith("_id") or k == "labels"}
+        # results, a referral's service or its provider say what treatment is for.
+        # The entry's own ids stay.
+        listed = {
+            k: v
+            for k, v in listed.items()
+            if (k.endswith("_id") and k != "partner_id") or k == "labels"
+        }
     return _pick(data, {**ENVELOPE, **RECORDED_BY, **listed})
 
 
