@@ -292,6 +292,8 @@ class CaseHistory(Application[UUID]):
                 raise PartnerNotFound(f"no partner {command.partner_id!r}") from None
             partner = self.get_partner(partner_id)
             partner.check_offers(command.service_type)
+        if isinstance(command, cmd.RecordConsent):  # to a partner in the directory
+            self.get_partner(UUID(str(command.recipient_partner_id)))
         if not isinstance(command, cmd.OpenCase | cmd.RegisterPartner):
             aggregate.execute(command, actor)
         return aggregate

@@ -26,6 +26,7 @@ from casestream.cli_errors import (
     case_id,
     fail,
     one_line,
+    partner_id,
 )
 from casestream.cli_render import iso, print_json, table
 from casestream.demo import DEFAULT_MONTHS as DEFAULT_DEMO_MONTHS
@@ -579,6 +580,7 @@ def cmd_token(args: argparse.Namespace) -> int:
             now=now,
             issuer=settings.jwt_issuer or None,
             audience=settings.jwt_audience or None,
+            partner=args.partner,
         )
     except ValueError as e:  # what the server would refuse: say so, in one line
         raise CliError(f"no token: {e}") from e
@@ -590,6 +592,7 @@ def cmd_token(args: argparse.Namespace) -> int:
                 "role": args.role,
                 "unit": args.unit,
                 "cases": list(args.case),
+                "partner": args.partner,
                 "issued_at": now,
                 "expires_at": now + ttl,
             }
@@ -796,9 +799,23 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument(
         "--role",
         required=True,
-        choices=["officer", "supervisor", "auditor", "court", "consumer", "admin"],
+        choices=[
+            "officer",
+            "supervisor",
+            "auditor",
+            "court",
+            "consumer",
+            "admin",
+            "partner",
+        ],
     )
     token.add_argument("--unit", default=None)
+    token.add_argument(
+        "--partner",
+        type=partner_id,
+        default=None,
+        help="the partner organisation a partner user acts for (its id)",
+    )
     token.add_argument(
         "--case",
         type=case_id,

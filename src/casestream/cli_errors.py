@@ -113,12 +113,21 @@ class OneLineParser(argparse.ArgumentParser):
         sys.exit(EXIT_EXPECTED)
 
 
-def case_id(text: str) -> UUID:
-    """An argument that must be a case id: refused by argparse, in one line, if not."""
-    try:
-        return UUID(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a case id: {text!r} (a case id is a UUID, like "
-            "0b5f7c2e-5c1a-4e0f-9a57-3d2f6b1c9e44)"
-        ) from None
+def _uuid_of(what: str) -> Callable[[str], UUID]:
+    """An argument that must be a ``what`` id (a UUID): refused by argparse, in one
+    line, if not."""
+
+    def parse(text: str) -> UUID:
+        try:
+            return UUID(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"not a {what} id: {text!r} (a {what} id is a UUID, like "
+                "0b5f7c2e-5c1a-4e0f-9a57-3d2f6b1c9e44)"
+            ) from None
+
+    return parse
+
+
+case_id = _uuid_of("case")
+partner_id = _uuid_of("partner")

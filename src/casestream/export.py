@@ -53,7 +53,7 @@ from casestream.domain.summaries import summarize
 from casestream.integrity import Integrity
 from casestream.keys import public_bytes
 from casestream.persistence import ChainedEvent
-from casestream.redaction import LABELS, redact_bundle_parts
+from casestream.redaction import LABELS, REDISCLOSURE_NOTICE, redact_bundle_parts
 
 # Version 2: one time axis per bundle ("axis", "at", and the case under the axis's name).
 FORMAT = "casestream-export/2"
@@ -164,6 +164,10 @@ def build_bundle(
             )
             if withheld
             else [],
+            # 42 CFR §2.32: a disclosure of Part 2 records carries the notice.
+            "redisclosure_notice": REDISCLOSURE_NOTICE
+            if any("redisclosure_notice" in e for e in events)
+            else None,
             "late_entries": [e["version"] for e in events if e["late"]],
             "checkpoint": _checkpoint_section(covering, index),
         }
@@ -389,11 +393,23 @@ exported {_when(bundle["exported_at"])} · {len(bundle["events"])} entries ·
 chain {"intact" if bundle["chain"]["intact"] else "BROKEN: " + _esc(bundle["chain"]["problem"])}
 · checkpoint at position {checkpoint["position"]} (root {checkpoint["root"][:16]}…)
 · signed with Ed25519 key {bundle["signature"]["public_key"][:16]}…</p>
-<table><tr><th>v</th><th>effective</th><th>recorded</th><th>recorded by</th>
+{_notice(bundle)}<table><tr><th>v</th><th>effective</th><th>recorded</th><th>recorded by</th>
 <th>entry</th><th>reason</th><th>notes</th></tr>
 {"".join(rows)}
 </table></body></html>
 """
+
+
+def _notice(bundle: dict[str, Any]) -> str:
+    """The 42 CFR §2.32 notice, above the entries, when the bundle holds Part 2 records."""
+    notice = bundle.get("redisclosure_notice")
+    if not notice:
+        return ""
+    return (
+        '<section class="notice"><h2>Re-disclosure notice (42 CFR §2.32)</h2>'
+        f"<p>{_esc(notice)}</p><p>It covers the entries marked 42 CFR Part 2.</p>"
+        "</section>\n"
+    )
 
 
 def _row(
@@ -409,6 +425,8 @@ def _row(
         notes.append(f'{verb} by <a href="#v{v}">v{v}</a>')
     if e["late"]:
         notes.append("late entry")
+    if e.get("redisclosure_notice"):
+        notes.append("42 CFR Part 2")
     if _not_yet_in_effect(e, bundle):
         notes.append("took effect later")
     return (

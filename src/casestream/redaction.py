@@ -19,22 +19,38 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from casestream.domain.derived import labels_of
 from casestream.domain.summaries import summarize
+from casestream.domain.values import Label
 from casestream.queries import HistoryEntry
 
-# Labels an entry can carry (a boolean field of the same name on the entry).
-LABELS = ("sensitive", "victim_info")
+# Labels an entry can carry (its ``labels``, or an older boolean flag: ``labels_of``).
+LABELS = tuple(str(label) for label in Label)
 WITHHELD = "sensitive entry: text withheld"
-# The free text of a labelled entry (contacts: summary and location; notes: text).
-TEXT_FIELDS = frozenset({"summary", "location", "text"})
-# Where each event names the entry it is about.
-ENTRY_ID_FIELDS = ("contact_id", "note_id", "entry_id")
+# The free text and the telling values of a labelled entry: contacts' summary and
+# location, notes' text, a drug test's results, a referral session's note.
+TEXT_FIELDS = frozenset({"summary", "location", "text", "note", "results", "overall"})
+# Where each event names the entry it is about (a session names its referral).
+ENTRY_ID_FIELDS = ("contact_id", "note_id", "test_id", "referral_id", "entry_id")
+
+# The notice every disclosure of Part 2 records carries (42 CFR §2.32; DOMAIN.md §6
+# C8), the statement the regulation prescribes.
+REDISCLOSURE_NOTICE = (
+    "This record which has been disclosed to you is protected by federal "
+    "confidentiality rules (42 CFR part 2). These rules prohibit you from using or "
+    "disclosing this record, or testimony that describes the information contained "
+    "in this record, in any civil, criminal, administrative, or legislative "
+    "proceedings by any Federal, State, or local authority, against the patient, "
+    "unless authorized by the consent of the patient, except as provided at 42 CFR "
+    "2.12(c)(5) or as authorized by a court in accordance with 42 CFR 2.64 or 2.65. "
+    "In addition, the federal rules prohibit you from making any other use or "
+    "disclosure of this record unless at least one of the following applies: "
+    "further use or disclosure is expressly permitted by the written consent of the "
+    "individual whose information is being disclosed in this record or as otherwise "
+    "permitted by 42 CFR part 2."
+)
 
 Visible = frozenset[str] | None  # the labels a reader may see; None: all of them
-
-
-def labels_of(entry: Mapping[str, Any]) -> frozenset[str]:
-    return frozenset(label for label in LABELS if entry.get(label))
 
 
 def hides(labels: Iterable[str], visible: Visible) -> bool:
@@ -43,7 +59,13 @@ def hides(labels: Iterable[str], visible: Visible) -> bool:
 
 
 def _withheld(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: WITHHELD if k in TEXT_FIELDS else v for k, v in fields.items()}
+    shown = {k: WITHHELD if k in TEXT_FIELDS else v for k, v in fields.items()}
+    if isinstance(fields.get("sessions"), Mapping):  # a referral's sessions' notes
+        shown["sessions"] = {
+            k: _withheld(v) if isinstance(v, Mapping) else v
+            for k, v in fields["sessions"].items()
+        }
+    return shown
 
 
 def redact_entries(entries: Iterable[dict[str, Any]], visible: Visible) -> list[Any]:
@@ -86,6 +108,28 @@ def redact_data(
     return shown
 
 
+# Events about an entry recorded earlier (its labels are on that entry, not on them).
+ABOUT_AN_ENTRY = frozenset({"EntryCorrected", "ReferralSessionRecorded"})
+
+
+def redact_event_data(
+    event_type: str, data: Mapping[str, Any], visible: Visible
+) -> dict[str, Any]:
+    """One event's payload, read apart from its case (a feed page, an audit-trail
+    row), as a reader seeing ``visible`` labels may see it: the entry's earlier events
+    are not at hand, so an event about an earlier entry is withheld from any reader
+    not seeing every label, and a labelled one by its own labels."""
+    if visible is None:
+        return dict(data)
+    if event_type in ABOUT_AN_ENTRY or hides(labels_of(data), visible):
+        shown = _withheld(data)
+        for part in ("changes", "previous"):
+            if isinstance(shown.get(part), Mapping):
+                shown[part] = _withheld(shown[part])
+        return shown
+    return dict(data)
+
+
 def redact_history(history: list[HistoryEntry], visible: Visible) -> list[HistoryEntry]:
     """A case's history with the text of labelled entries withheld from this reader."""
     if visible is None:
@@ -104,14 +148,18 @@ def redact_bundle_parts(
     """Withhold labelled text from an export's events and state, in place, before it
     is signed; True if anything was withheld.
 
-    A withheld event loses its stored bytes (they hold the text) and is marked
+    Every event of a Part 2 record carries the re-disclosure notice, withheld or
+    not. A withheld event loses its stored bytes (they hold the text) and is marked
     ``withheld``: the verifier then takes its chain link as given and checks the
     chain on from it, so the export still proves the event is there, in order,
     under the signed checkpoint, without showing what it says.
     """
+    labelled = entry_labels((e["event_type"], e["data"]) for e in events)
+    for event in events:
+        if Label.PART2 in labelled.get(_entry_id(event["data"]) or "", ()):
+            event["redisclosure_notice"] = REDISCLOSURE_NOTICE
     if visible is None:
         return False
-    labelled = entry_labels((e["event_type"], e["data"]) for e in events)
     any_withheld = False
     for event in events:
         data = redact_data(event["data"], labelled, visible)

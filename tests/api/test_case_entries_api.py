@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -107,6 +108,29 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         ("referrals/r1/status", {"status": "accepted"}),
+        ("referrals/r1/status", {"status": "enrolled"}),
+        (
+            "referrals/r1/sessions",
+            {
+                "session_id": "s1",
+                "on": datetime.now(UTC).date().isoformat(),
+                "attendance": "attended",
+                "note": "Group session",
+            },
+        ),
+        (
+            "consents",
+            {
+                "consent_id": "cs1",
+                "recipient_partner_id": str(partner),
+                "categories": ["substance_use"],
+                "purpose": "Monitor treatment for the court",
+                "expires_on": (
+                    datetime.now(UTC).date() + timedelta(days=90)
+                ).isoformat(),
+            },
+        ),
+        ("consents/cs1/revoke", {"reason": "The person withdrew consent"}),
         ("contacts", contact_body("k1", complied=True)),
         (
             "drug-tests",

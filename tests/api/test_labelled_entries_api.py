@@ -93,7 +93,7 @@ def test_a_court_no_longer_reads_or_exports_a_victims_address(client: TestClient
     assert entries["k1"]["summary"] == entries["k1"]["location"] == WITHHELD
     assert entries["n2"]["text"] == "Attended the job centre"
     bundle = reads[4].json()
-    assert bundle["withheld_labels"] == ["sensitive", "victim_info"]
+    assert bundle["withheld_labels"] == ["part2", "sensitive", "victim"]
     assert [e["version"] for e in bundle["events"] if e.get("withheld")] == [2, 3, 5]
 
 

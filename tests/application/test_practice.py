@@ -86,7 +86,8 @@ def void(app: CaseHistory, case_id: UUID, entry_id: str) -> None:
     )
 
 
-# 1. Stalled means no movement while made or accepted, not an enrolled referral's age.
+# 1. Stalled means no movement while made or accepted, or no session for too long
+# while enrolled: never an enrolled referral's age.
 
 
 def test_an_enrolled_referral_is_not_stalled_by_age_but_an_unanswered_one_is(
@@ -111,6 +112,17 @@ def test_an_enrolled_referral_is_not_stalled_by_age_but_an_unanswered_one_is(
             case_id,
             cmd.ChangeReferralStatus(
                 referral_id="r-enrolled", status=status, effective_at=days_ago(ago)
+            ),
+            actor=OFFICER,
+        )
+    for session_id, ago in (("s1", 80), ("s2", 5)):
+        app.execute(
+            case_id,
+            cmd.RecordReferralSession(
+                referral_id="r-enrolled",
+                session_id=session_id,
+                on=days_ago(ago).date(),
+                attendance="attended",
             ),
             actor=OFFICER,
         )

@@ -106,3 +106,27 @@ def test_a_snapshot_taken_before_the_evolution_is_upcast_too(app: CaseHistory):
     restored = app.get_case(case_id)
 
     assert restored.entries["k1"]["complied"] is None
+
+
+def test_v1_referrals_load_with_the_lifecycle_fields_and_move_on(app: CaseHistory):
+    fixture = load_v1(app)
+    case_id = UUID(fixture["case_id"])
+    made = next(
+        e for e in fixture["events"] if e["topic"].endswith("Probationer.ReferralMade")
+    )
+    assert "desired_outcomes" not in json.loads(made["state"])  # really the old shape
+
+    case = app.get_case(case_id)
+    referral = next(e for e in case.entries.values() if e["entry_kind"] == "referral")
+    assert referral["goal_id"] is None
+    assert referral["desired_outcomes"] == []
+    assert referral["labels"] == []
+    assert referral["sessions"] == {}
+    assert referral["withdrawal"] is None
+    changed = next(
+        h
+        for h in queries.history(app, case_id)
+        if h.event_type == "ReferralStatusChanged"
+    )
+    assert changed.data["withdrawal_reason"] is None
+    assert changed.data["outcomes"] == {}

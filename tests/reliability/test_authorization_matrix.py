@@ -1,12 +1,15 @@
-"""Scenario 8: every endpoint x every role x (own case, another unit's case, a sealed case).
+"""Scenario 8: every endpoint x every role x (own case, another unit's case, a sealed
+case, a restricted case), each case holding a Part 2 labelled note and a referral.
 
 tests/api/test_authorization_api.py checks a role-by-action table on a few actions; this
 one walks every route the app has (a new route without an expectation fails here) and
 compares each answer with the policy written out again from README's roles paragraph
 and ``casestream.api.auth.PERMISSIONS``. A denial is a bare 403 problem that names no
 case data and writes nothing; an allowed list holds only cases in the caller's scope
-(never a sealed one, but for admin and court); every read of a case, allowed or denied,
-is in the access log.
+(never a sealed one, but for admin and court; never a restricted one, but for the users
+it names and admin); every read of a case, allowed or denied, is in the access log; a
+labelled note's text reaches only the roles the label policy names (or a token
+granting it), never a partner or the feed; a partner works only its own referrals.
 """
 
 from __future__ import annotations
@@ -28,12 +31,23 @@ from tests.reliability.harness import SECRET, Tally, bearer, case_body, record_f
 
 from casestream.access_log import AccessLog, AccessOutcome, AccessQuery
 from casestream.api.app import create_app
-from casestream.api.auth import PERMISSIONS, SEES_SEALED, Permission, Role
+from casestream.api.auth import (
+    LABEL_READERS,
+    PERMISSIONS,
+    SEES_SEALED,
+    Permission,
+    Role,
+    mint_token,
+)
 from casestream.application import CaseHistory
 from casestream.domain import policies
 from casestream.persistence.store import open_store
 
 UNRELATED_CASE = str(UUID(int=4))
+
+
+# The partners registered by the test, by name (a partner token names its partner).
+PARTNERS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -43,11 +57,27 @@ class Caller:
     role: Role
     unit: str | None = None
     granted: tuple[str, ...] = ()  # case kinds a court token lists
+    grants: tuple[str, ...] = ()  # labels the token grants (court, auditor)
+    partner: str | None = None  # the partner a partner user acts for
 
     def headers(self, cases: dict[str, str]) -> dict[str, str]:
         # A court token must list a case: a kind with no case here lists an unknown one.
         granted = tuple(cases.get(k, UNRELATED_CASE) for k in self.granted)
-        return bearer(self.user, self.role.value, self.unit, granted)
+        if not self.grants and self.partner is None:
+            return bearer(self.user, self.role.value, self.unit, granted)
+        token = mint_token(
+            SECRET,
+            self.user,
+            self.role.value,
+            unit=self.unit,
+            cases=granted,
+            grants=self.grants,
+            partner=PARTNERS[self.partner] if self.partner else None,
+        )
+        return {"Authorization": f"Bearer {token}"}
+
+    def sees_label(self, label: str) -> bool:
+        return self.role in LABEL_READERS[label] or label in self.grants
 
     def may(self, permission: Permission) -> bool:
         return permission in PERMISSIONS[self.role]
@@ -63,12 +93,27 @@ CALLERS = [
     Caller("court without grant", "court-4", Role.COURT, granted=("unrelated",)),
     Caller("consumer", "reporting-system", Role.CONSUMER),
     Caller("admin", "admin-root", Role.ADMIN),
+    Caller("auditor granted part2", "auditor-fay", Role.AUDITOR, grants=("part2",)),
+    Caller(
+        "court granted part2",
+        "court-5",
+        Role.COURT,
+        granted=("own", "restricted"),
+        grants=("part2",),
+    ),
+    Caller("partner", "harbor-intake", Role.PARTNER, partner="harbor"),
+    Caller("other partner", "elm-intake", Role.PARTNER, partner="elm"),
 ]
 KINDS = {  # case kind -> (officer, unit, sealed)
     "own": ("officer-ana", "unit-north", False),
     "other unit": ("officer-zed", "unit-south", False),
     "sealed": ("officer-ana", "unit-north", True),
+    "restricted": ("officer-ana", "unit-north", False),
 }
+# The "restricted" case is restricted to these users (and admin sees every case).
+RESTRICTED_TO = ("officer-ana", "supervisor-bo", "court-5")
+# Every case holds a note labelled Part 2 with this text, and a referral r1 to Harbor.
+LABELLED = "Methadone dose 60mg daily"
 
 
 # The policy, written out again from README.md's roles paragraph.
@@ -88,8 +133,18 @@ def covers(caller: Caller, kind: str) -> bool:
 
 
 def visible(caller: Caller, kind: str) -> bool:
-    """A sealed case is hidden from every role but admin and court."""
+    """A sealed case is hidden from every role but admin and court; a restricted one
+    from every user it does not name, but admin."""
+    if kind == "restricted" and caller.role != Role.ADMIN:
+        return caller.user in RESTRICTED_TO
     return not KINDS[kind][2] or caller.role in SEES_SEALED
+
+
+def may_work_referral(caller: Caller, kind: str) -> bool:
+    """Staff who may write the case, or the partner the referral is addressed to."""
+    if caller.role == Role.PARTNER:
+        return caller.partner == "harbor" and visible(caller, kind)
+    return may_write_case(caller, kind)
 
 
 def may_read_case(caller: Caller, kind: str) -> bool:
@@ -125,6 +180,7 @@ def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
             path.replace("g1", "{goal_id}")
             .replace("r1", "{referral_id}")
             .replace("v1", "{violation_id}")
+            .replace("cs1", "{consent_id}")
         )
         bodies.setdefault(
             f"POST /probationers/{{probationer_id}}/{template}", (path, body)
@@ -151,9 +207,10 @@ def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
     return bodies
 
 
-@pytest.fixture
-def store() -> str:
-    return "postgres"
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> str:
+    chosen: str = request.param
+    return chosen
 
 
 @pytest.fixture
@@ -174,7 +231,7 @@ def api(
 
 
 def test_every_endpoint_every_role_every_kind_of_case(
-    api: tuple[TestClient, CaseHistory, AccessLog],
+    api: tuple[TestClient, CaseHistory, AccessLog], store: str
 ):
     started = time.monotonic()
     client, app, access_log = api
@@ -193,6 +250,36 @@ def test_every_endpoint_every_role_every_kind_of_case(
             cases[kind] = client.post("/probationers", json=body, headers=admin).json()[
                 "id"
             ]
+            for path, body in (
+                (
+                    "notes",
+                    {"note_id": "n-part2", "text": LABELLED, "labels": ["part2"]},
+                ),
+                (
+                    "referrals",
+                    {
+                        "referral_id": "r1",
+                        "partner_id": PARTNERS["harbor"],
+                        "service_type": "counseling",
+                        "need_addressed": "drug_use",
+                    },
+                ),
+            ):
+                made = client.post(
+                    f"/probationers/{cases[kind]}/{path}", json=body, headers=admin
+                )
+                assert made.status_code == 201, made.text
+            if kind == "restricted":
+                restricting = client.post(
+                    f"/probationers/{cases[kind]}/restriction",
+                    json={
+                        "mode": "only",
+                        "users": list(RESTRICTED_TO),
+                        "reason": "LAO",
+                    },
+                    headers=admin,
+                )
+                assert restricting.status_code == 201, restricting.text
             if sealed:
                 sealing = client.post(
                     f"/probationers/{cases[kind]}/seal",
@@ -253,6 +340,12 @@ def test_every_endpoint_every_role_every_kind_of_case(
         },
         headers=admin,
     ).json()["id"]
+    PARTNERS["harbor"] = partner
+    PARTNERS["elm"] = client.post(
+        "/partners",
+        json={"name": "Elm", "services": ["housing"], "contact": "e@b.example"},
+        headers=admin,
+    ).json()["id"]
 
     # Reads of one case: allowed, or 403; either way one more line in the access log.
     for route, suffix in CASE_READS.items():
@@ -277,6 +370,17 @@ def test_every_endpoint_every_role_every_kind_of_case(
                 mismatches.append(
                     f"{route} as {caller.name} on {kind}: {response.status_code}"
                 )
+            shown = LABELLED in response.text
+            if shown and not caller.sees_label("part2"):
+                leaks.append(f"{route} as {caller.name} on {kind}: Part 2 text")
+            if suffix == "" and allowed and caller.sees_label("part2") and not shown:
+                mismatches.append(f"{route} as {caller.name}: Part 2 text withheld")
+            if (
+                response.status_code == 200
+                and suffix == ""
+                and "ETag" not in response.headers
+            ):
+                mismatches.append(f"{route} as {caller.name}: no ETag")
             after = logged(caller, cases[kind])
             want = (
                 AccessOutcome.ALLOWED
@@ -307,6 +411,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
                     and covers(caller, kind)
                     and visible(caller, kind)
                 )
+            elif path.startswith("referrals/r1/"):
+                allowed = may_work_referral(caller, kind)
             else:
                 allowed = may_write_case(caller, kind)
             if path == "incentives":  # a decision: only a role that decides may
@@ -362,6 +468,11 @@ def test_every_endpoint_every_role_every_kind_of_case(
             ("GET /workload", "/workload", caller.may(Permission.READ_OUTCOMES)),
             ("GET /outcomes", "/outcomes", caller.may(Permission.READ_OUTCOMES)),
             ("GET /partners", "/partners", caller.may(Permission.READ_PARTNERS)),
+            (
+                "GET /referrals",
+                "/referrals?limit=200",
+                caller.may(Permission.READ_REFERRALS),
+            ),
             ("GET /events", "/events?limit=1000", caller.may(Permission.READ_FEED)),
             (
                 "GET /events/stream",
@@ -418,6 +529,19 @@ def test_every_endpoint_every_role_every_kind_of_case(
                     and not visible(caller, kind)
                 ):
                     leaks.append(f"{route} as {caller.name} shows the {kind} case")
+                if shown and route == "GET /referrals":
+                    ok = (
+                        may_work_referral(caller, kind)
+                        if caller.role == Role.PARTNER
+                        else covers(caller, kind) and visible(caller, kind)
+                    )
+                    if not ok:
+                        leaks.append(f"{route} as {caller.name} lists the {kind} case")
+            if LABELLED in text and (
+                route.startswith(("GET /events", "GET /referrals"))
+                or not caller.sees_label("part2")
+            ):
+                leaks.append(f"{route} as {caller.name} carries Part 2 text")
             if caller.role == Role.CONSUMER and any(s in text for s in secrets_all):
                 leaks.append(f"{route} as consumer carries free text")
             # Each case a list or search shows is a read: logged.
@@ -466,7 +590,7 @@ def test_every_endpoint_every_role_every_kind_of_case(
     }
     record_figures(
         "8-authorization",
-        "postgres",
+        store,
         {
             "routes": len(routes),
             "callers": len(CALLERS),
@@ -481,7 +605,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
             "server_errors": tally.server_errors,
             "seconds": round(time.monotonic() - started, 1),
         },
-        title="Authorization: every endpoint x role x (own, other unit's, sealed case)",
+        title="Authorization: every endpoint x role x (own, other unit's, sealed, "
+        "restricted case) x a Part 2 label",
     )
     assert sorted(routes - covered) == []  # every route of the app was tried
     assert mismatches == []

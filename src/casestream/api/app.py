@@ -28,6 +28,7 @@ from casestream.api.routes import (
     operations,
     partners,
     probationers,
+    referrals,
 )
 from casestream.application import CaseHistory
 from casestream.checkpoints import PeriodicCheckpoints
@@ -153,6 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         caseloads.router,
         case_entries.router,
         partners.router,
+        referrals.router,
         events.router,
         audit.router,
         operations.router,

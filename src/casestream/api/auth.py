@@ -18,8 +18,9 @@ from uuid import UUID
 import jwt
 from pydantic import SecretStr
 
-from casestream.domain.values import Actor
-from casestream.redaction import LABELS
+from casestream.domain.values import Actor, Label
+
+LABELS = tuple(str(label) for label in Label)
 
 ALGORITHM = "HS256"
 DEFAULT_TTL = timedelta(hours=8)
@@ -38,6 +39,8 @@ class Role(StrEnum):
     COURT = "court"
     CONSUMER = "consumer"
     ADMIN = "admin"
+    # A community partner's user: the referrals addressed to its organisation only.
+    PARTNER = "partner"
 
 
 class Permission(StrEnum):
@@ -54,13 +57,23 @@ class Permission(StrEnum):
     RESTRICT_CASES = "restrict_cases"
     # Signing a checkpoint adds evidence and changes no record: auditors may.
     TAKE_CHECKPOINTS = "take_checkpoints"
+    # Listing referrals (``GET /referrals``), within the role's scope.
+    READ_REFERRALS = "read_referrals"
+    # Moving a referral along its lifecycle and recording its sessions.
+    WORK_REFERRALS = "work_referrals"
 
 
 # The whole policy in one table (DESIGN.md §6). Case permissions are further narrowed
 # to the role's scope by ``covers_case``.
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OFFICER: frozenset(
-        {Permission.READ_CASES, Permission.WRITE_CASES, Permission.READ_PARTNERS}
+        {
+            Permission.READ_CASES,
+            Permission.WRITE_CASES,
+            Permission.READ_PARTNERS,
+            Permission.READ_REFERRALS,
+            Permission.WORK_REFERRALS,
+        }
     ),
     Role.SUPERVISOR: frozenset(
         {
@@ -70,6 +83,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_PARTNERS,
             Permission.READ_OUTCOMES,
             Permission.RESTRICT_CASES,
+            Permission.READ_REFERRALS,
+            Permission.WORK_REFERRALS,
         }
     ),
     Role.AUDITOR: frozenset(
@@ -81,11 +96,14 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_AUDIT_TRAIL,
             Permission.READ_OUTCOMES,
             Permission.TAKE_CHECKPOINTS,
+            Permission.READ_REFERRALS,
         }
     ),
     Role.COURT: frozenset({Permission.READ_CASES}),
     Role.CONSUMER: frozenset({Permission.READ_FEED}),
     Role.ADMIN: frozenset(Permission),
+    # Nothing of a case but the referrals addressed to the partner (DESIGN.md §6).
+    Role.PARTNER: frozenset({Permission.READ_REFERRALS, Permission.WORK_REFERRALS}),
 }
 
 ROLE_NAMES = frozenset(r.value for r in Role)
@@ -103,11 +121,14 @@ ALL_CASES = frozenset({Role.AUDITOR, Role.ADMIN})
 # a labelled entry's free text; any other role sees the entry and its metadata with the
 # text replaced by ``WITHHELD``, unless its token grants the label (``grants`` claim: a
 # court order for a hearing, an auditor's investigation). Case scope still applies:
-# an officer sees labelled text only on cases they may read at all.
-LABEL_READERS: dict[str, frozenset[Role]] = {
-    "sensitive": frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN}),
-    "victim_info": frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN}),
-}
+# an officer sees labelled text only on cases they may read at all (the case's officer
+# and their unit's supervisor). Part 2 records: the officer monitoring the conditional
+# release is the §2.35 recipient (DOMAIN.md §6 C7); a court needs an order (C9, the
+# grant). Partners and feed consumers never read a case's entries at all.
+_CASE_STAFF = frozenset({Role.OFFICER, Role.SUPERVISOR, Role.ADMIN})
+LABEL_READERS: dict[str, frozenset[Role]] = dict.fromkeys(LABELS, _CASE_STAFF)
+# Label names older tokens grant, and the label each now is.
+LEGACY_GRANTS: dict[str, str] = {"victim_info": "victim"}
 # Roles a token may grant labels to (the others either see them already or never do).
 GRANTABLE = frozenset({Role.COURT, Role.AUDITOR})
 
@@ -134,6 +155,8 @@ class Principal:
     cases: frozenset[UUID] = field(default_factory=frozenset)
     # Labels this token may read beyond its role's (court and auditor tokens only).
     grants: frozenset[str] = field(default_factory=frozenset)
+    # The partner organisation a partner user acts for (partner tokens only).
+    partner: UUID | None = None
 
     @property
     def actor(self) -> Actor:
@@ -196,6 +219,21 @@ def covers_case(
     return False
 
 
+def covers_referral(
+    principal: Principal,
+    partner_id: str,
+    restriction: Mapping[str, Any] | None,
+) -> bool:
+    """Whether a partner user may see and work a referral: addressed to their
+    organisation, on a case whose restriction does not exclude them."""
+    return (
+        principal.role == Role.PARTNER
+        and principal.partner is not None
+        and str(principal.partner) == partner_id
+        and restriction_allows(principal, restriction)
+    )
+
+
 def may_open_case(principal: Principal, officer_id: str, unit_id: str) -> bool:
     """Officers open cases assigned to themselves in their own unit; supervisors,
     cases in their unit. A unit-less officer or supervisor opens nothing."""
@@ -245,6 +283,7 @@ def mint_token(
     issuer: str | None = None,
     audience: str | None = None,
     grants: Iterable[str] = (),
+    partner: UUID | str | None = None,
 ) -> str:
     """A signed HS256 token for ``user`` in ``role`` (``casestream token`` prints one).
 
@@ -267,6 +306,10 @@ def mint_token(
         claims["cases"] = granted
     if grants:
         claims["grants"] = sorted(grants)
+    if partner is not None:
+        if role != Role.PARTNER:
+            raise ValueError("only partner tokens name a partner")
+        claims["partner"] = str(UUID(str(partner)))
     if issuer is not None:
         claims["iss"] = issuer
     if audience is not None:
@@ -354,7 +397,22 @@ def principal_from_claims(
     if role == Role.COURT:
         cases = _granted_cases(claims.get(names.cases))
     grants = _granted_labels(claims.get("grants"), role)
-    return Principal(user=user, role=role, unit=unit, cases=cases, grants=grants)
+    partner = None
+    if role == Role.PARTNER:
+        partner = _partner(claims.get("partner"))
+    return Principal(
+        user=user, role=role, unit=unit, cases=cases, grants=grants, partner=partner
+    )
+
+
+def _partner(value: Any) -> UUID:
+    """A partner user acts for one partner organisation, named by its id."""
+    try:
+        return UUID(value)
+    except (TypeError, ValueError, AttributeError):
+        raise Unauthenticated(
+            "invalid bearer token: a partner token must name its partner"
+        ) from None
 
 
 def _granted_labels(value: Any, role: Role) -> frozenset[str]:
@@ -364,10 +422,13 @@ def _granted_labels(value: Any, role: Role) -> frozenset[str]:
     if (
         role not in GRANTABLE
         or not isinstance(value, list)
-        or not all(isinstance(v, str) and v in LABELS for v in value)
+        or not all(isinstance(v, str) for v in value)
     ):
         raise Unauthenticated("invalid bearer token: bad 'grants' claim")
-    return frozenset(value)
+    granted = frozenset(str(LEGACY_GRANTS.get(v, v)) for v in value)
+    if not granted <= frozenset(LABELS):
+        raise Unauthenticated("invalid bearer token: bad 'grants' claim")
+    return granted
 
 
 def _safe_text(value: Any, max_length: int, claim: str) -> str:

@@ -80,6 +80,9 @@ if TYPE_CHECKING:
     GrantIncentive = Schema
     MakeReferral = Schema
     ChangeReferralStatus = Schema
+    RecordReferralSession = Schema
+    RecordConsent = Schema
+    RevokeConsent = Schema
     LogContact = Schema
     RecordDrugTest = Schema
     RecordViolation = Schema
@@ -107,6 +110,9 @@ else:
     GrantIncentive = body_of(cmd.GrantIncentive)
     MakeReferral = body_of(cmd.MakeReferral)
     ChangeReferralStatus = body_of(cmd.ChangeReferralStatus)
+    RecordReferralSession = body_of(cmd.RecordReferralSession)
+    RecordConsent = body_of(cmd.RecordConsent)
+    RevokeConsent = body_of(cmd.RevokeConsent)
     LogContact = body_of(cmd.LogContact)
     RecordDrugTest = body_of(cmd.RecordDrugTest)
     RecordViolation = body_of(cmd.RecordViolation)

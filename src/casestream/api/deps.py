@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from casestream.access_log import AccessAttempt, AccessLog, AccessOutcome
 from casestream.api.auth import (
     ALL_CASES,
+    SEES_RESTRICTED,
     SEES_SEALED,
     Forbidden,
     Permission,
@@ -29,7 +30,9 @@ from casestream.api.auth import (
     Role,
     Unauthenticated,
     covers_case,
+    covers_referral,
     require,
+    restriction_allows,
 )
 from casestream.api.identity import Verifier
 from casestream.api.metrics import Metrics
@@ -39,6 +42,8 @@ from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
+from casestream.domain.values import EntryKind
+from casestream.projections.caseload import restrictions
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
 from casestream.settings import Settings
@@ -92,11 +97,20 @@ def hidden_cases(
     principal: Principal, cases: CaseHistory, projections: ReadModels | None
 ) -> frozenset[UUID]:
     """Cases this caller must not see in lists and feeds: the sealed ones (the sealed
-    read model, and any sealed since its position)."""
-    if principal.role in SEES_SEALED:
-        return frozenset()
-    view = projections.view("sealed") if projections is not None else None
-    return sealed_cases(view, cases)
+    read model, and any sealed since its position), and those whose restriction
+    leaves the caller out (the caseload's, and any restricted or lifted since)."""
+    hidden: set[UUID] = set()
+    if principal.role not in SEES_SEALED:
+        view = projections.view("sealed") if projections is not None else None
+        hidden.update(sealed_cases(view, cases))
+    if principal.role not in SEES_RESTRICTED and projections is not None:
+        found = restrictions(projections.view("caseload"), cases)
+        hidden.update(
+            UUID(case_id)
+            for case_id, restriction in found.items()
+            if not restriction_allows(principal, restriction)
+        )
+    return frozenset(hidden)
 
 
 def get_principal(
@@ -182,6 +196,35 @@ def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]
             return
         if not sees_case(principal, aggregate):
             raise Forbidden("this case is not within your scope")
+
+    return check
+
+
+def referral_worker(
+    principal: Principal, referral_id: str
+) -> Callable[[Probationer | Partner], None]:
+    """The check a referral's status change or session runs on the state it changes:
+    a partner works only referrals addressed to it (an unknown one looks the same as
+    another's: 403), on a case neither sealed nor restricted against them; anyone
+    else, a case in their scope."""
+
+    def check(aggregate: Probationer | Partner) -> None:
+        if not isinstance(aggregate, Probationer):
+            return
+        if principal.role != Role.PARTNER:
+            if not sees_case(principal, aggregate):
+                raise Forbidden("this case is not within your scope")
+            return
+        referral = aggregate.entries.get(referral_id)
+        if (
+            referral is None
+            or referral["entry_kind"] != EntryKind.REFERRAL
+            or aggregate.sealed is not None
+            or not covers_referral(
+                principal, str(referral["partner_id"]), aggregate.restriction
+            )
+        ):
+            raise Forbidden("this referral is not addressed to your organisation")
 
     return check
 
@@ -305,6 +348,22 @@ class Submission:
         require(self.principal, permission)
         return self.execute(
             case_id, command, body, authorize=case_writer(self.principal)
+        )
+
+    def on_referral(
+        self,
+        case_id: UUID,
+        command: cmd.ChangeReferralStatus | cmd.RecordReferralSession,
+        body: BaseModel,
+    ) -> Recorded:
+        """A command on one referral: by the case's staff, or the partner it is
+        addressed to (the partner user is the actor of the event)."""
+        require(self.principal, Permission.WORK_REFERRALS)
+        return self.execute(
+            case_id,
+            command,
+            body,
+            authorize=referral_worker(self.principal, command.referral_id),
         )
 
     def stored_key(self, key: str) -> str:

@@ -25,6 +25,7 @@ from casestream.application import CaseHistory
 from casestream.domain.errors import InvalidInput
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
+from casestream.redaction import Visible, redact_event_data
 
 SOURCE = "casestream"
 # Fields of the stored event that become CloudEvents attributes instead of data.
@@ -108,8 +109,11 @@ def to_cloud_event(
     recorded_at: datetime | None,
     *,
     redacted: bool,
+    visible: Visible = None,
 ) -> CloudEvent:
     data = event_data(event)
+    if not redacted:
+        data = redact_event_data(type(event).__name__, data, visible)
     return CloudEvent(
         id=f"{event.originator_id}/{event.originator_version}",
         source=SOURCE,
@@ -129,6 +133,7 @@ def read_page(
     *,
     redacted: bool,
     hidden: frozenset[UUID] = frozenset(),
+    visible: Visible = None,
 ) -> tuple[list[CloudEvent], int]:
     """Up to ``limit`` events after position ``after``, and the position to read on from.
 
@@ -142,7 +147,11 @@ def read_page(
     times = cases.store.recorded_at_of([n.id for n in notifications])
     events = [
         to_cloud_event(
-            n, cases.mapper.to_domain_event(n), times.get(n.id), redacted=redacted
+            n,
+            cases.mapper.to_domain_event(n),
+            times.get(n.id),
+            redacted=redacted,
+            visible=visible,
         )
         for n in notifications
         if n.originator_id not in hidden

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
+from casestream.domain.derived import labels_of
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
+from casestream.domain.values import Label
 
 # A value published as it is: a code, identifier, number, date, boolean, or a list or
 # map of them (identifiers by scheme, scores by domain, results by substance).
@@ -122,8 +124,27 @@ PUBLISHED: dict[type, Shape] = {
         "service_type": CODE,
         "need_addressed": CODE,
         "court_ordered": CODE,
+        "goal_id": CODE,
+        "condition_id": CODE,
+        "consent_id": CODE,
+        "labels": CODE,
     },
-    Probationer.ReferralStatusChanged: {"referral_id": CODE, "status": CODE},
+    Probationer.ReferralStatusChanged: {
+        "referral_id": CODE,
+        "status": CODE,
+        "withdrawal_reason": CODE,
+        "withdrawn_at_stage": CODE,
+    },
+    Probationer.ReferralSessionRecorded: {
+        "referral_id": CODE,
+        "session_id": CODE,
+        "on": CODE,
+        "attendance": CODE,
+    },
+    # That a consent exists or ended, never to whom or for what (DOMAIN.md §6 C6: Part 2
+    # information never goes into public events).
+    Probationer.ConsentRecorded: {"consent_id": CODE, "expires_on": CODE},
+    Probationer.ConsentRevoked: {"consent_id": CODE},
     Probationer.ContactLogged: {
         "contact_id": CODE,
         "contact_type": CODE,
@@ -131,8 +152,14 @@ PUBLISHED: dict[type, Shape] = {
         "sensitive": CODE,
         "complied": CODE,
         "victim_info": CODE,
+        "labels": CODE,
     },
-    Probationer.DrugTestRecorded: {"test_id": CODE, "method": CODE, "results": CODE},
+    Probationer.DrugTestRecorded: {
+        "test_id": CODE,
+        "method": CODE,
+        "results": CODE,
+        "labels": CODE,
+    },
     Probationer.ViolationRecorded: {
         "violation_id": CODE,
         "kind": CODE,
@@ -164,6 +191,7 @@ PUBLISHED: dict[type, Shape] = {
         "category": CODE,
         "sensitive": CODE,
         "victim_info": CODE,
+        "labels": CODE,
     },
     Probationer.CaseClosed: {"outcome": CODE, "disposition": CODE},
     Probationer.CaseReopened: {"court_order_ref": CODE},
@@ -182,6 +210,15 @@ def for_consumers(event_class: type, data: Mapping[str, Any]) -> dict[str, Any]:
     listed = PUBLISHED.get(event_class)
     if listed is None:
         return _pick(data, ENVELOPE)
+    if Label.PART2 in labels_of(data):
+        # Part 2 content never leaves, codes included (DOMAIN.md §6 C6): a test's
+        # results, a referral's service or its provider say what treatment is for.
+        # The entry's own ids stay.
+        listed = {
+            k: v
+            for k, v in listed.items()
+            if (k.endswith("_id") and k != "partner_id") or k == "labels"
+        }
     return _pick(data, {**ENVELOPE, **RECORDED_BY, **listed})
 
 

@@ -292,3 +292,31 @@ class SignedCheckpoint(Schema):
     public_key: str = Field(
         description="The signing key (hex); check it is the agency's."
     )
+
+
+class ReferralPerson(Schema):
+    """Who a referral is for: the least a provider needs to find the person."""
+
+    name: str
+    crn: str | None
+
+
+class ReferralItem(Schema):
+    """A referral as a list shows it. To its partner, a referral for substance-use or
+    mental-health treatment without a valid consent is a stub: ``person`` is null
+    and ``shared`` false (42 CFR Part 2)."""
+
+    probationer_id: UUID
+    referral_id: str
+    person: ReferralPerson | None
+    service: str
+    status: str
+    made_at: datetime
+    shared: bool
+
+
+class ReferralList(Schema):
+    """A page of referrals; ``next`` is the cursor of the page after (null: none)."""
+
+    items: list[ReferralItem]
+    next: str | None

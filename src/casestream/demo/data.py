@@ -535,6 +535,10 @@ DECLINE_REASONS = (
     "Outside the service's catchment area",
     "Programme eligibility criteria not met",
 )
+WITHDRAWAL_REASONS = (
+    "Needs now met through the GP's own service",
+    "Moved to another area; referred there instead",
+)
 UNSUCCESSFUL_REASONS = (
     "Stopped attending after three sessions",
     "Discharged by the provider for non-attendance",
@@ -550,8 +554,13 @@ REFERRAL_PATHS: tuple[tuple[Move, ...], ...] = (
     (_ACCEPTED, _ENROLLED, (ReferralStatus.COMPLETED, 56, 112, ())),
     (_ACCEPTED, _ENROLLED, (ReferralStatus.UNSUCCESSFUL, 21, 70, UNSUCCESSFUL_REASONS)),
     (),  # stalled at "made": the provider never answered
+    (_ACCEPTED, (ReferralStatus.WITHDRAWN, 5, 30, WITHDRAWAL_REASONS)),
 )
-REFERRAL_PATH_WEIGHTS = (10, 12, 50, 18, 10)
+REFERRAL_PATH_WEIGHTS = (10, 12, 46, 18, 10, 4)
+# Coded withdrawal reasons the demo draws on (DOMAIN.md §3.6).
+WITHDRAWAL_CODES = ("needs_met_elsewhere", "moved_out_of_area", "not_engaged")
+SESSION_ATTENDANCE = ("attended", "late", "absent")
+SESSION_ATTENDANCE_WEIGHTS = (80, 10, 10)
 AGREEMENTS = ("agreed", "do_not_agree", "could_not_answer")
 COURT_CONDITIONS = (
     "Curfew 21:00 to 06:00 for 90 days",

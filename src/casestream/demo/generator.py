@@ -48,10 +48,13 @@ from casestream.demo.data import (
     REFERRAL_PATH_WEIGHTS,
     REFERRAL_PATHS,
     RISK_WEIGHTS,
+    SESSION_ATTENDANCE,
+    SESSION_ATTENDANCE_WEIGHTS,
     STANDARD_CONDITIONS,
     STRENGTHS,
     SUMMARIES,
     TOPICS,
+    WITHDRAWAL_CODES,
     InstrumentSpec,
     Milestone,
     Offence,
@@ -818,13 +821,17 @@ def _referrals(
 def _referral_lifecycle(
     script: CaseScript, referral_id: str, made_at: datetime, goal_id: str, label: str
 ) -> ReferralOutcome:
-    """made → accepted → enrolled → completed or unsuccessful; some declined or stalled."""
+    """made → accepted → enrolled (with the provider's sessions) → completed or
+    unsuccessful; some declined, withdrawn or stalled."""
     rng = script.rng
     path = rng.choices(REFERRAL_PATHS, REFERRAL_PATH_WEIGHTS)[0]
     at, enrolled_at = made_at, None
     ended: tuple[ReferralStatus, datetime] | None = None
     for status, min_days, max_days, reasons in path:
         at = _later(rng, at, min_days, max_days)
+        if enrolled_at is not None:
+            _sessions(script, referral_id, enrolled_at, at)
+        withdrawn = status == ReferralStatus.WITHDRAWN
         if not script.add(
             at,
             cmd.ChangeReferralStatus,
@@ -832,13 +839,37 @@ def _referral_lifecycle(
             referral_id=referral_id,
             status=str(status),
             reason=rng.choice(reasons) if reasons else None,
+            withdrawal_reason=rng.choice(WITHDRAWAL_CODES) if withdrawn else None,
         ):
             break
         if status == ReferralStatus.ENROLLED:
             enrolled_at = at
         elif status != ReferralStatus.ACCEPTED:
             ended = (status, at)
+    if enrolled_at is not None and ended is None:  # still attending
+        _sessions(script, referral_id, enrolled_at, script.routine_until)
     return ReferralOutcome(goal_id, label, enrolled_at, ended)
+
+
+def _sessions(
+    script: CaseScript, referral_id: str, after: datetime, before: datetime
+) -> None:
+    """The provider's sessions, about weekly, while the person is enrolled."""
+    rng = script.rng
+    at = _later(rng, after, 3, 10)
+    while at < before:
+        attendance = rng.choices(SESSION_ATTENDANCE, SESSION_ATTENDANCE_WEIGHTS)[0]
+        if not script.add(
+            at,
+            cmd.RecordReferralSession,
+            actor=script.officer(at),
+            referral_id=referral_id,
+            session_id=script.new_id("s"),
+            on=at.date(),
+            attendance=attendance,
+        ):
+            return
+        at = _later(rng, at, 5, 10)
 
 
 def _goal_progress(script: CaseScript, outcomes: Sequence[ReferralOutcome]) -> None:

@@ -17,10 +17,12 @@ from uuid import UUID
 from annotated_types import Ge, Le, Len
 
 from casestream.domain.values import (
+    Achievement,
     Agreement,
     AssessmentPurpose,
     Attendance,
     ClosureOutcome,
+    ConsentCategory,
     ContactType,
     CourtOutcome,
     DrugTestMethod,
@@ -28,6 +30,7 @@ from casestream.domain.values import (
     GoalStatus,
     IncentiveType,
     Instrument,
+    Label,
     NeedArea,
     NeedSeverity,
     NoteCategory,
@@ -38,10 +41,12 @@ from casestream.domain.values import (
     RestrictionMode,
     RiskLevel,
     ServiceType,
+    SessionAttendance,
     SupervisionLevel,
     SupervisionType,
     ViolationKind,
     ViolationSeverity,
+    WithdrawalReason,
 )
 
 # Bounds every text field falls under (free text is never unbounded).
@@ -213,21 +218,70 @@ class RecordGoalProgress(CaseCommand):
 
 @dataclass(frozen=True, kw_only=True)
 class MakeReferral(CaseCommand):
-    """A referral to a partner, which must be active and offer the service."""
+    """A referral to a partner, which must be active and offer the service; it may
+    name the plan goal and the condition it serves and the consent it is made under,
+    and the outcomes it is meant to achieve (each judged when it ends)."""
 
     referral_id: Id
     partner_id: UUID
     service_type: ServiceType
     need_addressed: NeedArea
     court_ordered: bool = False
+    goal_id: Id | None = None
+    condition_id: Id | None = None
+    consent_id: Id | None = None
+    desired_outcomes: Annotated[list[Line], Len(0, 20)] = field(default_factory=list)
+    labels: Annotated[list[Label], Len(0, 3)] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeReferralStatus(CaseCommand):
+    """Move a referral along its lifecycle (``policies.REFERRAL_TRANSITIONS``): a
+    withdrawal needs a coded reason, a decline or an unsuccessful end a reason in
+    words, and a completion how far each desired outcome was met."""
+
     path_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
 
     referral_id: Id
     status: ReferralStatus
+    withdrawal_reason: WithdrawalReason | None = None
+    outcomes: Annotated[dict[Line, Achievement], Len(0, 20)] = field(
+        default_factory=dict
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordReferralSession(CaseCommand):
+    """A provider's session on a referral in service, with the person's attendance."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("referral_id",)
+
+    referral_id: Id
+    session_id: Id
+    on: date
+    attendance: SessionAttendance
+    note: Text | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordConsent(CaseCommand):
+    """The person's written consent to disclose health information of the given
+    categories to one partner, for a purpose, until a date (42 CFR Part 2 §2.31)."""
+
+    consent_id: Id
+    recipient_partner_id: UUID
+    categories: Annotated[list[ConsentCategory], Len(1, 5)]
+    purpose: Line
+    expires_on: date
+
+
+@dataclass(frozen=True, kw_only=True)
+class RevokeConsent(CaseCommand):
+    """The person withdraws a consent: disclosure under it stops at once."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("consent_id",)
+
+    consent_id: Id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -243,6 +297,7 @@ class LogContact(CaseCommand):
     victim_info: bool = False
     # Whether they complied; only for a contact attended.
     complied: bool | None = None
+    labels: Annotated[list[Label], Len(0, 3)] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,6 +305,7 @@ class RecordDrugTest(CaseCommand):
     test_id: Id
     method: DrugTestMethod
     results: Annotated[dict[Id, DrugTestResult], Len(1, 50)]
+    labels: Annotated[list[Label], Len(0, 3)] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -306,6 +362,7 @@ class AddNote(CaseCommand):
     category: NoteCategory = NoteCategory.GENERAL
     sensitive: bool = False
     victim_info: bool = False
+    labels: Annotated[list[Label], Len(0, 3)] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)

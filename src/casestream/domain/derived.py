@@ -26,9 +26,11 @@ from casestream.domain.values import (
     ContactType,
     EntryKind,
     GoalStatus,
+    Label,
     ReferralStatus,
     Response,
     RiskLevel,
+    ServiceType,
     SupervisionLevel,
 )
 
@@ -160,24 +162,99 @@ def level_on(history: list[list[str]], on: str, current: str) -> SupervisionLeve
     return SupervisionLevel(found)
 
 
+def stall_clock(referral: Entry) -> tuple[ReferralStatus, date] | None:
+    """The state a referral waits in and the day its stall clock started: the last
+    move, or while enrolled the last session (the enrolment before any). None for a
+    state that never stalls (waitlisted, on hold, ended)."""
+    status = ReferralStatus(referral["status"])
+    if referral.get("voided") or policies.stalled_after(status) is None:
+        return None
+    since = day(referral["status_since"])
+    last_session = referral.get("last_session_on")
+    if status in policies.STALLS_BY_SESSION and last_session is not None:
+        since = max(since, last_session)
+    return status, since
+
+
+def is_stalled(status: ReferralStatus, since: date, today: date) -> bool:
+    """Whether a referral waiting in ``status`` since ``since`` has stalled by
+    ``today`` (``policies.STALLED_AFTER``)."""
+    limit = policies.stalled_after(status)
+    return limit is not None and since + limit < today
+
+
+def referral_stalled(referral: Entry, at: datetime) -> bool:
+    """Is this referral stalled at ``at``? No movement while made or accepted (and
+    the other pre-service states), or no session for too long while enrolled. The
+    one rule caseloads and alerts share."""
+    clock = stall_clock(referral)
+    return clock is not None and is_stalled(*clock, day(at))
+
+
 def waiting_referrals(entries: Mapping[str, Entry]) -> dict[str, list[str]]:
-    """Open referrals whose service has not started, with their state and since when:
-    the only ones that can stall by age (``policies.STALLED_AFTER``)."""
-    return {
-        r["id"]: [str(r["status"]), day(r["status_since"]).isoformat()]
-        for r in open_referrals(entries)
-        if policies.stalled_after(ReferralStatus(r["status"])) is not None
-    }
+    """Open referrals that can stall, with their state and the day their stall clock
+    started (``stall_clock``)."""
+    found = {}
+    for r in open_referrals(entries):
+        clock = stall_clock(r)
+        if clock is not None:
+            found[r["id"]] = [str(clock[0]), clock[1].isoformat()]
+    return found
 
 
 def stalled_referrals(waiting: Mapping[str, list[str]], today: date) -> list[str]:
     """Waiting referrals past their state's threshold, the longest waiting first."""
-    stalled = []
-    for referral_id, (status, since) in waiting.items():
-        limit = policies.stalled_after(ReferralStatus(status))
-        if limit is not None and date.fromisoformat(since) + limit < today:
-            stalled.append((since, referral_id))
+    stalled = [
+        (since, referral_id)
+        for referral_id, (status, since) in waiting.items()
+        if is_stalled(ReferralStatus(status), date.fromisoformat(since), today)
+    ]
     return [referral_id for _, referral_id in sorted(stalled)]
+
+
+def labels_of(entry: Mapping[str, Any]) -> frozenset[str]:
+    """Every label an entry (or an event's payload, or a correction's changes)
+    carries: its ``labels`` and the older boolean flags that stand for one."""
+    labels = {str(label) for label in entry.get("labels") or ()}
+    labels.update(
+        str(label) for flag, label in LABEL_FLAGS.items() if entry.get(flag) is True
+    )
+    return frozenset(labels)
+
+
+# Boolean fields entries carried before ``labels``, and the label each stands for.
+LABEL_FLAGS: dict[str, Label] = {
+    "sensitive": Label.SENSITIVE,
+    "victim_info": Label.VICTIM,
+}
+
+
+def consent_valid(consent: Mapping[str, Any], on: date) -> bool:
+    """A consent discloses until it is revoked or its day of expiry has passed."""
+    expires = consent["expires_on"]
+    if isinstance(expires, str):
+        expires = date.fromisoformat(expires)
+    return consent.get("revoked_at") is None and on <= expires
+
+
+def disclosed_to_partner(
+    consents: Mapping[str, Mapping[str, Any]], referral: Entry, on: date
+) -> bool:
+    """Whether the partner a referral is addressed to may see more than a stub of
+    it on ``on``: always, unless its service discloses health information; then only
+    under a valid consent to that partner covering the category (and the consent the
+    referral names, if it names one)."""
+    category = policies.CONSENT_CATEGORY.get(ServiceType(referral["service_type"]))
+    if category is None:
+        return True
+    named = referral.get("consent_id")
+    return any(
+        c["recipient_partner_id"] == str(referral["partner_id"])
+        and str(category) in c["categories"]
+        and consent_valid(c, on)
+        and (named is None or c["consent_id"] == named)
+        for c in consents.values()
+    )
 
 
 def next_contact_due(found: Facts, level: SupervisionLevel, today: date) -> date | None:
@@ -312,6 +389,12 @@ def facts(case: CaseState) -> Facts:
         "last_contact": _iso(last_contact(entries)),
         "counting_contacts": [d.isoformat() for d in counting_contact_days(entries)],
         "waiting_referrals": waiting_referrals(entries),
+        # Each live referral's partner and when it was made: who lists it
+        # (``GET /referrals``) and in which order.
+        "referrals": {
+            r["id"]: [str(r["partner_id"]), r["effective_at"].isoformat()]
+            for r in live_entries(entries, EntryKind.REFERRAL)
+        },
         "supervision_levels": level_history(case),
         "incentives_by_type": dict(
             sorted(

@@ -13,18 +13,22 @@ from datetime import date, timedelta
 from casestream.domain.values import (
     Attendance,
     ClosureOutcome,
+    ConsentCategory,
     ContactType,
     CourtOutcome,
     DecidingBody,
     Disposition,
     IncentiveType,
+    Label,
     ReferralStatus,
     Response,
     ResponseLevel,
     RiskBand,
     RiskLevel,
+    ServiceType,
     SupervisionLevel,
     ViolationSeverity,
+    WithdrawalStage,
 )
 
 POLICY_ID = "casestream-default/2"
@@ -137,26 +141,26 @@ RISK_BAND: dict[RiskLevel | None, RiskBand] = {
     RiskLevel.MAXIMUM: RiskBand.HIGH,
 }
 
-# Referral lifecycle (DESIGN.md §3, after hmpps-interventions-service): terminal states
-# have no successors.
+# Referral lifecycle (DOMAIN.md §3.6 Refer & Monitor: sent → assigned → initial
+# assessment (POST_ICA) → sessions → concluded; §5.3 referral state: ACCEPTED /
+# REJECTED / WAITLISTED, ASSIGNED, INTAKE_COMPLETED, IN_PROGRESS, ON_HOLD, terminal
+# states). Accepted may go straight to enrolled (a provider without a separate
+# intake). Terminal states have no successors.
+_S = ReferralStatus
 REFERRAL_TRANSITIONS: dict[ReferralStatus, frozenset[ReferralStatus]] = {
-    ReferralStatus.MADE: frozenset(
-        {ReferralStatus.ACCEPTED, ReferralStatus.DECLINED, ReferralStatus.WITHDRAWN}
+    _S.MADE: frozenset({_S.ACCEPTED, _S.DECLINED, _S.WAITLISTED, _S.WITHDRAWN}),
+    _S.WAITLISTED: frozenset({_S.ACCEPTED, _S.DECLINED, _S.WITHDRAWN}),
+    _S.ACCEPTED: frozenset(
+        {_S.ASSIGNED, _S.INTAKE_COMPLETED, _S.ENROLLED, _S.WAITLISTED, _S.WITHDRAWN}
     ),
-    ReferralStatus.ACCEPTED: frozenset(
-        {ReferralStatus.ENROLLED, ReferralStatus.WITHDRAWN}
-    ),
-    ReferralStatus.ENROLLED: frozenset(
-        {
-            ReferralStatus.COMPLETED,
-            ReferralStatus.UNSUCCESSFUL,
-            ReferralStatus.WITHDRAWN,
-        }
-    ),
-    ReferralStatus.DECLINED: frozenset(),
-    ReferralStatus.COMPLETED: frozenset(),
-    ReferralStatus.UNSUCCESSFUL: frozenset(),
-    ReferralStatus.WITHDRAWN: frozenset(),
+    _S.ASSIGNED: frozenset({_S.INTAKE_COMPLETED, _S.ENROLLED, _S.WITHDRAWN}),
+    _S.INTAKE_COMPLETED: frozenset({_S.ENROLLED, _S.ON_HOLD, _S.WITHDRAWN}),
+    _S.ENROLLED: frozenset({_S.ON_HOLD, _S.COMPLETED, _S.UNSUCCESSFUL, _S.WITHDRAWN}),
+    _S.ON_HOLD: frozenset({_S.ENROLLED, _S.UNSUCCESSFUL, _S.WITHDRAWN}),
+    _S.DECLINED: frozenset(),
+    _S.COMPLETED: frozenset(),
+    _S.UNSUCCESSFUL: frozenset(),
+    _S.WITHDRAWN: frozenset(),
 }
 
 # Referral states in which the partner still owes the person a service (DOMAIN.md §5.3,
@@ -167,17 +171,79 @@ ENDED_REFERRAL: frozenset[ReferralStatus] = frozenset(
 )
 OPEN_REFERRAL: frozenset[ReferralStatus] = frozenset(ReferralStatus) - ENDED_REFERRAL
 
+# Ends that conclude the service and say, per desired outcome, how far it was met
+# (DOMAIN.md §3.6 end-of-service report: ACHIEVED | PARTIALLY_ACHIEVED | NOT_ACHIEVED;
+# concluded COMPLETED or PREMATURELY_ENDED).
+CONCLUDING: frozenset[ReferralStatus] = frozenset({_S.COMPLETED, _S.UNSUCCESSFUL})
+
+# Ends that need a reason in words (a decline) or a coded reason (a withdrawal).
+ENDS_WITH_REASON: frozenset[ReferralStatus] = frozenset(
+    {_S.DECLINED, _S.UNSUCCESSFUL, _S.WITHDRAWN}
+)
+
+# The stage a referral is withdrawn at, from the state it leaves (DOMAIN.md §3.6:
+# PRE_ICA_WITHDRAWAL, POST_ICA_WITHDRAWAL, POST_ICA_CLOSE_REFERRAL_EARLY; §5.2
+# referral.withdrawn withdrawal_stage PRE_INTAKE / POST_INTAKE / EARLY_CLOSE).
+WITHDRAWAL_STAGE: dict[ReferralStatus, WithdrawalStage] = {
+    _S.MADE: WithdrawalStage.PRE_INTAKE,
+    _S.WAITLISTED: WithdrawalStage.PRE_INTAKE,
+    _S.ACCEPTED: WithdrawalStage.PRE_INTAKE,
+    _S.ASSIGNED: WithdrawalStage.PRE_INTAKE,
+    _S.INTAKE_COMPLETED: WithdrawalStage.POST_INTAKE,
+    _S.ENROLLED: WithdrawalStage.EARLY_CLOSE,
+    _S.ON_HOLD: WithdrawalStage.EARLY_CLOSE,
+}
+
+# States in which the provider records sessions (DOMAIN.md §3.6: sessions follow the
+# initial assessment; §5.2 referral.session_recorded).
+SESSION_STATES: frozenset[ReferralStatus] = frozenset(
+    {_S.INTAKE_COMPLETED, _S.ENROLLED}
+)
+
+# What a partner may do with a referral addressed to it (DOMAIN.md §3.6: the provider
+# accepts or declines, assigns, completes the initial assessment, delivers and ends the
+# service; withdrawing the referral is probation's act, as in Refer & Monitor, where
+# the practitioner withdraws or cancels).
+PARTNER_STATUSES: frozenset[ReferralStatus] = frozenset(ReferralStatus) - {
+    _S.MADE,
+    _S.WITHDRAWN,
+}
+
 # A referral is "stalled" when it has not moved for this long in a state where the
-# service has not started yet: made (sent, not answered) or accepted (not yet enrolled).
-# The states are Refer & Monitor's pre-intake stages (DOMAIN.md §3.6: sent → assigned →
-# initial appointment; §5.3 referral state SENT/RECEIVED/ACCEPTED before
-# INTAKE_COMPLETED). An enrolled referral is in service: its age alone says nothing
-# (a missed-session rule needs the provider's sessions, which are not recorded yet).
-# DOMAIN.md gives no number for this: 14 days is this agency's own setting (a
-# jurisdiction-configurable threshold, as DOMAIN.md §4.2 recommends for such rules).
+# next step is the provider's: sent, not answered (made); accepted or assigned but no
+# initial assessment yet; assessed but not started (DOMAIN.md §3.6: sent → assigned →
+# initial appointment; §5.3 SENT/RECEIVED/ACCEPTED before INTAKE_COMPLETED). While
+# enrolled the clock is the last session recorded (or the enrolment, before any):
+# no session for this long means the service has stopped in all but name (§3.6
+# sessions with attendance). Waitlisted and on hold are deliberate waits and do not
+# stall. DOMAIN.md gives no number for either: 14 days without movement and 21 days
+# without a session are this agency's own settings (jurisdiction-configurable
+# thresholds, as DOMAIN.md §4.2 recommends for such rules).
 STALLED_AFTER: dict[ReferralStatus, timedelta] = {
-    ReferralStatus.MADE: timedelta(days=14),
-    ReferralStatus.ACCEPTED: timedelta(days=14),
+    _S.MADE: timedelta(days=14),
+    _S.ACCEPTED: timedelta(days=14),
+    _S.ASSIGNED: timedelta(days=14),
+    _S.INTAKE_COMPLETED: timedelta(days=14),
+    _S.ENROLLED: timedelta(days=21),
+}
+# States whose stall clock is the last session rather than the last move.
+STALLS_BY_SESSION: frozenset[ReferralStatus] = frozenset({_S.ENROLLED})
+
+# Labels a referral carries by its service (DOMAIN.md §5.3 service category: flag
+# ``part2_protected`` for substance-use treatment; §6 C6: label SUD-derived data).
+IMPLIED_LABELS: dict[ServiceType, tuple[Label, ...]] = {
+    ServiceType.SUBSTANCE_USE_TREATMENT: (Label.PART2,),
+}
+
+# The role a community partner's users act in (DESIGN.md §6).
+PARTNER_ROLE = "partner"
+
+# Services whose referral discloses health information: the partner sees more than a
+# stub only under a valid consent covering the category (42 CFR Part 2 §2.31/§2.35 for
+# substance use, DOMAIN.md §6 C6-C7; mental health by the same rule, DESIGN.md §6).
+CONSENT_CATEGORY: dict[ServiceType, ConsentCategory] = {
+    ServiceType.SUBSTANCE_USE_TREATMENT: ConsentCategory.SUBSTANCE_USE,
+    ServiceType.MENTAL_HEALTH: ConsentCategory.MENTAL_HEALTH,
 }
 
 # Weight of a case by supervision level, for workload (DOMAIN.md §5.4: more contacts

@@ -32,12 +32,14 @@ from casestream.domain.errors import (
     UnknownEntry,
 )
 from casestream.domain.values import (
+    Achievement,
     Actor,
     Agreement,
     AssessmentPurpose,
     Attendance,
     CaseStatus,
     ClosureOutcome,
+    ConsentCategory,
     ContactType,
     CourtOutcome,
     DrugTestMethod,
@@ -46,6 +48,7 @@ from casestream.domain.values import (
     GoalStatus,
     IncentiveType,
     Instrument,
+    Label,
     NeedArea,
     NeedSeverity,
     NoteCategory,
@@ -56,11 +59,13 @@ from casestream.domain.values import (
     RestrictionMode,
     RiskLevel,
     ServiceType,
+    SessionAttendance,
     SupervisionLevel,
     SupervisionLevelBasis,
     SupervisionType,
     ViolationKind,
     ViolationSeverity,
+    WithdrawalReason,
 )
 
 E = TypeVar("E", bound=str)
@@ -209,8 +214,9 @@ class Probationer(Aggregate):
     """A person's supervision case: every entry an immutable event, state derived."""
 
     # Version of the aggregate's snapshot state: 2 added ``complied`` to contacts,
-    # 3 added ``sealed``, 4 ``restriction``, 5 ``supervision_history``.
-    class_version = 5
+    # 3 added ``sealed``, 4 ``restriction``, 5 ``supervision_history``, 6 ``consents``
+    # and the referral lifecycle's fields (links, sessions, outcomes).
+    class_version = 6
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -234,6 +240,14 @@ class Probationer(Aggregate):
             [[state["opened_at"], state["supervision_level"], 1]],
         )
         state.setdefault("restriction", None)
+
+    @staticmethod
+    def upcast_v5_v6(state: dict[str, Any]) -> None:
+        state.setdefault("consents", {})
+        for entry in state.get("entries", {}).values():
+            if entry.get("entry_kind") == EntryKind.REFERRAL:
+                for name, value in REFERRAL_DEFAULTS.items():
+                    entry.setdefault(name, value() if callable(value) else value)
 
     # Events are the stored contract: add fields with defaults or upcast, never rename.
 
@@ -288,6 +302,7 @@ class Probationer(Aggregate):
             a.entry_kinds = {}
             a.sealed = None
             a.restriction = None
+            a.consents = {}
 
     class ConditionsModified(Event):
         added: list[dict[str, Any]]
@@ -403,11 +418,28 @@ class Probationer(Aggregate):
             )
 
     class ReferralMade(Event):
+        """Version 2 links the goal, condition and consent, names the desired
+        outcomes (DOMAIN.md §5.2 referral.sent) and carries labels."""
+
+        class_version = 2
+
         referral_id: str
         partner_id: str
         service_type: str
         need_addressed: str
         court_ordered: bool
+        goal_id: str | None
+        condition_id: str | None
+        consent_id: str | None
+        desired_outcomes: list[str]
+        labels: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            for name in ("goal_id", "condition_id", "consent_id"):
+                state[name] = None
+            state["desired_outcomes"] = []
+            state["labels"] = []
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -420,16 +452,99 @@ class Probationer(Aggregate):
                 court_ordered=self.court_ordered,
                 status=ReferralStatus.MADE,
                 status_since=self.effective_at,
+                goal_id=self.goal_id,
+                condition_id=self.condition_id,
+                consent_id=self.consent_id,
+                desired_outcomes=list(self.desired_outcomes),
+                labels=list(self.labels),
+                sessions={},
+                last_session_on=None,
+                withdrawal=None,
+                outcomes={},
             )
 
     class ReferralStatusChanged(Event):
+        """Version 2 carries a withdrawal's coded reason and stage, and a concluding
+        end's achievement per desired outcome (DOMAIN.md §3.6)."""
+
+        class_version = 2
+
         referral_id: str
         status: str
+        withdrawal_reason: str | None
+        withdrawn_at_stage: str | None
+        outcomes: dict[str, str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["withdrawal_reason"] = None
+            state["withdrawn_at_stage"] = None
+            state["outcomes"] = {}
 
         def apply(self, aggregate: Probationer) -> None:
             referral = aggregate.entries[self.referral_id]
             referral["status"] = self.status
             referral["status_since"] = self.effective_at
+            if self.withdrawal_reason is not None:
+                referral["withdrawal"] = {
+                    "reason": self.withdrawal_reason,
+                    "stage": self.withdrawn_at_stage,
+                }
+            if self.outcomes:
+                referral["outcomes"] = dict(self.outcomes)
+
+    class ReferralSessionRecorded(Event):
+        """A provider's session and the person's attendance (DOMAIN.md §5.2
+        referral.session_recorded), recorded by the partner or on its behalf."""
+
+        referral_id: str
+        session_id: str
+        on: date
+        attendance: str
+        note: str | None
+
+        def apply(self, aggregate: Probationer) -> None:
+            referral = aggregate.entries[self.referral_id]
+            referral.setdefault("sessions", {})[self.session_id] = {
+                "on": self.on,
+                "attendance": self.attendance,
+                "note": self.note,
+                "recorded_by": self.actor_id,
+                "version": self.originator_version,
+            }
+            last = referral.get("last_session_on")
+            referral["last_session_on"] = (
+                self.on if last is None else max(last, self.on)
+            )
+
+    class ConsentRecorded(Event):
+        """Consent to disclose health information to one partner (42 CFR Part 2
+        §2.31, §2.35; DOMAIN.md §5.2 consent.recorded)."""
+
+        consent_id: str
+        recipient_partner_id: str
+        categories: list[str]
+        purpose: str
+        expires_on: date
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.consents[self.consent_id] = {
+                "consent_id": self.consent_id,
+                "recipient_partner_id": self.recipient_partner_id,
+                "categories": list(self.categories),
+                "purpose": self.purpose,
+                "expires_on": self.expires_on,
+                "recorded_at": self.effective_at,
+                "revoked_at": None,
+            }
+
+    class ConsentRevoked(Event):
+        """The person withdrew a consent (DOMAIN.md §5.2 consent.revoked)."""
+
+        consent_id: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.consents[self.consent_id]["revoked_at"] = self.effective_at
 
     class ContactLogged(Event):
         """Version 2 records compliance apart from attendance (DESIGN.md §3: a person
@@ -446,6 +561,8 @@ class Probationer(Aggregate):
         complied: bool | None
         # Added later with a default: contacts recorded before it carried no label.
         victim_info: bool = False
+        # Added later with a default (a tuple: the value is shared): no labels.
+        labels: tuple[str, ...] = ()
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -463,12 +580,15 @@ class Probationer(Aggregate):
                 sensitive=self.sensitive,
                 complied=self.complied,
                 victim_info=self.victim_info,
+                labels=list(self.labels),
             )
 
     class DrugTestRecorded(Event):
         test_id: str
         method: str
         results: dict[str, str]
+        # Added later with a default (a tuple: the value is shared): no labels.
+        labels: tuple[str, ...] = ()
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -478,6 +598,7 @@ class Probationer(Aggregate):
                 method=self.method,
                 results=dict(self.results),
                 overall=overall_result(self.results),
+                labels=list(self.labels),
             )
 
     class ViolationRecorded(Event):
@@ -596,6 +717,8 @@ class Probationer(Aggregate):
         sensitive: bool
         # Added later with a default: notes recorded before it carried no label.
         victim_info: bool = False
+        # Added later with a default (a tuple: the value is shared): no labels.
+        labels: tuple[str, ...] = ()
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -606,6 +729,7 @@ class Probationer(Aggregate):
                 category=self.category,
                 sensitive=self.sensitive,
                 victim_info=self.victim_info,
+                labels=list(self.labels),
             )
 
     class CaseClosed(Event):
@@ -687,6 +811,7 @@ class Probationer(Aggregate):
         self.entry_kinds: dict[str, str] = {}
         self.sealed: dict[str, Any] | None = None
         self.restriction: dict[str, Any] | None = None
+        self.consents: dict[str, dict[str, Any]] = {}
 
     # Commands check the rules, then trigger an event; event apply methods only change
     # state, because they run again on every replay (a rule tightened later must not
@@ -903,21 +1028,48 @@ class Probationer(Aggregate):
 
     @execute.register
     def make_referral(self, c: cmd.MakeReferral, actor: Actor) -> None:
-        """Refer to a partner; the application checks the partner offers the service."""
+        """Refer to a partner; the application checks the partner offers the service.
+        The goal, condition and consent it names must be on the case."""
         self._check_new_id(c.referral_id)
+        service = parse(ServiceType, c.service_type, "service_type")
+        partner_id = require_text(str(c.partner_id), "partner_id")
+        if c.goal_id is not None and (
+            self.plan is None or c.goal_id not in self.plan["goals"]
+        ):
+            raise UnknownEntry("goal", c.goal_id)
+        if c.condition_id is not None and c.condition_id not in self.conditions:
+            raise UnknownEntry("condition", c.condition_id)
+        if c.consent_id is not None:
+            consent = self.consents.get(c.consent_id)
+            if consent is None:
+                raise UnknownEntry("consent", c.consent_id)
+            if consent["recipient_partner_id"] != partner_id:
+                raise InvalidInput("consent_id", "the consent is for another partner")
+        outcomes = [
+            require_text(o, "desired_outcomes", max_length=500)
+            for o in c.desired_outcomes
+        ]
+        if len(set(outcomes)) != len(outcomes):
+            raise InvalidInput("desired_outcomes", "names an outcome twice")
         self._record(
             self.ReferralMade,
             actor,
             c,
             referral_id=c.referral_id,
-            partner_id=require_text(str(c.partner_id), "partner_id"),
-            service_type=parse(ServiceType, c.service_type, "service_type"),
+            partner_id=partner_id,
+            service_type=service,
             need_addressed=parse(NeedArea, c.need_addressed, "need_addressed"),
             court_ordered=_bool("court_ordered")(c.court_ordered),
+            goal_id=c.goal_id,
+            condition_id=c.condition_id,
+            consent_id=c.consent_id,
+            desired_outcomes=outcomes,
+            labels=_labels(c.labels, policies.IMPLIED_LABELS.get(service, ())),
         )
 
     @execute.register
     def change_referral_status(self, c: cmd.ChangeReferralStatus, actor: Actor) -> None:
+        """Move a referral along its lifecycle; a partner moves only its own steps."""
         referral = self._live_entry(EntryKind.REFERRAL, c.referral_id)
         new = parse(ReferralStatus, c.status, "status")
         current = ReferralStatus(referral["status"])
@@ -925,8 +1077,23 @@ class Probationer(Aggregate):
             raise InvalidTransition(
                 f"referral {c.referral_id} cannot move from {current} to {new}"
             )
-        if new in (ReferralStatus.WITHDRAWN, ReferralStatus.UNSUCCESSFUL):
+        if actor.role == policies.PARTNER_ROLE and new not in policies.PARTNER_STATUSES:
+            raise NotEntitled(f"a partner may not set a referral {new}")
+        if new in policies.ENDS_WITH_REASON:
             require_reason(c.reason, f"a referral ending {new}")
+        reason_code, stage = None, None
+        if new == ReferralStatus.WITHDRAWN:
+            if c.withdrawal_reason is None:
+                raise InvalidInput(
+                    "withdrawal_reason", "a withdrawal needs a coded reason"
+                )
+            reason_code = parse(
+                WithdrawalReason, c.withdrawal_reason, "withdrawal_reason"
+            )
+            stage = policies.WITHDRAWAL_STAGE[current]
+        elif c.withdrawal_reason is not None:
+            raise InvalidInput("withdrawal_reason", "only a withdrawal has one")
+        outcomes = self._achievements(referral, new, c.outcomes)
         self._record(
             self.ReferralStatusChanged,
             actor,
@@ -934,6 +1101,103 @@ class Probationer(Aggregate):
             about=referral,
             referral_id=c.referral_id,
             status=new,
+            withdrawal_reason=reason_code,
+            withdrawn_at_stage=stage,
+            outcomes=outcomes,
+        )
+
+    def _achievements(
+        self, referral: Entry, new: ReferralStatus, given: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """A concluding end says how far each desired outcome was met, and only those."""
+        if new not in policies.CONCLUDING:
+            if given:
+                raise InvalidInput("outcomes", f"a referral moving to {new} has none")
+            return {}
+        desired = set(referral.get("desired_outcomes") or ())
+        unknown = set(given) - desired
+        if unknown:
+            raise InvalidInput(
+                "outcomes", f"not a desired outcome: {sorted(unknown)[0]!r}"
+            )
+        missing = desired - set(given)
+        if missing:
+            raise InvalidInput(
+                "outcomes", f"say how far {sorted(missing)[0]!r} was met"
+            )
+        return {k: parse(Achievement, v, f"outcomes.{k}") for k, v in given.items()}
+
+    @execute.register
+    def record_referral_session(
+        self, c: cmd.RecordReferralSession, actor: Actor
+    ) -> None:
+        """A session the provider held (or the person missed) on a referral in service."""
+        referral = self._live_entry(EntryKind.REFERRAL, c.referral_id)
+        status = ReferralStatus(referral["status"])
+        if status not in policies.SESSION_STATES:
+            raise InvalidTransition(
+                f"referral {c.referral_id} is {status}: no sessions are held"
+            )
+        session_id = require_text(c.session_id, "session_id", max_length=100)
+        if session_id in (referral.get("sessions") or {}):
+            raise InvalidInput("session_id", f"session {session_id!r} is recorded")
+        now = self.Event.create_timestamp()
+        if c.on > now.date():
+            raise InvalidInput("on", "must not be in the future")
+        if c.on < derived.day(referral["effective_at"]):
+            raise InvalidInput("on", "must not be before the referral was made")
+        self._record(
+            self.ReferralSessionRecorded,
+            actor,
+            c,
+            about=referral,
+            referral_id=c.referral_id,
+            session_id=session_id,
+            on=c.on,
+            attendance=parse(SessionAttendance, c.attendance, "attendance"),
+            note=None if c.note is None else require_text(c.note, "note"),
+        )
+
+    @execute.register
+    def record_consent(self, c: cmd.RecordConsent, actor: Actor) -> None:
+        """Record the person's consent to disclose to one partner until a date."""
+        consent_id = require_text(c.consent_id, "consent_id", max_length=100)
+        if consent_id in self.consents:
+            raise InvalidInput("consent_id", f"consent {consent_id!r} is recorded")
+        categories = sorted(
+            {parse(ConsentCategory, v, "categories") for v in c.categories}
+        )
+        if not categories:
+            raise InvalidInput("categories", "name at least one category")
+        if c.expires_on < self.Event.create_timestamp().date():
+            raise InvalidInput("expires_on", "must not be in the past")
+        self._record(
+            self.ConsentRecorded,
+            actor,
+            c,
+            consent_id=consent_id,
+            recipient_partner_id=require_text(
+                str(c.recipient_partner_id), "recipient_partner_id"
+            ),
+            categories=categories,
+            purpose=require_text(c.purpose, "purpose", max_length=500),
+            expires_on=c.expires_on,
+        )
+
+    @execute.register
+    def revoke_consent(self, c: cmd.RevokeConsent, actor: Actor) -> None:
+        consent = self.consents.get(c.consent_id)
+        if consent is None:
+            raise UnknownEntry("consent", c.consent_id)
+        if consent["revoked_at"] is not None:
+            raise InvalidTransition(f"consent {c.consent_id} is already revoked")
+        self._record(
+            self.ConsentRevoked,
+            actor,
+            c,
+            allow_closed=True,
+            about={"entry_kind": "consent", "effective_at": consent["recorded_at"]},
+            consent_id=c.consent_id,
         )
 
     @execute.register
@@ -958,6 +1222,7 @@ class Probationer(Aggregate):
             sensitive=_bool("sensitive")(c.sensitive),
             complied=c.complied,
             victim_info=_bool("victim_info")(c.victim_info),
+            labels=_labels(c.labels),
         )
 
     @execute.register
@@ -970,6 +1235,7 @@ class Probationer(Aggregate):
             test_id=c.test_id,
             method=parse(DrugTestMethod, c.method, "method"),
             results=check_results(c.results),
+            labels=_labels(c.labels),
         )
 
     @execute.register
@@ -1103,6 +1369,7 @@ class Probationer(Aggregate):
             category=parse(NoteCategory, c.category, "category"),
             sensitive=_bool("sensitive")(c.sensitive),
             victim_info=_bool("victim_info")(c.victim_info),
+            labels=_labels(c.labels),
         )
 
     @execute.register
@@ -1334,6 +1601,25 @@ def _effective_time(
     if not_before is not None and effective_at < not_before:
         raise InvalidEffectiveTime("must not be before the case was opened")
     return effective_at
+
+
+def _labels(given: Sequence[object], implied: Sequence[Label] = ()) -> list[str]:
+    """Checked labels, sorted and once each, with those the entry's kind implies."""
+    return sorted({parse(Label, v, "labels") for v in given} | set(implied))
+
+
+# What a referral entry folded before the lifecycle's fields existed holds instead.
+REFERRAL_DEFAULTS: dict[str, Any] = {
+    "goal_id": None,
+    "condition_id": None,
+    "consent_id": None,
+    "desired_outcomes": list,
+    "labels": list,
+    "sessions": dict,
+    "last_session_on": None,
+    "withdrawal": None,
+    "outcomes": dict,
+}
 
 
 def _plain(value: Any) -> dict[str, Any]:

@@ -63,7 +63,20 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     ),
     "ReferralStatusChanged": lambda d: (
         f"Referral {d['referral_id']} {_words(d['status'])}"
+        + (
+            f" ({_words(d['withdrawal_reason'])}, {_words(d['withdrawn_at_stage'])})"
+            if d.get("withdrawal_reason")
+            else ""
+        )
     ),
+    "ReferralSessionRecorded": lambda d: (
+        f"Referral {d['referral_id']} session {d['session_id']} on {d['on']}: "
+        f"{_words(d['attendance'])}"
+    ),
+    "ConsentRecorded": lambda d: (
+        f"Consent {d['consent_id']} recorded, until {d['expires_on']}"
+    ),
+    "ConsentRevoked": lambda d: f"Consent {d['consent_id']} revoked",
     "ContactLogged": lambda d: (
         f"Contact logged: {_words(d['contact_type'])} visit, {_words(d['attendance'])}"
         if d["contact_type"] in ("home", "field", "office")

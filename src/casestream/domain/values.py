@@ -151,13 +151,86 @@ class ServiceType(StrEnum):
 
 
 class ReferralStatus(StrEnum):
+    """Where a referral stands (DOMAIN.md §3.6 Refer & Monitor, §5.3 referral state):
+    sent, answered (accepted, declined, waitlisted), a caseworker assigned, the
+    initial assessment done (POST_ICA), in service (enrolled, or on hold), ended."""
+
     MADE = "made"
     ACCEPTED = "accepted"
     DECLINED = "declined"
+    WAITLISTED = "waitlisted"
+    ASSIGNED = "assigned"
+    INTAKE_COMPLETED = "intake_completed"
     ENROLLED = "enrolled"
+    ON_HOLD = "on_hold"
     COMPLETED = "completed"
     UNSUCCESSFUL = "unsuccessful"
     WITHDRAWN = "withdrawn"
+
+
+class WithdrawalReason(StrEnum):
+    """Why a referral was withdrawn (DOMAIN.md §3.6, Refer & Monitor's coded
+    withdrawal reasons; §5.3 referral withdrawal/cancel reason)."""
+
+    INELIGIBLE = "ineligible"
+    MISTAKEN_OR_DUPLICATE = "mistaken_or_duplicate"
+    NOT_ENGAGED = "not_engaged"
+    NEEDS_MET_ELSEWHERE = "needs_met_elsewhere"
+    MOVED_OUT_OF_AREA = "moved_out_of_area"
+    WORK_OR_CARING = "work_or_caring"
+    DECEASED = "deceased"
+    ACQUITTED_ON_APPEAL = "acquitted_on_appeal"
+    RETURNED_TO_CUSTODY = "returned_to_custody"
+    SENTENCE_REVOKED = "sentence_revoked"
+    SENTENCE_EXPIRED = "sentence_expired"
+    COMPLETED_EARLY = "completed_early"
+    RECALLED = "recalled"
+    OFFICER_JUDGEMENT = "officer_judgement"
+    PROVIDER_CAPACITY = "provider_capacity"
+    OTHER = "other"
+
+
+class WithdrawalStage(StrEnum):
+    """How far a referral got before it was withdrawn (DOMAIN.md §3.6: PRE_ICA,
+    POST_ICA withdrawal, POST_ICA close early; §5.2 referral.withdrawn stage)."""
+
+    PRE_INTAKE = "pre_intake"
+    POST_INTAKE = "post_intake"
+    EARLY_CLOSE = "early_close"
+
+
+class Achievement(StrEnum):
+    """How far each desired outcome of a referral was met at its end (DOMAIN.md
+    §3.6: end-of-service outcome per desired outcome)."""
+
+    ACHIEVED = "achieved"
+    PARTIALLY_ACHIEVED = "partially_achieved"
+    NOT_ACHIEVED = "not_achieved"
+
+
+class SessionAttendance(StrEnum):
+    """Attendance at a provider's session (DOMAIN.md §3.6: attended YES|LATE|NO)."""
+
+    ATTENDED = "attended"
+    LATE = "late"
+    ABSENT = "absent"
+
+
+class ConsentCategory(StrEnum):
+    """Kinds of health information a consent lets the agency disclose to a partner
+    (42 CFR Part 2 covers substance use; DOMAIN.md §5.2 consent.recorded scope)."""
+
+    SUBSTANCE_USE = "substance_use"
+    MENTAL_HEALTH = "mental_health"
+
+
+class Label(StrEnum):
+    """Data labels on entries (DESIGN.md §3, §6; DOMAIN.md §5.1 rule 2): they decide
+    who reads the entry's text."""
+
+    SENSITIVE = "sensitive"
+    PART2 = "part2"
+    VICTIM = "victim"
 
 
 class ContactType(StrEnum):

@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
 
 from casestream.domain import derived, policies
 from casestream.domain.probationer import Probationer
@@ -31,7 +32,7 @@ from casestream.projections.poison import (
     apply_or_skip,
     refuse_unstorable,
 )
-from casestream.projections.source import EventReader, select_events
+from casestream.projections.source import EventReader, head, select_events
 
 Doc = dict[str, Any]
 COMPLIANCE = derived.COMPLIANCE
@@ -51,6 +52,9 @@ _TEXT = frozenset(
         "strengths",
         "instrument_version",
         "recorded_by",
+        "sessions",
+        "desired_outcomes",
+        "outcomes",
     }
 )
 
@@ -76,6 +80,8 @@ def _trim(case: Probationer) -> None:
     restriction = getattr(case, "restriction", None)
     if restriction is not None:
         case.restriction = {k: restriction[k] for k in ("mode", "users")}
+    for consent in getattr(case, "consents", {}).values():
+        consent.pop("purpose", None)
     for part in (case.closure, case.sealed):
         if part is not None:
             part.pop("reason", None)
@@ -111,7 +117,10 @@ def _state(case: Probationer) -> dict[str, Any]:
 def restore(doc: Doc) -> Probationer:
     """The case state a row keeps, as a ``Probationer`` its events can be applied to."""
     case = Probationer.__new__(Probationer)
-    case.__dict__.update(json.loads(doc["state"], object_hook=_untagged))
+    state = json.loads(doc["state"], object_hook=_untagged)
+    # Rows kept before consents and the referral lifecycle's fields: as a snapshot.
+    Probationer.upcast_v5_v6(state)
+    case.__dict__.update(state)
     case.__dict__["_pending_events"] = []
     # Rows kept before the level history was: the current level from the opening.
     case.__dict__.setdefault(
@@ -242,6 +251,11 @@ class CaseloadView(PoisonAware):
         """Rows whose CRN or court case number equals the one given and whose name
         contains ``name`` (case-insensitive), through their indexed columns; without
         the kept case state. At least one criterion is given."""
+
+    @abstractmethod
+    def restricted_docs(self) -> dict[str, Doc]:
+        """The restriction of every restricted case, by case id (few: limited-access
+        cases are the exception)."""
 
     def apply(self, events: Iterable[Any], tracking: Tracking) -> None:
         """Fold a batch of events into their rows, then save rows and position together."""
@@ -477,3 +491,25 @@ __all__ = [
     "query_caseload",
     "workload",
 ]
+
+
+RESTRICTING = (
+    get_topic(Probationer.CaseRestricted),
+    get_topic(Probationer.RestrictionLifted),
+)
+
+
+def restrictions(view: CaseloadView, reader: EventReader) -> dict[str, Doc | None]:
+    """Each restricted case's restriction as of the store's head: the view's, then
+    the restrictions and lifts recorded after its position (None: lifted), so that a
+    case restricted a moment ago is never listed or fed while the view catches up."""
+    position = view.max_tracking_id(reader.name) or 0
+    found: dict[str, Doc | None] = dict(view.restricted_docs())
+    for page in select_events(reader, position, head(reader), RESTRICTING):
+        for event, _ in page:
+            key = str(event.originator_id)
+            if isinstance(event, Probationer.CaseRestricted):
+                found[key] = {"mode": str(event.mode), "users": list(event.users)}
+            else:
+                found[key] = None
+    return found

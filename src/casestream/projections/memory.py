@@ -91,6 +91,13 @@ class MemoryCaseloadView(MemoryPoisoned, CaseloadView):
             and (unit_id is None or d["unit_id"] == unit_id)
         ]
 
+    def restricted_docs(self) -> dict[str, Doc]:
+        return {
+            d["probationer_id"]: d["restriction"]
+            for d in self.select_docs()
+            if d.get("restriction")
+        }
+
     def search_docs(
         self,
         *,

@@ -201,6 +201,17 @@ class PostgresCaseloadView(PostgresView, CaseloadView):
             )
             return [r["doc"] for r in curs.fetchall()]
 
+    def restricted_docs(self) -> dict[str, Doc]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                self.sql(
+                    "SELECT probationer_id, doc -> 'restriction' AS restriction "
+                    "FROM {schema}.{table} "
+                    "WHERE jsonb_typeof(doc -> 'restriction') = 'object'"
+                )
+            )
+            return {r["probationer_id"]: r["restriction"] for r in curs.fetchall()}
+
     def search_docs(
         self,
         *,

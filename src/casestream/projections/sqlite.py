@@ -162,6 +162,14 @@ class SQLiteCaseloadView(SQLiteView, CaseloadView):
             )
             return [json.loads(r[0]) for r in c.fetchall()]
 
+    def restricted_docs(self) -> dict[str, Doc]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT probationer_id, json_extract(doc, '$.restriction') "
+                f"FROM {self.table} WHERE json_extract(doc, '$.restriction') IS NOT NULL"
+            )
+            return {r[0]: json.loads(r[1]) for r in c.fetchall()}
+
     def search_docs(
         self,
         *,

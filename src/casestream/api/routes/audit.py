@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 
 from casestream.access_log import AccessQuery
-from casestream.api.auth import Forbidden, Permission, require
+from casestream.api.auth import Forbidden, Permission, require, visible_labels
 from casestream.api.deps import (
     AccessLogDep,
     CaseHistoryDep,
@@ -27,7 +27,9 @@ from casestream.api.schemas import (
     CorrectionPair,
     Instant,
 )
+from casestream.domain.summaries import summarize
 from casestream.projections.audit import AuditQuery, AuditView
+from casestream.redaction import Visible, redact_event_data
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=PROBLEM_RESPONSES)
 
@@ -80,9 +82,15 @@ def access_log(
     )
 
 
-def _audit_row(row: dict[str, Any]) -> AuditRow:
-    payload = row["payload"]
-    return AuditRow(**{**row, "payload": json.loads(payload) if payload else {}})
+def _audit_row(row: dict[str, Any], visible: Visible) -> AuditRow:
+    """A row as this reader may see it: a labelled entry's text withheld, unless
+    their role or token grants the label (``casestream.redaction``)."""
+    payload = json.loads(row["payload"]) if row["payload"] else {}
+    shown = redact_event_data(row["event_type"], payload, visible)
+    summary = row["summary"]
+    if shown != payload:
+        summary = summarize(row["event_type"], shown)
+    return AuditRow(**{**row, "payload": shown, "summary": summary})
 
 
 @router.get("")
@@ -131,7 +139,7 @@ def audit_trail(
     head = cases.recorder.max_notification_id() or 0
     position = projections.position("audit")
     return AuditPage(
-        rows=[_audit_row(r) for r in page],
+        rows=[_audit_row(r, visible_labels(principal)) for r in page],
         next=rows[limit - 1]["position"] if len(rows) > limit else None,
         position=position,
         lag=max(head - position, 0),
@@ -153,10 +161,12 @@ def corrections(
         raise Forbidden("this case is not within your scope")
     view: AuditView = projections.view("audit")
     pairs = view.corrections(str(probationer))
+    visible = visible_labels(principal)
     log_reads(log, principal, request, [probationer] if pairs else [])
     return [
         CorrectionPair(
-            correction=_audit_row(c), corrected=_audit_row(t) if t is not None else None
+            correction=_audit_row(c, visible),
+            corrected=_audit_row(t, visible) if t is not None else None,
         )
         for c, t in pairs
     ]

@@ -104,7 +104,44 @@ def change_referral_status(
     body: bodies.ChangeReferralStatus,
     submitted: SubmissionDep,
 ) -> Recorded:
+    """Move a referral along its lifecycle: the case's staff, or the partner it is
+    addressed to (accept, decline, waitlist, assign, intake, start, hold, end)."""
     command = command_of(cmd.ChangeReferralStatus, body, referral_id=referral_id)
+    return submitted.on_referral(probationer_id, command, body)
+
+
+@router.post("/referrals/{referral_id}/sessions", status_code=CREATED)
+def record_referral_session(
+    probationer_id: UUID,
+    referral_id: Id,
+    body: bodies.RecordReferralSession,
+    submitted: SubmissionDep,
+) -> Recorded:
+    """A provider's session on a referral in service, with the person's attendance:
+    recorded by the partner it is addressed to, or the case's staff."""
+    command = command_of(cmd.RecordReferralSession, body, referral_id=referral_id)
+    return submitted.on_referral(probationer_id, command, body)
+
+
+@router.post("/consents", status_code=CREATED)
+def record_consent(
+    probationer_id: UUID, body: bodies.RecordConsent, submitted: SubmissionDep
+) -> Recorded:
+    """The person's consent to disclose substance-use or mental-health information
+    to one partner, for a purpose, until a date (42 CFR Part 2)."""
+    command = command_of(cmd.RecordConsent, body)
+    return submitted.on_case(probationer_id, command, body)
+
+
+@router.post("/consents/{consent_id}/revoke", status_code=CREATED)
+def revoke_consent(
+    probationer_id: UUID,
+    consent_id: Id,
+    body: bodies.RevokeConsent,
+    submitted: SubmissionDep,
+) -> Recorded:
+    """Revoke a consent: the partner's next read shows a stub."""
+    command = command_of(cmd.RevokeConsent, body, consent_id=consent_id)
     return submitted.on_case(probationer_id, command, body)
 
 

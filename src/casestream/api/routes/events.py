@@ -19,7 +19,12 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
-from casestream.api.auth import Permission, Principal, Role, require
+from casestream.api.auth import (
+    Permission,
+    Principal,
+    Role,
+    require,
+)
 from casestream.api.deps import (
     CaseHistoryDep,
     PrincipalDep,
@@ -31,6 +36,7 @@ from casestream.api.errors import PROBLEM_RESPONSES, MalformedCursor, MalformedH
 from casestream.api.feed import read_page, topics_for
 from casestream.api.schemas import EventPage
 from casestream.application import CaseHistory
+from casestream.redaction import Visible
 
 router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEM_RESPONSES)
 
@@ -47,6 +53,8 @@ Types = Annotated[
 ]
 _POSITION = re.compile(r"[0-9]{1,18}")
 STREAM_BATCH = 100
+# The feed never carries labelled text, whoever reads it (DESIGN.md §6, issue 14).
+NO_LABELS: frozenset[str] = frozenset()
 KEEPALIVE_SECONDS = 15.0
 
 
@@ -82,6 +90,7 @@ def read_events(
         topics_for(types or []),
         redacted=_redacted(principal),
         hidden=hidden_cases(principal, cases, projections),
+        visible=NO_LABELS,
     )
     return EventPage(events=events, next=next_position)
 
@@ -164,6 +173,7 @@ def stream_events(
             start,
             topics_for(types or []),
             redacted=_redacted(principal),
+            visible=NO_LABELS,
             hide=lambda: hidden_cases(principal, cases, projections),
             poll=settings.feed_poll_seconds,
             deadline=None if max_seconds is None else monotonic() + max_seconds,
@@ -179,6 +189,7 @@ def _tail(
     topics: Sequence[str],
     *,
     redacted: bool,
+    visible: Visible = NO_LABELS,
     hide: Callable[[], frozenset[UUID]],
     poll: float,
     deadline: float | None,
@@ -196,6 +207,7 @@ def _tail(
             topics,
             redacted=redacted,
             hidden=hide(),
+            visible=visible,
         )
         for event in events:
             payload = json.dumps(event.model_dump(mode="json"), separators=(",", ":"))
