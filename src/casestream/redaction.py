@@ -25,8 +25,9 @@ from casestream.queries import HistoryEntry
 # Labels an entry can carry (a boolean field of the same name on the entry).
 LABELS = ("sensitive", "victim_info")
 WITHHELD = "sensitive entry: text withheld"
-# The free text of a labelled entry (contacts: summary and location; notes: text).
-TEXT_FIELDS = frozenset({"summary", "location", "text"})
+# The free text of a labelled entry (contacts: summary, location and the collateral
+# party; notes: text).
+TEXT_FIELDS = frozenset({"summary", "location", "text", "collateral_party"})
 # Where each event names the entry it is about.
 ENTRY_ID_FIELDS = ("contact_id", "note_id", "entry_id")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -109,6 +110,26 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
         ("referrals/r1/status", {"status": "accepted"}),
         ("contacts", contact_body("k1", complied=True)),
         (
+            "appointments",
+            {
+                "contact_id": "k2",
+                "contact_type": "collateral",
+                "method": "telephone",
+                "place": "virtual",
+                "scheduled_for": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
+                "collateral_party": "Employer (site manager)",
+            },
+        ),
+        ("contacts/k2/outcome", {"outcome": "failed_to_attend"}),
+        (
+            "contacts/k2/outcome",
+            {
+                "outcome": "acceptable_absence",
+                "absence_reason": "medical",
+                "reason": "Hospital letter received",
+            },
+        ),
+        (
             "drug-tests",
             {
                 "test_id": "t1",
@@ -126,6 +147,20 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         (
+            "violations/v1/warrants",
+            {"warrant_id": "w1", "issuing_authority": "Springfield Municipal"},
+        ),
+        ("warrants/w1/execution", {}),
+        (
+            "violations/v1/hearings",
+            {
+                "hearing_id": "h1",
+                "hearing_type": "show_cause",
+                "scheduled_for": datetime.now(UTC).isoformat(),
+                "body": "Springfield Municipal",
+            },
+        ),
+        (
             "violations/v1/responses",
             {
                 "response_id": "rsp1",
@@ -139,6 +174,10 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
                 "court_action_id": "ca1",
                 "hearing": "Review hearing",
                 "outcome": "continued",
+                "hearing_id": "h1",
+                "finding": "admitted",
+                "custody_days": 3,
+                "term_extension_days": 30,
             },
         ),
         ("notes", {"note_id": "n1", "text": "Asked about housing support"}),

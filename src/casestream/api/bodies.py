@@ -81,6 +81,11 @@ if TYPE_CHECKING:
     MakeReferral = Schema
     ChangeReferralStatus = Schema
     LogContact = Schema
+    ScheduleContact = Schema
+    RecordContactOutcome = Schema
+    IssueWarrant = Schema
+    ExecuteWarrant = Schema
+    ScheduleHearing = Schema
     RecordDrugTest = Schema
     RecordViolation = Schema
     RespondToViolation = Schema
@@ -108,6 +113,11 @@ else:
     MakeReferral = body_of(cmd.MakeReferral)
     ChangeReferralStatus = body_of(cmd.ChangeReferralStatus)
     LogContact = body_of(cmd.LogContact)
+    ScheduleContact = body_of(cmd.ScheduleContact)
+    RecordContactOutcome = body_of(cmd.RecordContactOutcome)
+    IssueWarrant = body_of(cmd.IssueWarrant)
+    ExecuteWarrant = body_of(cmd.ExecuteWarrant)
+    ScheduleHearing = body_of(cmd.ScheduleHearing)
     RecordDrugTest = body_of(cmd.RecordDrugTest)
     RecordViolation = body_of(cmd.RecordViolation)
     RespondToViolation = body_of(cmd.RespondToViolation)
