@@ -13,8 +13,8 @@ import pytest
 
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
-from casestream.domain.probationer import Probationer
 from casestream.demo.volumes import outside_ranges, volumes
+from casestream.domain.probationer import Probationer
 from casestream.domain.values import CaseStatus, ClosureOutcome, EntryKind
 from casestream.persistence.store import open_store
 from casestream.settings import Settings
