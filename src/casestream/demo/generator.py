@@ -995,17 +995,7 @@ def _contacts(script: CaseScript, *, correct: bool, duplicate: bool) -> None:
             return  # booked for a day still to come: no outcome yet
         outcome = _outcome(rng, kind)
         held = at + timedelta(minutes=rng.randint(30, 120))
-        script.add(
-            held,
-            cmd.RecordContactOutcome,
-            creates=contact_id,
-            actor=script.officer(held),
-            contact_id=contact_id,
-            outcome=str(outcome),
-            absence_reason="medical"
-            if outcome == ContactOutcome.ACCEPTABLE_ABSENCE
-            else None,
-        )
+        _record_outcome(script, held, contact_id, outcome)
         final = outcome
         if outcome == ContactOutcome.FAILED_TO_ATTEND:  # the evidence window closes
             final = rng.choices(
@@ -1015,25 +1005,16 @@ def _contacts(script: CaseScript, *, correct: bool, duplicate: bool) -> None:
                 ],
                 [45, 55],
             )[0]
-            decided = _later(rng, held, 3, 7)
-            acceptable = final == ContactOutcome.ACCEPTABLE_ABSENCE
-            script.add(
-                decided,
-                cmd.RecordContactOutcome,
-                creates=contact_id,
-                actor=script.officer(decided),
-                contact_id=contact_id,
-                outcome=str(final),
-                absence_reason=rng.choice(
-                    ["medical", "childcare_or_family", "work_or_employment"]
-                )
-                if acceptable
-                else None,
+            held = _later(rng, held, 3, 7)
+            _record_outcome(
+                script,
+                held,
+                contact_id,
+                final,
                 reason="Evidence of the reason received"
-                if acceptable
+                if final == ContactOutcome.ACCEPTABLE_ABSENCE
                 else "No evidence given within five working days",
             )
-            held = decided
         if final == ContactOutcome.UNACCEPTABLE_ABSENCE and rng.random() < 0.7:
             missed_violations += 1
             _violation(
@@ -1083,6 +1064,31 @@ def _appointment(
         scheduled_for=at,
         location=_contact_fields(script, at, kind, Attendance.ATTENDED)["location"],
     )
+
+
+def _record_outcome(
+    script: CaseScript,
+    at: datetime,
+    contact_id: str,
+    outcome: ContactOutcome,
+    reason: str | None = None,
+) -> None:
+    """An appointment's outcome (a second one changes it, with the reason)."""
+    acceptable = outcome == ContactOutcome.ACCEPTABLE_ABSENCE
+    script.add(
+        at,
+        cmd.RecordContactOutcome,
+        creates=contact_id,
+        actor=script.officer(at),
+        contact_id=contact_id,
+        outcome=str(outcome),
+        absence_reason=script.rng.choice(ABSENCE_REASONS) if acceptable else None,
+        reason=reason,
+    )
+
+
+# Reasons for the acceptable absences of the demo's people.
+ABSENCE_REASONS = ("medical", "childcare_or_family", "work_or_employment")
 
 
 def _outcome(rng: random.Random, kind: ContactType) -> ContactOutcome:

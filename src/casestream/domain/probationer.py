@@ -539,26 +539,13 @@ class Probationer(Aggregate):
             state.update(logged_contact_fields(state))
 
         def apply(self, aggregate: Probationer) -> None:
-            aggregate.add_entry(
+            aggregate.add_contact(
                 self,
-                EntryKind.CONTACT,
-                self.contact_id,
-                contact_type=self.contact_type,
                 attendance=self.attendance,
-                location=self.location,
-                summary=self.summary,
-                sensitive=self.sensitive,
                 complied=self.complied,
-                victim_info=self.victim_info,
-                method=self.method,
-                place=self.place,
                 outcome=self.outcome,
-                enforceable=self.enforceable,
-                collateral_party=self.collateral_party,
                 scheduled_for=None,
                 held_at=self.effective_at,
-                absence_reason=None,
-                evidence_due=None,
             )
 
     class ContactScheduled(Event):
@@ -577,26 +564,13 @@ class Probationer(Aggregate):
         victim_info: bool
 
         def apply(self, aggregate: Probationer) -> None:
-            aggregate.add_entry(
+            aggregate.add_contact(
                 self,
-                EntryKind.CONTACT,
-                self.contact_id,
-                contact_type=self.contact_type,
                 attendance=None,
-                location=self.location,
-                summary=self.summary,
-                sensitive=self.sensitive,
                 complied=None,
-                victim_info=self.victim_info,
-                method=self.method,
-                place=self.place,
                 outcome=None,
-                enforceable=self.enforceable,
-                collateral_party=self.collateral_party,
                 scheduled_for=self.scheduled_for,
                 held_at=self.scheduled_for,
-                absence_reason=None,
-                evidence_due=None,
             )
 
     class ContactOutcomeRecorded(Event):
@@ -1653,6 +1627,31 @@ class Probationer(Aggregate):
             "corrections": [],
         }
         self.entry_kinds[entry_id] = entry_kind
+
+    def add_contact(
+        self,
+        event: Probationer.ContactLogged | Probationer.ContactScheduled,
+        **fields: Any,
+    ) -> None:
+        """A contact entry: what logged and scheduled contacts both record, and
+        ``fields`` that tell them apart."""
+        self.add_entry(
+            event,
+            EntryKind.CONTACT,
+            event.contact_id,
+            contact_type=event.contact_type,
+            location=event.location,
+            summary=event.summary,
+            sensitive=event.sensitive,
+            victim_info=event.victim_info,
+            method=event.method,
+            place=event.place,
+            enforceable=event.enforceable,
+            collateral_party=event.collateral_party,
+            absence_reason=None,
+            evidence_due=None,
+            **fields,
+        )
 
     def set_outcome(
         self,
