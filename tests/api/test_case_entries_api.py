@@ -609,3 +609,78 @@ def test_a_write_answers_with_the_new_version_as_etag_for_the_next_if_match(
 
     assert (written.status_code, written.headers["ETag"]) == (201, '"2"')
     assert (chained.status_code, chained.headers["ETag"]) == (201, '"3"')
+
+
+def test_appointments_and_the_road_to_court_refuse_bad_input_and_write_nothing(
+    client: TestClient,
+):
+    case_id = open_case(client)
+    base = f"/probationers/{case_id}"
+    past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    appointment = {
+        "contact_id": "k1",
+        "contact_type": "office",
+        "method": "in_person",
+        "place": "supervision_office",
+        "scheduled_for": past,
+    }
+
+    def version() -> int:
+        state = client.get(base, headers=OFFICER).json()
+        return int(state["version"])
+
+    assert_problem(
+        client.post(
+            f"{base}/appointments",
+            json={**appointment, "scheduled_for": "2026-01-01T10:00:00"},
+            headers=OFFICER,
+        ),
+        422,
+    )  # no timezone
+    assert_problem(
+        client.post(
+            f"{base}/appointments",
+            json={**appointment, "place": "moon"},
+            headers=OFFICER,
+        ),
+        422,
+    )
+    assert (
+        client.post(
+            f"{base}/appointments", json=appointment, headers=OFFICER
+        ).status_code
+        == 201
+    )
+    outcome = f"{base}/contacts/k1/outcome"
+    assert_problem(
+        client.post(outcome, json={"outcome": "acceptable_absence"}, headers=OFFICER),
+        422,
+    )
+    assert (
+        client.post(
+            outcome, json={"outcome": "failed_to_attend"}, headers=OFFICER
+        ).status_code
+        == 201
+    )
+    before = version()
+    assert_problem(
+        client.post(outcome, json={"outcome": "unacceptable_absence"}, headers=OFFICER),
+        422,
+    )  # a change needs a reason
+    assert_problem(
+        client.post(
+            f"{base}/violations/v9/warrants",
+            json={"warrant_id": "w1", "issuing_authority": "Court"},
+            headers=OFFICER,
+        ),
+        422,
+    )  # no such violation
+    assert_problem(
+        client.post(f"{base}/warrants/w9/execution", json={}, headers=OFFICER), 422
+    )
+    assert version() == before
+    state = client.get(base, headers=OFFICER).json()
+    [contact] = [e for e in state["entries"] if e["id"] == "k1"]
+    assert contact["outcome"] == "failed_to_attend"
+    assert contact["evidence_due"] is not None
+    assert state["status"] == "active"
