@@ -326,13 +326,15 @@ def _register_partners(app: CaseHistory) -> list[PartnerRef]:
 
 
 def _spread_features(rng: random.Random, people: int) -> list[Features]:
-    """Give cases their closures (``FATE_SHARES``) and the rare events, each at least
-    once."""
+    """Give cases their closures (``FATE_SHARES``) and the rare events; even a small
+    demo has a completion, a revocation and one of each rare event."""
     chosen = rng.sample(range(people), people)
     fates: dict[int, ClosureOutcome] = {}
     taken = 0
     for fate, share in FATE_SHARES.items():
-        n = max(1, round(people * share))
+        # At least one completed and one revoked case, however small the demo.
+        least = fate in (ClosureOutcome.COMPLETED, ClosureOutcome.REVOKED)
+        n = max(int(least), round(people * share))
         for i in chosen[taken : taken + n]:
             fates[i] = fate
         taken += n
