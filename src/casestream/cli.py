@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -88,6 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from casestream.demo import load_demo
+    from casestream.demo.volumes import outside_ranges, volumes
 
     with open_app() as app:
         if args.if_empty and app.recorder.max_notification_id():
@@ -106,8 +107,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 progress=lambda n: progress.advance(task, n),
             )
         head = app.recorder.max_notification_id()
+        found = volumes((app.get_case(i) for i in ids), datetime.now(UTC))
     console.print(f"Wrote {len(ids)} cases ({head} events in the store).")
     if ids:
+        shown = table(
+            f"Per person-month over {found['person_months']} person-months "
+            "(DOMAIN.md §7.2: events 10-20, contact records 5-7)",
+            ("measure", "per person-month"),
+        )
+        for name, value in found["per_person_month"].items():
+            shown.add_row(name.replace("_", " "), f"{value:g}")
+        for name, value in found["closures_per_person_year"].items():
+            shown.add_row(
+                f"closed {name.replace('_', ' ')} (per person-year)", f"{value:g}"
+            )
+        console.print(shown)
+        for problem in outside_ranges(found):
+            console.print(f"[yellow]Outside §7.2: {problem}[/]")
         console.print(f"Try: casestream history {ids[0]}")
     return 0
 

@@ -27,9 +27,12 @@ from casestream.queries import HistoryEntry
 # Labels an entry can carry (its ``labels``, or an older boolean flag: ``labels_of``).
 LABELS = tuple(str(label) for label in Label)
 WITHHELD = "sensitive entry: text withheld"
-# The free text and the telling values of a labelled entry: contacts' summary and
-# location, notes' text, a drug test's results, a referral session's note.
-TEXT_FIELDS = frozenset({"summary", "location", "text", "note", "results", "overall"})
+# The free text and the telling values of a labelled entry: contacts' summary,
+# location and collateral party, notes' text, a drug test's results, a referral
+# session's note.
+TEXT_FIELDS = frozenset(
+    {"summary", "location", "text", "note", "results", "overall", "collateral_party"}
+)
 # Where each event names the entry it is about (a session names its referral).
 ENTRY_ID_FIELDS = ("contact_id", "note_id", "test_id", "referral_id", "entry_id")
 

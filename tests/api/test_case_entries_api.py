@@ -133,6 +133,26 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
         ("consents/cs1/revoke", {"reason": "The person withdrew consent"}),
         ("contacts", contact_body("k1", complied=True)),
         (
+            "appointments",
+            {
+                "contact_id": "k2",
+                "contact_type": "collateral",
+                "method": "telephone",
+                "place": "virtual",
+                "scheduled_for": (datetime.now(UTC) - timedelta(days=2)).isoformat(),
+                "collateral_party": "Employer (site manager)",
+            },
+        ),
+        ("contacts/k2/outcome", {"outcome": "failed_to_attend"}),
+        (
+            "contacts/k2/outcome",
+            {
+                "outcome": "acceptable_absence",
+                "absence_reason": "medical",
+                "reason": "Hospital letter received",
+            },
+        ),
+        (
             "drug-tests",
             {
                 "test_id": "t1",
@@ -150,6 +170,20 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         (
+            "violations/v1/warrants",
+            {"warrant_id": "w1", "issuing_authority": "Springfield Municipal"},
+        ),
+        ("warrants/w1/execution", {}),
+        (
+            "violations/v1/hearings",
+            {
+                "hearing_id": "h1",
+                "hearing_type": "show_cause",
+                "scheduled_for": datetime.now(UTC).isoformat(),
+                "body": "Springfield Municipal",
+            },
+        ),
+        (
             "violations/v1/responses",
             {
                 "response_id": "rsp1",
@@ -163,6 +197,10 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
                 "court_action_id": "ca1",
                 "hearing": "Review hearing",
                 "outcome": "continued",
+                "hearing_id": "h1",
+                "finding": "admitted",
+                "custody_days": 3,
+                "term_extension_days": 30,
             },
         ),
         ("notes", {"note_id": "n1", "text": "Asked about housing support"}),
@@ -594,3 +632,78 @@ def test_a_write_answers_with_the_new_version_as_etag_for_the_next_if_match(
 
     assert (written.status_code, written.headers["ETag"]) == (201, '"2"')
     assert (chained.status_code, chained.headers["ETag"]) == (201, '"3"')
+
+
+def test_appointments_and_the_road_to_court_refuse_bad_input_and_write_nothing(
+    client: TestClient,
+):
+    case_id = open_case(client)
+    base = f"/probationers/{case_id}"
+    past = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    appointment = {
+        "contact_id": "k1",
+        "contact_type": "office",
+        "method": "in_person",
+        "place": "supervision_office",
+        "scheduled_for": past,
+    }
+
+    def version() -> int:
+        state = client.get(base, headers=OFFICER).json()
+        return int(state["version"])
+
+    assert_problem(
+        client.post(
+            f"{base}/appointments",
+            json={**appointment, "scheduled_for": "2026-01-01T10:00:00"},
+            headers=OFFICER,
+        ),
+        422,
+    )  # no timezone
+    assert_problem(
+        client.post(
+            f"{base}/appointments",
+            json={**appointment, "place": "moon"},
+            headers=OFFICER,
+        ),
+        422,
+    )
+    assert (
+        client.post(
+            f"{base}/appointments", json=appointment, headers=OFFICER
+        ).status_code
+        == 201
+    )
+    outcome = f"{base}/contacts/k1/outcome"
+    assert_problem(
+        client.post(outcome, json={"outcome": "acceptable_absence"}, headers=OFFICER),
+        422,
+    )
+    assert (
+        client.post(
+            outcome, json={"outcome": "failed_to_attend"}, headers=OFFICER
+        ).status_code
+        == 201
+    )
+    before = version()
+    assert_problem(
+        client.post(outcome, json={"outcome": "unacceptable_absence"}, headers=OFFICER),
+        422,
+    )  # a change needs a reason
+    assert_problem(
+        client.post(
+            f"{base}/violations/v9/warrants",
+            json={"warrant_id": "w1", "issuing_authority": "Court"},
+            headers=OFFICER,
+        ),
+        422,
+    )  # no such violation
+    assert_problem(
+        client.post(f"{base}/warrants/w9/execution", json={}, headers=OFFICER), 422
+    )
+    assert version() == before
+    state = client.get(base, headers=OFFICER).json()
+    [contact] = [e for e in state["entries"] if e["id"] == "k1"]
+    assert contact["outcome"] == "failed_to_attend"
+    assert contact["evidence_due"] is not None
+    assert state["status"] == "active"

@@ -147,7 +147,36 @@ def test_outcomes_and_workload_for_managers_only(client: TestClient):
     load = client.get("/workload", headers=AUDITOR)
 
     assert figures.status_code == 200, figures.text
-    assert set(figures.json()["units"]) == {"unit-north"}
+    body = figures.json()
+    assert body["next"] is None
+    assert body["cohort"] is None
+    by_figure = {r["figure"]: r for r in body["items"]}
+    assert by_figure["new_offence_violations"]["denominator"] == 1
+    per_unit = client.get(
+        "/outcomes",
+        params={"cohort": "unit", "from": "2020-01-01", "to": "2100-01-01"},
+        headers=SUPERVISOR,
+    ).json()
+    assert {r["group"] for r in per_unit["items"]} == {"unit-north"}
+    assert (per_unit["from"], per_unit["to"]) == ("2020-01-01", "2100-01-01")
+    for csv in (
+        client.get("/outcomes", headers={**SUPERVISOR, "Accept": "text/csv"}),
+        client.get("/outcomes", params={"format": "csv"}, headers=SUPERVISOR),
+    ):
+        assert csv.status_code == 200, csv.text
+        assert csv.headers["content-type"].startswith("text/csv")
+        assert csv.text.splitlines()[0].startswith("from,to,cohort,group,figure,")
+    assert_problem(
+        client.get(
+            "/outcomes",
+            params={"from": "2026-02-01", "to": "2026-01-01"},
+            headers=SUPERVISOR,
+        ),
+        422,
+    )
+    assert_problem(
+        client.get("/outcomes", params={"cohort": "shoe_size"}, headers=SUPERVISOR), 422
+    )
     assert load.json()["officers"][0]["cases"] == 1
     assert_problem(client.get("/outcomes", headers=OFFICER), 403)
     assert_problem(

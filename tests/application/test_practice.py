@@ -29,7 +29,7 @@ from casestream.domain.probationer import Probationer
 from casestream.domain.values import Actor, CaseStatus, SupervisionLevel
 from casestream.persistence.store import Store
 from casestream.projections.caseload import CaseloadView, present
-from casestream.projections.outcomes import outcomes
+from casestream.projections.outcomes import Window, outcomes
 from casestream.projections.runner import catch_up, open_view
 
 NOW = datetime.now(UTC)
@@ -232,17 +232,22 @@ def test_last_months_standard_is_judged_at_last_months_level(
     app: CaseHistory, storage: Store
 ):
     case_id = open_case(app)
-    assess(app, case_id, risk="moderate")  # medium: two a month
+    # medium: two face to face a month, one in the field, one collateral
+    assess(app, case_id, risk="moderate")
     first = NOW.replace(day=1, hour=12, minute=0, second=0, microsecond=0)
     last_month = (first - timedelta(days=1)).replace(day=1)
-    for n, on in enumerate(
-        (last_month + timedelta(days=2), last_month + timedelta(days=9))
+    for n, (on, kind) in enumerate(
+        (
+            (last_month + timedelta(days=2), "office"),
+            (last_month + timedelta(days=9), "field"),
+            (last_month + timedelta(days=12), "collateral"),
+        )
     ):
         app.execute(
             case_id,
             cmd.LogContact(
                 contact_id=f"k{n}",
-                contact_type="office",
+                contact_type=kind,
                 attendance="attended",
                 location="Office",
                 summary="Reported",
@@ -255,8 +260,11 @@ def test_last_months_standard_is_judged_at_last_months_level(
     row(app, storage)  # caught up
     view = open_view(storage, "caseload", 1)
     assert isinstance(view, CaseloadView)
-    standard = outcomes(view, now=NOW)["total"]["contact_standard"]
-    assert (standard["cases"], standard["met"]) == (1, 1)
+    month = Window(last_month.date(), first.date() - timedelta(days=1))
+    [judged] = [
+        r for r in outcomes(view, month) if r["figure"] == "contact_standard_compliance"
+    ]
+    assert (judged["denominator"], judged["numerator"]) == (1, 1)
 
 
 # 6. The road to court: revocation ends supervision; authority; open until disposed.
@@ -522,14 +530,10 @@ def test_outcomes_count_incentives_against_sanctions(app: CaseHistory, storage: 
     row(app, storage)
     view = open_view(storage, "caseload", 1)
     assert isinstance(view, CaseloadView)
-    figures = outcomes(view, now=NOW)["total"]
-    assert figures["incentives"] == {
-        "travel_permit": 1,
-        "verbal_praise": 1,
-        "written_recognition": 1,
-    }
-    assert figures["incentive_to_sanction"] == {
-        "incentives": 3,
-        "sanctions": 1,
-        "ratio": 3.0,
-    }
+    today = NOW.date()
+    [ratio] = [
+        r
+        for r in outcomes(view, Window(today - timedelta(days=30), today))
+        if r["figure"] == "incentive_to_sanction"
+    ]
+    assert (ratio["numerator"], ratio["denominator"], ratio["rate"]) == (3, 1, 3.0)

@@ -62,7 +62,7 @@ def test_the_v1_fixture_loads_and_its_contacts_are_upcast(app: CaseHistory):
     assert verify_store(app.store).intact
 
 
-def test_new_contacts_are_written_as_v2_beside_old_ones(app: CaseHistory):
+def test_new_contacts_are_written_as_v3_beside_old_ones(app: CaseHistory):
     fixture = load_v1(app)
     case_id = UUID(fixture["case_id"])
 
@@ -80,7 +80,7 @@ def test_new_contacts_are_written_as_v2_beside_old_ones(app: CaseHistory):
     )
 
     [stored] = app.recorder.select_events(case_id, gt=20)
-    assert json.loads(stored.state)["class_version"] == 2
+    assert json.loads(stored.state)["class_version"] == 3
     assert app.get_case(case_id).entries["k-new"]["complied"] is True
 
 
@@ -88,10 +88,12 @@ def test_a_snapshot_taken_before_the_evolution_is_upcast_too(app: CaseHistory):
     fixture = load_v1(app)
     case_id = UUID(fixture["case_id"])
     case = app.get_case(case_id)
+    expected = dict(case.entries["k1"])
     snapshot = Probationer.Snapshot.take(case)
     state = dict(snapshot.state)
     for entry in state["entries"].values():
-        entry.pop("complied", None)  # the v1 shape of the aggregate's state
+        for added in ("complied", "outcome", "method", "place", "held_at"):
+            entry.pop(added, None)  # the v1 shape of the aggregate's state
     state.pop("class_version", None)
     old = Probationer.Snapshot(
         originator_id=snapshot.originator_id,
@@ -106,6 +108,9 @@ def test_a_snapshot_taken_before_the_evolution_is_upcast_too(app: CaseHistory):
     restored = app.get_case(case_id)
 
     assert restored.entries["k1"]["complied"] is None
+    # v6: a contact kept before outcomes were recorded has one by its attendance.
+    for field in ("outcome", "method", "place", "held_at"):
+        assert restored.entries["k1"][field] == expected[field]
 
 
 def test_v1_referrals_load_with_the_lifecycle_fields_and_move_on(app: CaseHistory):

@@ -58,6 +58,11 @@ def stored_before_the_rule(app: CaseHistory, case_id: UUID, contact_id: str) -> 
         summary="Reported",
         sensitive=False,
         complied=None,
+        method="in_person",
+        place="supervision_office",
+        outcome="attended",
+        enforceable=True,
+        collateral_party=None,
     )
     app.save(case)
 

@@ -181,6 +181,8 @@ def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
             .replace("r1", "{referral_id}")
             .replace("v1", "{violation_id}")
             .replace("cs1", "{consent_id}")
+            .replace("contacts/k2", "contacts/{contact_id}")
+            .replace("warrants/w1", "warrants/{warrant_id}")
         )
         bodies.setdefault(
             f"POST /probationers/{{probationer_id}}/{template}", (path, body)

@@ -84,6 +84,11 @@ if TYPE_CHECKING:
     RecordConsent = Schema
     RevokeConsent = Schema
     LogContact = Schema
+    ScheduleContact = Schema
+    RecordContactOutcome = Schema
+    IssueWarrant = Schema
+    ExecuteWarrant = Schema
+    ScheduleHearing = Schema
     RecordDrugTest = Schema
     RecordViolation = Schema
     RespondToViolation = Schema
@@ -114,6 +119,11 @@ else:
     RecordConsent = body_of(cmd.RecordConsent)
     RevokeConsent = body_of(cmd.RevokeConsent)
     LogContact = body_of(cmd.LogContact)
+    ScheduleContact = body_of(cmd.ScheduleContact)
+    RecordContactOutcome = body_of(cmd.RecordContactOutcome)
+    IssueWarrant = body_of(cmd.IssueWarrant)
+    ExecuteWarrant = body_of(cmd.ExecuteWarrant)
+    ScheduleHearing = body_of(cmd.ScheduleHearing)
     RecordDrugTest = body_of(cmd.RecordDrugTest)
     RecordViolation = body_of(cmd.RecordViolation)
     RespondToViolation = body_of(cmd.RespondToViolation)

@@ -237,11 +237,29 @@ class Workload(Schema):
     officers: list[dict[str, Any]]
 
 
+class OutcomeFigure(Schema):
+    """One figure for one cohort group over the window (docs/outcomes.md)."""
+
+    cohort: str | None
+    group: str
+    figure: str
+    numerator: int
+    denominator: int
+    rate: float | None
+    # Time to first violation only: the median days from start to the first.
+    median_days: float | None
+
+
 class Outcomes(Schema):
-    as_of: date
-    total: dict[str, Any]
-    units: dict[str, dict[str, Any]]
-    officers: dict[str, dict[str, Any]]
+    """Outcome figures over a window of days, both included (docs/outcomes.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    window_from: date = Field(alias="from")
+    window_to: date = Field(alias="to")
+    cohort: str | None
+    items: list[OutcomeFigure]
+    next: str | None = None
 
 
 class AuditRow(Schema):

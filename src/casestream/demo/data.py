@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from casestream.domain.values import (
     Attendance,
+    ClosureOutcome,
     ContactType,
     Instrument,
     NeedArea,
@@ -475,6 +476,14 @@ SUMMARIES: dict[tuple[ContactType, Attendance], tuple[str, ...]] = {
         "Phone check-in; confirmed the next appointment.",
         "Phone check-in; {first} reports {topic} going well.",
     ),
+    (ContactType.COLLATERAL, Attendance.ATTENDED): (
+        "Spoke with them about {first}'s progress; no concerns raised.",
+        "Checked {first}'s account of {topic}; it matches.",
+    ),
+    (ContactType.TREATMENT, Attendance.ATTENDED): (
+        "Attended the group session; provider reports good participation.",
+        "Session at the provider; worked on {topic}.",
+    ),
     (ContactType.VIDEO, Attendance.ATTENDED): (
         "Video check-in; discussed {topic}.",
     ),
@@ -554,13 +563,48 @@ REFERRAL_PATHS: tuple[tuple[Move, ...], ...] = (
     (_ACCEPTED, _ENROLLED, (ReferralStatus.COMPLETED, 56, 112, ())),
     (_ACCEPTED, _ENROLLED, (ReferralStatus.UNSUCCESSFUL, 21, 70, UNSUCCESSFUL_REASONS)),
     (),  # stalled at "made": the provider never answered
-    (_ACCEPTED, (ReferralStatus.WITHDRAWN, 5, 30, WITHDRAWAL_REASONS)),
+    (_ACCEPTED, (ReferralStatus.WITHDRAWN, 7, 30, WITHDRAWAL_REASONS)),
 )
-REFERRAL_PATH_WEIGHTS = (10, 12, 46, 18, 10, 4)
+REFERRAL_PATH_WEIGHTS = (10, 12, 45, 16, 9, 8)
 # Coded withdrawal reasons the demo draws on (DOMAIN.md §3.6).
 WITHDRAWAL_CODES = ("needs_met_elsewhere", "moved_out_of_area", "not_engaged")
 SESSION_ATTENDANCE = ("attended", "late", "absent")
 SESSION_ATTENDANCE_WEIGHTS = (80, 10, 10)
+# Closures a year on a caseload (DOMAIN.md §7.1: about 2.0 M exits a year from about
+# 3.7 M under supervision, roughly half the caseload a year; BJS exit categories):
+# the share of demo cases that end each way within the demo's horizon.
+FATE_SHARES: dict[ClosureOutcome, float] = {
+    ClosureOutcome.COMPLETED: 0.14,
+    ClosureOutcome.EARLY_TERMINATION: 0.05,
+    ClosureOutcome.REVOKED: 0.06,
+    ClosureOutcome.ABSCONDED: 0.03,
+    ClosureOutcome.TRANSFERRED_OUT: 0.04,
+    ClosureOutcome.DECEASED: 0.01,
+}
+CLOSURE_REASONS: dict[ClosureOutcome, str] = {
+    ClosureOutcome.EARLY_TERMINATION: "Early discharge granted by the court for sustained compliance",
+    ClosureOutcome.ABSCONDED: "Whereabouts unknown for over 60 days; warrant outstanding",
+    ClosureOutcome.TRANSFERRED_OUT: "Supervision transferred to another jurisdiction",
+    ClosureOutcome.DECEASED: "Death confirmed by the coroner's office",
+}
+COLLATERAL_PARTIES = (
+    "Employer (site manager)",
+    "Mother",
+    "Partner",
+    "Treatment provider key worker",
+    "Housing support worker",
+    "Sister",
+)
+INCENTIVE_REASONS = (
+    "Every appointment kept this month",
+    "Negative tests for three months",
+    "Started a new job and kept it",
+    "Completed the first treatment phase",
+)
+ASSESSMENT_OVERRIDE_REASONS = (
+    "Domestic abuse history the instrument does not weigh",
+    "Recent escalation in offending not yet scored",
+)
 AGREEMENTS = ("agreed", "do_not_agree", "could_not_answer")
 COURT_CONDITIONS = (
     "Curfew 21:00 to 06:00 for 90 days",

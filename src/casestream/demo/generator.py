@@ -25,6 +25,9 @@ from uuid import UUID
 from casestream.application import CaseHistory
 from casestream.demo.data import (
     AGREEMENTS,
+    ASSESSMENT_OVERRIDE_REASONS,
+    CLOSURE_REASONS,
+    COLLATERAL_PARTIES,
     CONTACT_MIX,
     COURT_CONDITIONS,
     COURTS,
@@ -32,8 +35,10 @@ from casestream.demo.data import (
     DEFAULT_ROSTER,
     DRUGS,
     FACE_TO_FACE,
+    FATE_SHARES,
     FIRST_NAMES,
     GOALS,
+    INCENTIVE_REASONS,
     INSTRUMENT_WEIGHTS,
     INSTRUMENTS,
     LAST_NAMES,
@@ -69,6 +74,7 @@ from casestream.domain.values import (
     AssessmentPurpose,
     Attendance,
     ClosureOutcome,
+    ContactOutcome,
     ContactType,
     CourtOutcome,
     GoalStatus,
@@ -97,6 +103,10 @@ class Features:
     override: bool = False
     correction: bool = False
     void: bool = False
+    # Absconds, is arrested on a warrant and the court continues the order.
+    absconds: bool = False
+    # The intake assessment's level is overridden one step up.
+    assessment_override: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,6 +167,10 @@ class CaseScript:
     roster: Roster
     closure: tuple[ClosureOutcome, str] | None = None
     revocation: tuple[datetime, datetime, datetime] | None = None
+    # When the person absconded, and when the warrant was executed (None: never).
+    absconding: tuple[datetime, datetime | None] | None = None
+    # The instrument's own level at intake, when the assessor overrode it.
+    intake_raw: RiskLevel | None = None
     substance: str | None = None
     needs: list[tuple[NeedArea, NeedSeverity]] = field(default_factory=list)
     goals: list[dict[str, Any]] = field(default_factory=list)
@@ -315,15 +329,18 @@ def _register_partners(app: CaseHistory) -> list[PartnerRef]:
 
 
 def _spread_features(rng: random.Random, people: int) -> list[Features]:
-    """Give ~10% of cases a closure and a few others the rare events, at least one each."""
+    """Give cases their closures (``FATE_SHARES``) and the rare events; even a small
+    demo has a completion, a revocation and one of each rare event."""
     chosen = rng.sample(range(people), people)
-    completed = max(1, round(people * 0.07))
-    revoked = max(1, round(people * 0.03))
     fates: dict[int, ClosureOutcome] = {}
-    for rank, i in enumerate(chosen[: completed + revoked]):
-        fates[i] = (
-            ClosureOutcome.COMPLETED if rank < completed else ClosureOutcome.REVOKED
-        )
+    taken = 0
+    for fate, share in FATE_SHARES.items():
+        # At least one completed and one revoked case, however small the demo.
+        least = fate in (ClosureOutcome.COMPLETED, ClosureOutcome.REVOKED)
+        n = max(int(least), round(people * share))
+        for i in chosen[taken : taken + n]:
+            fates[i] = fate
+        taken += n
 
     def some(share: float) -> set[int]:
         return set(
@@ -332,6 +349,7 @@ def _spread_features(rng: random.Random, people: int) -> list[Features]:
 
     transfers, overrides = some(0.08), some(0.10)
     corrections, voids = some(0.15), some(0.08)
+    absconders, assessment_overrides = some(0.04), some(0.10)
     return [
         Features(
             fate=fates.get(i),
@@ -339,6 +357,8 @@ def _spread_features(rng: random.Random, people: int) -> list[Features]:
             override=i in overrides,
             correction=i in corrections,
             void=i in voids,
+            absconds=i in absconders and i not in fates,
+            assessment_override=i in assessment_overrides,
         )
         for i in range(people)
     ]
@@ -418,7 +438,7 @@ def _plan_case(
     fate = features.fate
     if fate == ClosureOutcome.COMPLETED:
         ago = rng.randint(372, max(horizon, 372))  # a 12-month term, served and closed
-    elif fate == ClosureOutcome.REVOKED:
+    elif fate is not None:
         ago = rng.randint(180, max(horizon, 180))
     else:
         ago = rng.randint(61, max(horizon, 61))
@@ -451,6 +471,7 @@ def _plan_case(
         "effective_at": opened_at,
     }
     limit = datetime.combine(today, time(), UTC)
+    absconding: tuple[datetime, datetime | None] | None = None
     closure: tuple[ClosureOutcome, str] | None = None
     revocation: tuple[datetime, datetime, datetime] | None = None
     if fate == ClosureOutcome.COMPLETED and term_end is not None:
@@ -460,10 +481,26 @@ def _plan_case(
         revocation = _revocation_times(rng, opened_at, ago)
         # The court's revocation closes the case itself (no separate closure).
         limit = revocation[2] + timedelta(hours=rng.randint(1, 3))
+    elif fate == ClosureOutcome.ABSCONDED:
+        gone = _on(rng, opened_on + timedelta(days=rng.randint(60, ago - 100)))
+        absconding = (gone, None)
+        limit = _later(rng, gone, 61, 90)  # closed administratively, still wanted
+        closure = (fate, CLOSURE_REASONS[fate])
+    elif fate is not None:
+        limit = _on(rng, opened_on + timedelta(days=rng.randint(90, ago - 7)))
+        closure = (fate, CLOSURE_REASONS[fate])
+    if features.absconds:
+        gone = _on(rng, opened_on + timedelta(days=rng.randint(30, max(31, ago - 45))))
+        absconding = (gone, _later(rng, gone, 7, 30))
     intake_at = _later(rng, opened_at, 3, 20)
     instrument = rng.choices(INSTRUMENTS, INSTRUMENT_WEIGHTS)[0]
     bands = list(instrument.bands)
     risk = rng.choices(bands, [RISK_WEIGHTS[b] for b in bands])[0]
+    intake_raw = None
+    if features.assessment_override:  # the assessor scores one band higher
+        index = bands.index(risk)
+        if index > 0:
+            intake_raw = bands[index - 1]
     script = CaseScript(
         rng=rng,
         opening=opening,
@@ -473,7 +510,11 @@ def _plan_case(
         court=court,
         opened_at=opened_at,
         limit=limit,
-        routine_until=revocation[0] if revocation else limit,
+        routine_until=revocation[0]
+        if revocation
+        else absconding[0]
+        if absconding and absconding[1] is None
+        else limit,
         instrument=instrument,
         assessments=[(intake_at, risk, AssessmentPurpose.INTAKE)],
         override=None,
@@ -484,6 +525,8 @@ def _plan_case(
         substance={"drugs": rng.choice(DRUGS), "alcohol": "alcohol"}.get(
             offence.substance or ""
         ),
+        absconding=absconding,
+        intake_raw=intake_raw,
     )
     if features.override:
         script.override = _override(rng, intake_at, risk)
@@ -631,10 +674,15 @@ def _write_streams(
     _goal_progress(script, outcomes)
     _plan_reviews(script)
     _contacts(script, correct=features.correction, duplicate=void_contact)
+    _collateral_contacts(script)
+    _phone_calls(script)
+    _treatment_sessions(script, outcomes)
     _drug_tests(script)
     _incidents(script)
+    _incentives(script)
     _notes(script, void=void_note)
     _transfer(script)
+    _absconding(script)
     _revocation(script)
 
 
@@ -647,6 +695,7 @@ def _assessments(script: CaseScript) -> None:
             script.needs = needs
             _note_substance(script, needs)
         strengths = script.rng.sample(STRENGTHS, script.rng.randint(1, 2))
+        overridden = n == 0 and script.intake_raw is not None
         script.add(
             at,
             cmd.CompleteAssessment,
@@ -657,7 +706,11 @@ def _assessments(script: CaseScript) -> None:
             purpose=str(purpose),
             scores=scores,
             total=total,
-            risk_level=str(risk),
+            risk_level=str(script.intake_raw if overridden else risk),
+            override_level=str(risk) if overridden else None,
+            reason=script.rng.choice(ASSESSMENT_OVERRIDE_REASONS)
+            if overridden
+            else None,
             needs=[{"need_area": str(a), "severity": str(s)} for a, s in needs],
             strengths=strengths,
         )
@@ -947,7 +1000,8 @@ def _plan_reviews(script: CaseScript) -> None:
 
 
 def _contacts(script: CaseScript, *, correct: bool, duplicate: bool) -> None:
-    """Contacts at roughly the supervision level's monthly standard, some missed."""
+    """Face-to-face appointments at about the supervision level's monthly standard,
+    each booked ahead and given its outcome; some missed, a few explained later."""
     rng = script.rng
     at = script.opened_at
     correct_from = rng.randint(1, 3) if correct else None
@@ -958,60 +1012,296 @@ def _contacts(script: CaseScript, *, correct: bool, duplicate: bool) -> None:
         per_month = policies.CONTACT_STANDARD_PER_MONTH[level]
         if per_month == 0:  # administrative: a phone check-in every couple of months
             at = _later(rng, at, 45, 75)
-            kind = ContactType.PHONE
-        else:
-            gap = 30 / per_month
-            at = _later(rng, at, max(1, round(gap * 0.6)), max(1, round(gap * 1.2)))
-            kind = rng.choices(FACE_TO_FACE, CONTACT_MIX[level])[0]
-        attendance = _attendance(rng, kind)
+            if not script.add(
+                at, cmd.LogContact, **_logged(script, at, ContactType.PHONE)
+            ):
+                return
+            continue
+        gap = 30 / per_month
+        at = _later(rng, at, max(1, round(gap * 0.5)), max(1, round(gap * 1.1)))
+        kind = rng.choices(FACE_TO_FACE, CONTACT_MIX[level])[0]
         contact_id = script.new_id("k")
-        fields = _contact_fields(script, at, kind, attendance)
-        if not script.add(
-            at,
-            cmd.LogContact,
-            creates=contact_id,
-            contact_id=contact_id,
-            **fields,
-        ):
+        booked = max(at - timedelta(days=rng.randint(2, 14)), script.opened_at)
+        if not _appointment(script, booked, at, contact_id, kind):
             return
-        violated = False
-        if attendance == Attendance.MISSED and rng.random() < 0.6:
+        if at >= script.routine_until - timedelta(hours=2):
+            return  # booked for a day still to come: no outcome yet
+        outcome = _outcome(rng, kind)
+        held = at + timedelta(minutes=rng.randint(30, 120))
+        _record_outcome(script, held, contact_id, outcome)
+        final = outcome
+        if outcome == ContactOutcome.FAILED_TO_ATTEND:  # the evidence window closes
+            final = rng.choices(
+                [
+                    ContactOutcome.ACCEPTABLE_ABSENCE,
+                    ContactOutcome.UNACCEPTABLE_ABSENCE,
+                ],
+                [45, 55],
+            )[0]
+            held = _later(rng, held, 3, 7)
+            _record_outcome(
+                script,
+                held,
+                contact_id,
+                final,
+                reason="Evidence of the reason received"
+                if final == ContactOutcome.ACCEPTABLE_ABSENCE
+                else "No evidence given within five working days",
+            )
+        if final == ContactOutcome.UNACCEPTABLE_ABSENCE and rng.random() < 0.7:
             missed_violations += 1
             _violation(
                 script,
-                _later(rng, at, 1, 2),
+                _later(rng, held, 1, 2),
                 ViolationKind.MISSED_REPORT,
                 ViolationSeverity.LOW
                 if missed_violations == 1
                 else ViolationSeverity.MODERATE,
-                f"Did not report for the office appointment on {at:%d %b %Y}",
+                f"Did not report for the appointment on {at:%d %b %Y}",
+                source=("contact", contact_id),
             )
-            violated = True
         if (
             correct_from is not None
             and n >= correct_from
-            and _correct_contact(script, at, contact_id, kind, attendance, violated)
+            and final == ContactOutcome.ATTENDED
+            and _correct_contact(script, held, contact_id, kind)
         ):
             correct_from = None
-        if (
-            duplicate_at is not None
-            and n >= duplicate_at
-            and attendance == Attendance.ATTENDED
-        ):
-            _duplicate_and_void(script, at, fields)
+        if duplicate_at is not None and n >= duplicate_at:
+            _duplicate_and_void(script, held, _logged(script, held, kind))
             duplicate_at = None
-        if rng.random() < 0.12 and per_month:
-            _phone_check_in(script, _later(rng, at, 1, 3))
 
 
-def _attendance(rng: random.Random, kind: ContactType) -> Attendance:
+def _appointment(
+    script: CaseScript,
+    booked: datetime,
+    at: datetime,
+    contact_id: str,
+    kind: ContactType,
+) -> bool:
+    place = {
+        ContactType.OFFICE: "supervision_office",
+        ContactType.HOME: "residence",
+        ContactType.FIELD: "field",
+        ContactType.EMPLOYMENT: "place_of_employment",
+    }[kind]
+    return script.add(
+        booked,
+        cmd.ScheduleContact,
+        creates=contact_id,
+        actor=script.officer(booked),
+        contact_id=contact_id,
+        contact_type=str(kind),
+        method="in_person",
+        place=place,
+        scheduled_for=at,
+        location=_contact_fields(script, at, kind, Attendance.ATTENDED)["location"],
+    )
+
+
+def _record_outcome(
+    script: CaseScript,
+    at: datetime,
+    contact_id: str,
+    outcome: ContactOutcome,
+    reason: str | None = None,
+) -> None:
+    """An appointment's outcome (a second one changes it, with the reason)."""
+    acceptable = outcome == ContactOutcome.ACCEPTABLE_ABSENCE
+    script.add(
+        at,
+        cmd.RecordContactOutcome,
+        creates=contact_id,
+        actor=script.officer(at),
+        contact_id=contact_id,
+        outcome=str(outcome),
+        absence_reason=script.rng.choice(ABSENCE_REASONS) if acceptable else None,
+        reason=reason,
+    )
+
+
+# Reasons for the acceptable absences of the demo's people.
+ABSENCE_REASONS = ("medical", "childcare_or_family", "work_or_employment")
+
+
+def _outcome(rng: random.Random, kind: ContactType) -> ContactOutcome:
     if kind in (ContactType.HOME, ContactType.FIELD):
-        return rng.choices([Attendance.ATTENDED, Attendance.ATTEMPTED], [90, 10])[0]
-    if kind == ContactType.OFFICE:
         return rng.choices(
-            [Attendance.ATTENDED, Attendance.MISSED, Attendance.EXCUSED], [88, 8, 4]
+            [ContactOutcome.ATTENDED, ContactOutcome.ATTEMPTED], [90, 10]
         )[0]
-    return Attendance.ATTENDED
+    return rng.choices(
+        [
+            ContactOutcome.ATTENDED,
+            ContactOutcome.LATE,
+            ContactOutcome.FAILED_TO_ATTEND,
+            ContactOutcome.ACCEPTABLE_ABSENCE,
+            ContactOutcome.UNACCEPTABLE_ABSENCE,
+        ],
+        [80, 6, 7, 4, 3],
+    )[0]
+
+
+def _logged(
+    script: CaseScript, at: datetime, kind: ContactType, **extra: Any
+) -> dict[str, Any]:
+    """A contact logged after the fact (calls, collateral contacts, sessions)."""
+    contact_id = script.new_id("k")
+    return {
+        "creates": contact_id,
+        "contact_id": contact_id,
+        **_contact_fields(script, at, kind, Attendance.ATTENDED),
+        **extra,
+    }
+
+
+def _collateral_contacts(script: CaseScript) -> None:
+    """Calls with employers, family and providers: about the level's collateral
+    minimum a month, at least one every month or two."""
+    rng = script.rng
+    at = script.opened_at
+    while True:
+        standard = policies.CONTACT_STANDARDS[script.level_at(at)].collateral
+        at = _later(
+            rng, at, max(4, 30 // max(standard, 1) - 5), 30 // max(standard, 1) + 8
+        )
+        if not script.add(
+            at,
+            cmd.LogContact,
+            **_logged(
+                script,
+                at,
+                ContactType.COLLATERAL,
+                collateral_party=rng.choice(COLLATERAL_PARTIES),
+            ),
+        ):
+            return
+
+
+def _phone_calls(script: CaseScript) -> None:
+    """Calls and video check-ins between visits: one or two a month."""
+    rng = script.rng
+    at = script.opened_at
+    while True:
+        at = _later(rng, at, 14, 30)
+        kind = rng.choices([ContactType.PHONE, ContactType.VIDEO], [4, 1])[0]
+        if not script.add(at, cmd.LogContact, **_logged(script, at, kind)):
+            return
+
+
+def _treatment_sessions(
+    script: CaseScript, outcomes: Sequence[ReferralOutcome]
+) -> None:
+    """Sessions at the provider while a referral is enrolled, every two to four weeks
+    (the provider keeps the rest of its own record)."""
+    rng = script.rng
+    for outcome in outcomes:
+        if outcome.enrolled_at is None:
+            continue
+        end = outcome.ended[1] if outcome.ended else script.routine_until
+        at = outcome.enrolled_at
+        while True:
+            at = _later(rng, at, 14, 28)
+            if at >= end:
+                break
+            if not script.add(
+                at, cmd.LogContact, **_logged(script, at, ContactType.TREATMENT)
+            ):
+                return
+
+
+def _incentives(script: CaseScript) -> None:
+    """Praise and recognition for progress, about four for each sanction (DOMAIN.md
+    §4.3); now and then a supervisor eases reporting."""
+    rng = script.rng
+    assert script.plan_at is not None
+    at = script.plan_at
+    while True:
+        at = _later(rng, at, 20, 50)
+        supervisor = rng.random() < 0.1
+        actor = script.supervisor(at) if supervisor else script.officer(at)
+        kind = (
+            "reduced_reporting"
+            if supervisor
+            else rng.choice(["verbal_praise", "verbal_praise", "written_recognition"])
+        )
+        if not script.add(
+            at,
+            cmd.GrantIncentive,
+            actor=actor,
+            incentive_id=script.new_id("i"),
+            incentive_type=kind,
+            reason=rng.choice(INCENTIVE_REASONS),
+        ):
+            return
+
+
+def _absconding(script: CaseScript) -> None:
+    """Absconding: a warrant within days; arrested on it, or still wanted at closure.
+    An arrest is followed by a hearing at which the court continues the order."""
+    if script.absconding is None:
+        return
+    rng = script.rng
+    gone, found = script.absconding
+    script.routine_until = script.limit  # after absconding, only its consequences
+    violation_id = script.new_id("v")
+    script.add(
+        gone,
+        cmd.RecordViolation,
+        actor=script.officer(gone),
+        violation_id=violation_id,
+        kind=str(ViolationKind.ABSCONDING),
+        severity="serious",
+        description="Not at the approved address; phone off; whereabouts unknown",
+        condition_ids=["c2"],
+    )
+    _warrant(script, _later(rng, gone, 1, 4), violation_id, found)
+    if found is None:
+        return
+    hearing_id = script.new_id("h")
+    booked = _later(rng, found, 0, 2)
+    heard = _later(rng, booked, 7, 21)
+    script.add(
+        booked,
+        cmd.ScheduleHearing,
+        actor=script.officer(booked),
+        violation_id=violation_id,
+        hearing_id=hearing_id,
+        hearing_type="show_cause",
+        scheduled_for=heard,
+        body=script.court,
+    )
+    _court_action(
+        script,
+        heard,
+        violation_id,
+        CourtOutcome.CONTINUED,
+        hearing_id=hearing_id,
+        finding="admitted",
+        custody_days=(heard - found).days,
+    )
+
+
+def _warrant(
+    script: CaseScript, at: datetime, violation_id: str, executed: datetime | None
+) -> None:
+    warrant_id = script.new_id("w")
+    if (
+        script.add(
+            at,
+            cmd.IssueWarrant,
+            actor=script.supervisor(at),
+            violation_id=violation_id,
+            warrant_id=warrant_id,
+            issuing_authority=script.court,
+        )
+        and executed is not None
+    ):
+        script.add(
+            max(executed, at + timedelta(hours=1)),
+            cmd.ExecuteWarrant,
+            actor=script.officer(executed),
+            warrant_id=warrant_id,
+        )
 
 
 def _contact_fields(
@@ -1026,6 +1316,8 @@ def _contact_fields(
         ContactType.EMPLOYMENT: "Workplace",
         ContactType.PHONE: "Telephone",
         ContactType.VIDEO: "Video call",
+        ContactType.COLLATERAL: "Telephone",
+        ContactType.TREATMENT: "Provider's premises",
     }
     summary = rng.choice(SUMMARIES[(kind, attendance)]).format(
         first=script.first_name, topic=rng.choice(TOPICS), place=place
@@ -1039,30 +1331,13 @@ def _contact_fields(
     }
 
 
-def _phone_check_in(script: CaseScript, at: datetime) -> None:
-    kind = script.rng.choice([ContactType.PHONE, ContactType.VIDEO])
-    contact_id = script.new_id("k")
-    fields = _contact_fields(script, at, kind, Attendance.ATTENDED)
-    script.add(at, cmd.LogContact, creates=contact_id, contact_id=contact_id, **fields)
-
-
 def _correct_contact(
-    script: CaseScript,
-    at: datetime,
-    contact_id: str,
-    kind: ContactType,
-    attendance: Attendance,
-    violated: bool,
+    script: CaseScript, at: datetime, contact_id: str, kind: ContactType
 ) -> bool:
-    """Fix a mis-keyed contact; the correction takes the contact's effective time."""
-    if attendance == Attendance.MISSED and not violated:
-        changes, reason = (
-            {"attendance": "excused"},
-            "Hospital letter received for that day",
-        )
-    elif kind == ContactType.HOME and attendance == Attendance.ATTENDED:
+    """Fix a mis-keyed contact type; the correction takes the given effective time."""
+    if kind == ContactType.HOME:
         changes, reason = {"contact_type": "field"}, "Met in the community, not at home"
-    elif kind == ContactType.OFFICE and attendance == Attendance.ATTENDED:
+    elif kind == ContactType.OFFICE:
         changes, reason = {"contact_type": "video"}, "Held by video; logged as office"
     else:
         return False
@@ -1082,8 +1357,8 @@ def _duplicate_and_void(
 ) -> None:
     """A contact saved twice, and the second copy voided as entered in error."""
     dup_at = at + timedelta(minutes=script.rng.randint(2, 15))
-    dup_id = script.new_id("k")
-    if script.add(dup_at, cmd.LogContact, creates=dup_id, contact_id=dup_id, **fields):
+    dup_id = fields["contact_id"]
+    if script.add(dup_at, cmd.LogContact, **fields):
         script.add(
             dup_at,
             cmd.VoidEntry,
@@ -1176,6 +1451,7 @@ def _violation(
     description: str,
     *,
     response: Response | None = None,
+    source: tuple[str, str] | None = None,
 ) -> None:
     """A violation, the supervisor's graduated response, and any court hearing."""
     rng = script.rng
@@ -1188,6 +1464,9 @@ def _violation(
         kind=str(kind),
         severity=str(severity),
         description=description,
+        condition_ids=list(CONDITIONS_BROKEN.get(kind, ())),
+        source=None if source is None else source[0],
+        source_ref=None if source is None else source[1],
     ):
         return
     respond_at = _later(rng, at, 0, 5)
@@ -1211,6 +1490,15 @@ def _violation(
         _court_action(script, _later(rng, respond_at, 14, 35), violation_id, outcome)
 
 
+# The standard conditions a kind of violation breaks (``_conditions``: c1 report as
+# directed, c2 notify changes, c3 no new offence).
+CONDITIONS_BROKEN: dict[ViolationKind, tuple[str, ...]] = {
+    ViolationKind.MISSED_REPORT: ("c1",),
+    ViolationKind.ABSCONDING: ("c1", "c2"),
+    ViolationKind.NEW_OFFENCE: ("c3",),
+}
+
+
 def _graduated_response(
     rng: random.Random, severity: ViolationSeverity, risk: RiskLevel | None
 ) -> Response:
@@ -1226,6 +1514,7 @@ def _court_action(
     violation_id: str,
     outcome: CourtOutcome,
     reason: str | None = None,
+    **findings: Any,
 ) -> None:
     """The hearing's outcome; a modified order adds a condition the next day or so."""
     rng = script.rng
@@ -1238,6 +1527,7 @@ def _court_action(
         hearing=f"Violation hearing, {script.court}, courtroom {rng.randint(1, 9)}",
         outcome=str(outcome),
         reason=reason,
+        **findings,
     ):
         return
     if outcome == CourtOutcome.MODIFIED:
@@ -1331,7 +1621,19 @@ def _revocation(script: CaseScript) -> None:
         kind=str(kind),
         severity="serious",
         description=description,
+        condition_ids=list(CONDITIONS_BROKEN[kind]),
+        source="police_report" if kind == ViolationKind.NEW_OFFENCE else None,
+        source_ref=f"PR-{rng.randint(10000, 99999)}"
+        if kind == ViolationKind.NEW_OFFENCE
+        else None,
     )
+    if kind == ViolationKind.ABSCONDING:  # found before the hearing
+        _warrant(
+            script,
+            violation_at + timedelta(minutes=rng.randint(30, 120)),
+            violation_id,
+            _between(rng, petition_at, hearing_at) or hearing_at - timedelta(hours=2),
+        )
     script.add(
         petition_at,
         cmd.RespondToViolation,
@@ -1347,6 +1649,8 @@ def _revocation(script: CaseScript) -> None:
         violation_id,
         CourtOutcome.REVOKED,
         reason="Probation revoked at the violation hearing",
+        finding="found",
+        custody_days=rng.choice([90, 180, 365]),
     )
 
 

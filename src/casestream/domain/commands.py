@@ -18,16 +18,22 @@ from annotated_types import Ge, Le, Len
 
 from casestream.domain.values import (
     Achievement,
+    AbsenceReason,
     Agreement,
     AssessmentPurpose,
     Attendance,
     ClosureOutcome,
     ConsentCategory,
+    ContactMethod,
+    ContactOutcome,
+    ContactPlace,
     ContactType,
+    CourtFinding,
     CourtOutcome,
     DrugTestMethod,
     DrugTestResult,
     GoalStatus,
+    HearingType,
     IncentiveType,
     Instrument,
     Label,
@@ -47,6 +53,7 @@ from casestream.domain.values import (
     ViolationKind,
     ViolationSeverity,
     WithdrawalReason,
+    ViolationSource,
 )
 
 # Bounds every text field falls under (free text is never unbounded).
@@ -298,6 +305,45 @@ class LogContact(CaseCommand):
     # Whether they complied; only for a contact attended.
     complied: bool | None = None
     labels: Annotated[list[Label], Len(0, 3)] = field(default_factory=list)
+    # How and where, if not the contact type's usual (``policies.METHOD_AND_PLACE``).
+    method: ContactMethod | None = None
+    place: ContactPlace | None = None
+    # Who a collateral contact was with (an employer, a family member, a provider).
+    collateral_party: Line | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleContact(CaseCommand):
+    """An appointment; its outcome is recorded once it has happened."""
+
+    contact_id: Id
+    contact_type: ContactType
+    method: ContactMethod
+    place: ContactPlace
+    scheduled_for: datetime
+    # Whether a failure to keep it counts toward breach (default by contact type).
+    enforceable: bool | None = None
+    collateral_party: Line | None = None
+    location: Line | None = None
+    summary: Text | None = None
+    sensitive: bool = False
+    victim_info: bool = False
+    labels: Annotated[list[Label], Len(0, 3)] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordContactOutcome(CaseCommand):
+    """What became of an appointment; a second outcome is a change (a reason is
+    required) that keeps the old value in the history."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("contact_id",)
+
+    contact_id: Id
+    outcome: ContactOutcome
+    # Required for an acceptable absence, refused for any other outcome.
+    absence_reason: AbsenceReason | None = None
+    # For failed to attend: the last day for evidence (default: 5 working days on).
+    evidence_due: date | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -314,6 +360,46 @@ class RecordViolation(CaseCommand):
     kind: ViolationKind
     severity: ViolationSeverity
     description: Text
+    # The conditions of the order it breaches (ids of the case's conditions).
+    condition_ids: Annotated[list[Id], Len(0, 50)] = field(default_factory=list)
+    # Where it came to light: a contact or drug test on the case (its id), or a
+    # police or provider report (its reference).
+    source: ViolationSource | None = None
+    source_ref: Id | None = None
+    # When the agency learnt of it (default: when recorded); ``effective_at`` is when
+    # it happened.
+    discovered_at: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IssueWarrant(CaseCommand):
+    """A court's or board's warrant for the person's arrest, on one violation."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("violation_id",)
+
+    warrant_id: Id
+    violation_id: Id
+    issuing_authority: Line
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExecuteWarrant(CaseCommand):
+    """The person was arrested on the warrant: in custody until a court decides."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("warrant_id",)
+
+    warrant_id: Id
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleHearing(CaseCommand):
+    path_fields: ClassVar[tuple[str, ...]] = ("violation_id",)
+
+    violation_id: Id
+    hearing_id: Id
+    hearing_type: HearingType
+    scheduled_for: datetime
+    body: Line
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,6 +422,12 @@ class RecordCourtAction(CaseCommand):
     court_action_id: Id
     hearing: Line
     outcome: CourtOutcome
+    # The hearing scheduled for it, if one was.
+    hearing_id: Id | None = None
+    finding: CourtFinding | None = None
+    custody_days: Annotated[int, Ge(0), Le(3650)] = 0
+    # Days added to the term (an extension moves its end).
+    term_extension_days: Annotated[int, Ge(0), Le(3650)] = 0
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,10 @@ from casestream.domain import policies
 from casestream.domain.values import (
     Attendance,
     CaseStatus,
+    ContactKind,
+    ContactMethod,
+    ContactOutcome,
+    ContactPlace,
     ContactType,
     EntryKind,
     GoalStatus,
@@ -32,6 +36,7 @@ from casestream.domain.values import (
     RiskLevel,
     ServiceType,
     SupervisionLevel,
+    ViolationKind,
 )
 
 Entry = dict[str, Any]
@@ -71,6 +76,7 @@ class CaseState(Protocol):
     plan: dict[str, Any] | None
     plan_versions: list[int]
     supervision_history: list[list[Any]]
+    assignments: list[list[Any]]
     entries: dict[str, Entry]
     sealed: dict[str, Any] | None
 
@@ -97,16 +103,41 @@ def live_court_actions(entries: Mapping[str, Entry], violation: Entry) -> list[E
     return [a for a in found if a is not None and not a["voided"]]
 
 
+def live_links(entries: Mapping[str, Entry], violation: Entry, key: str) -> list[Entry]:
+    """The warrants or hearings on a violation that still stand."""
+    found = (entries.get(w) for w in violation.get(key, []))
+    return [w for w in found if w is not None and not w["voided"]]
+
+
 def is_open(entries: Mapping[str, Entry], violation: Entry) -> bool:
-    """A violation is open until its final disposition: a response that stands, or,
-    when that response hands it to a court (a petition, a report), the court's action.
-    """
+    """A violation is open until its final disposition: a court's action on it, or,
+    short of that, a response that stands and does not hand it to a court (a petition,
+    a report) while no warrant or hearing on it waits for one."""
+    if live_court_actions(entries, violation):
+        return False
+    if live_links(entries, violation, "warrants") or live_links(
+        entries, violation, "hearings"
+    ):
+        return True
     responses = live_responses(entries, violation)
     if not responses:
         return True
-    latest = responses[-1]["response"]
-    awaits_court = Response(latest) in policies.AWAITS_COURT
-    return awaits_court and not live_court_actions(entries, violation)
+    return Response(responses[-1]["response"]) in policies.AWAITS_COURT
+
+
+def open_status(entries: Mapping[str, Entry]) -> CaseStatus:
+    """An open case's status: in custody on an executed warrant, wanted on one not yet
+    executed, absconded while an absconding violation is open, else active; each
+    only while the violation awaits its final disposition (DOMAIN.md §5.2)."""
+    found = CaseStatus.ACTIVE
+    for violation in open_violations(entries):
+        for warrant in live_links(entries, violation, "warrants"):
+            if warrant["executed_at"] is not None:
+                return CaseStatus.IN_CUSTODY
+            found = CaseStatus.WARRANT
+        if found == CaseStatus.ACTIVE and violation["kind"] == ViolationKind.ABSCONDING:
+            found = CaseStatus.ABSCONDED
+    return found
 
 
 def open_violations(entries: Mapping[str, Entry]) -> list[Entry]:
@@ -293,32 +324,119 @@ def ended_referrals(entries: Mapping[str, Entry]) -> list[Entry]:
     ]
 
 
-def counts_toward_standard(contact: Entry) -> bool:
-    return policies.counts_toward_standard(
-        ContactType(contact["contact_type"]), Attendance(contact["attendance"])
+def contact_outcome(contact: Entry) -> ContactOutcome | None:
+    """A contact's outcome (None while an appointment awaits one); contacts kept before
+    outcomes were recorded say it by their attendance."""
+    if "outcome" in contact:
+        found = contact["outcome"]
+        return None if found is None else ContactOutcome(found)
+    return policies.OUTCOME_FOR_ATTENDANCE[Attendance(contact["attendance"])]
+
+
+def contact_kinds(contact: Entry) -> frozenset[ContactKind]:
+    """The kinds of monthly standard a contact counts toward (``policies``)."""
+    contact_type = ContactType(contact["contact_type"])
+    method, place = policies.METHOD_AND_PLACE[contact_type]
+    return policies.contact_kinds(
+        contact_type,
+        ContactMethod(contact.get("method") or method),
+        ContactPlace(contact.get("place") or place),
+        contact_outcome(contact),
     )
+
+
+def held_on(contact: Entry) -> date:
+    """The day a contact took (or takes) place: its appointment, or when logged."""
+    return day(contact.get("held_at") or contact["effective_at"])
 
 
 def last_contact(entries: Mapping[str, Entry]) -> date | None:
     """The day of the latest contact the person attended."""
     return max(
         (
-            day(c["effective_at"])
+            held_on(c)
             for c in live_entries(entries, EntryKind.CONTACT)
-            if c["attendance"] == Attendance.ATTENDED
+            if (outcome := contact_outcome(c)) is not None
+            and policies.OUTCOME_FLAGS[outcome].attended
         ),
         default=None,
     )
 
 
+def contacts_by_month(entries: Mapping[str, Entry]) -> dict[str, dict[str, int]]:
+    """Per calendar month (``YYYY-MM``), the contacts made of each kind a standard
+    counts: what a month is judged on, for every month of the case."""
+    found: dict[str, Counter[str]] = {}
+    for c in live_entries(entries, EntryKind.CONTACT):
+        kinds = contact_kinds(c)
+        if kinds:
+            month = found.setdefault(held_on(c).isoformat()[:7], Counter())
+            month.update(k.value for k in kinds)
+    return {m: dict(sorted(c.items())) for m, c in sorted(found.items())}
+
+
 def counting_contact_days(entries: Mapping[str, Entry]) -> list[date]:
-    """Days of the latest contacts that count toward the standard, oldest first."""
+    """Days of the latest face-to-face contacts (what the next due date paces)."""
+    face_to_face = ContactKind.FACE_TO_FACE
     days = sorted(
-        day(c["effective_at"])
+        held_on(c)
         for c in live_entries(entries, EntryKind.CONTACT)
-        if counts_toward_standard(c)
+        if face_to_face in contact_kinds(c)
     )
     return days[-COUNTING_CONTACTS_KEPT:]
+
+
+def failures(entries: Mapping[str, Entry]) -> list[str]:
+    """ISO days of enforceable failures to comply (unacceptable absences), oldest
+    first: what the breach rule counts (``policies.breach_due``)."""
+    return sorted(
+        held_on(c).isoformat()
+        for c in live_entries(entries, EntryKind.CONTACT)
+        if c.get("enforceable", True)
+        and (outcome := contact_outcome(c)) is not None
+        and policies.OUTCOME_FLAGS[outcome].failure
+    )[-COUNTING_CONTACTS_KEPT:]
+
+
+def breach_due(found: Facts, today: date) -> bool:
+    """Whether the case has reached the breach threshold by ``today``."""
+    return policies.breach_due(
+        (date.fromisoformat(d) for d in found.get("failures", [])), today
+    )
+
+
+def month_compliance(found: Facts, month_start: date) -> dict[str, Any]:
+    """Whether a calendar month met the contact standard of the level in force when it
+    began (the month's contacts are planned from it; a change mid-month counts from
+    the next): per kind the minimum and the contacts made. The one judgement the
+    aggregate, the caseload and the outcomes share."""
+    first = month_start.replace(day=1)
+    level = level_on(
+        found.get("supervision_levels", []),
+        first.isoformat(),
+        found["supervision_level"],
+    )
+    standard = policies.CONTACT_STANDARDS[level]
+    month = first.isoformat()[:7]
+    if "contacts_by_month" in found:
+        made = found["contacts_by_month"].get(month, {})
+    else:  # a row folded before kinds were kept: its face-to-face days
+        made = {
+            ContactKind.FACE_TO_FACE.value: sum(
+                1 for on in found["counting_contacts"] if on[:7] == month
+            )
+        }
+    per_kind = {
+        kind.value: {"minimum": standard.minimum(kind), "made": made.get(kind.value, 0)}
+        for kind in ContactKind
+    }
+    return {
+        "month": first.isoformat()[:7],
+        "level": level.value,
+        "kinds": per_kind,
+        "required": any(k["minimum"] for k in per_kind.values()),
+        "met": all(k["made"] >= k["minimum"] for k in per_kind.values()),
+    }
 
 
 def open_goals(plan: Mapping[str, Any] | None) -> int:
@@ -388,6 +506,8 @@ def facts(case: CaseState) -> Facts:
         ),
         "last_contact": _iso(last_contact(entries)),
         "counting_contacts": [d.isoformat() for d in counting_contact_days(entries)],
+        "contacts_by_month": contacts_by_month(entries),
+        "failures": failures(entries),
         "waiting_referrals": waiting_referrals(entries),
         # Each live referral's partner and when it was made: who lists it
         # (``GET /referrals``) and in which order.
@@ -405,6 +525,7 @@ def facts(case: CaseState) -> Facts:
             )
         ),
         "open_violations": sorted(v["id"] for v in open_violations(entries)),
+        "research": research(case),
         "violations_by_kind": dict(
             sorted(Counter(str(v["kind"]) for v in violations).items())
         ),
@@ -416,6 +537,56 @@ def facts(case: CaseState) -> Facts:
                     for r in live_responses(entries, v)
                 ).items()
             )
+        ),
+    }
+
+
+def research(case: CaseState) -> dict[str, Any]:
+    """The dated facts outcome figures count over a window and cohort
+    (``projections/outcomes.py``, defined in docs/outcomes.md): who was in charge
+    when, the intake risk, and the day of each violation, test, response, incentive
+    and ended referral."""
+    entries = case.entries
+    assessments = sorted(
+        live_entries(entries, EntryKind.ASSESSMENT),
+        key=lambda a: (a["effective_at"], a["version"]),
+    )
+    intake = assessments[0] if assessments else None
+    violations = live_entries(entries, EntryKind.VIOLATION)
+    return {
+        "assignments": [
+            [day(at).isoformat(), officer, unit]
+            for at, officer, unit in getattr(case, "assignments", [])
+        ],
+        "intake_risk": None
+        if intake is None
+        else str(intake["override_level"] or intake["risk_level"]),
+        "violations": sorted(
+            [
+                day(v["effective_at"]).isoformat(),
+                str(
+                    v.get("category")
+                    or policies.violation_category(ViolationKind(v["kind"]))
+                ),
+            ]
+            for v in violations
+        ),
+        "drug_tests": sorted(
+            [day(t["effective_at"]).isoformat(), t["overall"] == "positive"]
+            for t in live_entries(entries, EntryKind.DRUG_TEST)
+        ),
+        "responses": sorted(
+            [day(r["effective_at"]).isoformat(), bool(r["within_policy"])]
+            for v in violations
+            for r in live_responses(entries, v)
+        ),
+        "incentives": sorted(
+            day(i["effective_at"]).isoformat()
+            for i in live_entries(entries, EntryKind.INCENTIVE)
+        ),
+        "referrals_ended": sorted(
+            [day(r["status_since"]).isoformat(), str(r["status"])]
+            for r in ended_referrals(entries)
         ),
     }
 

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import calendar
 import math
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from casestream.domain.values import (
     Attendance,
     ClosureOutcome,
     ConsentCategory,
+    ContactKind,
+    ContactMethod,
+    ContactOutcome,
+    ContactPlace,
     ContactType,
     CourtOutcome,
     DecidingBody,
     Disposition,
+    EntryKind,
     IncentiveType,
     Label,
     ReferralStatus,
@@ -27,8 +34,11 @@ from casestream.domain.values import (
     RiskLevel,
     ServiceType,
     SupervisionLevel,
+    ViolationCategory,
+    ViolationKind,
     ViolationSeverity,
     WithdrawalStage,
+    ViolationSource,
 )
 
 POLICY_ID = "casestream-default/2"
@@ -46,22 +56,185 @@ SUPERVISION_LEVEL_FOR_RISK: dict[RiskLevel, SupervisionLevel] = {
     RiskLevel.MAXIMUM: SupervisionLevel.INTENSIVE,
 }
 
-# Minimum face-to-face contacts per calendar month by supervision level
-# (CSOSA contact standards as summarised in DOMAIN.md §5.4; administrative = none monthly).
-CONTACT_STANDARD_PER_MONTH: dict[SupervisionLevel, int] = {
-    SupervisionLevel.PENDING_ASSESSMENT: 2,
-    SupervisionLevel.ADMINISTRATIVE: 0,
-    SupervisionLevel.MINIMUM: 1,
-    SupervisionLevel.MEDIUM: 2,
-    SupervisionLevel.HIGH: 4,
-    SupervisionLevel.INTENSIVE: 8,
+
+@dataclass(frozen=True)
+class ContactStandard:
+    """Minimum contacts of each kind per calendar month at one supervision level."""
+
+    face_to_face: int
+    home: int
+    field: int
+    collateral: int
+
+    def minimum(self, kind: ContactKind) -> int:
+        return int(getattr(self, kind.value))
+
+
+# Contact standards per supervision level, per calendar month (DOMAIN.md §5.4, after
+# CSOSA: intensive 8 face-to-face of which 4 in the field and a home visit, 4-6
+# collateral; high 4 / 2 field / 1 home / 2 collateral; medium 2 / 1 field / 1
+# collateral; minimum 1 face-to-face (its field visit every two months is not a
+# monthly minimum); administrative none monthly; pending assessment 2 office, 1 home,
+# 1 collateral). A home visit is a field contact too (CSOSA: out of the office).
+CONTACT_STANDARDS: dict[SupervisionLevel, ContactStandard] = {
+    SupervisionLevel.PENDING_ASSESSMENT: ContactStandard(2, 1, 1, 1),
+    SupervisionLevel.ADMINISTRATIVE: ContactStandard(0, 0, 0, 0),
+    SupervisionLevel.MINIMUM: ContactStandard(1, 0, 0, 0),
+    SupervisionLevel.MEDIUM: ContactStandard(2, 0, 1, 1),
+    SupervisionLevel.HIGH: ContactStandard(4, 1, 2, 2),
+    SupervisionLevel.INTENSIVE: ContactStandard(8, 1, 4, 4),
 }
 
-# Only face-to-face contact types count toward the standard (Delius "national standards"
-# contact flag; DOMAIN.md §0.2): phone, video and collateral contacts do not.
+# Face-to-face contacts per month: what the next-contact-due date paces.
+CONTACT_STANDARD_PER_MONTH: dict[SupervisionLevel, int] = {
+    level: standard.face_to_face for level, standard in CONTACT_STANDARDS.items()
+}
+
+# How a contact type is made and where, when the record does not say (contacts logged
+# before method and place were recorded; DOMAIN.md §5.3 Delius analogues).
+METHOD_AND_PLACE: dict[ContactType, tuple[ContactMethod, ContactPlace]] = {
+    ContactType.OFFICE: (ContactMethod.IN_PERSON, ContactPlace.SUPERVISION_OFFICE),
+    ContactType.HOME: (ContactMethod.IN_PERSON, ContactPlace.RESIDENCE),
+    ContactType.FIELD: (ContactMethod.IN_PERSON, ContactPlace.FIELD),
+    ContactType.PHONE: (ContactMethod.TELEPHONE, ContactPlace.VIRTUAL),
+    ContactType.VIDEO: (ContactMethod.VIDEO, ContactPlace.VIRTUAL),
+    ContactType.COLLATERAL: (ContactMethod.TELEPHONE, ContactPlace.VIRTUAL),
+    ContactType.EMPLOYMENT: (
+        ContactMethod.IN_PERSON,
+        ContactPlace.PLACE_OF_EMPLOYMENT,
+    ),
+    ContactType.TREATMENT: (ContactMethod.IN_PERSON, ContactPlace.TREATMENT_PROVIDER),
+}
+
+# Contact types that count toward the face-to-face standard when made in person
+# (Delius "national standards" contact flag; DOMAIN.md §0.2): phone and video are not
+# face to face, and treatment sessions are the provider's.
 COUNTING_CONTACT_TYPES: frozenset[ContactType] = frozenset(
     {ContactType.OFFICE, ContactType.HOME, ContactType.FIELD, ContactType.EMPLOYMENT}
 )
+
+# Contact types whose missed appointment is enforceable by default (DOMAIN.md §3.1:
+# enforceable outcomes; phone and collateral contacts are not appointments kept).
+ENFORCEABLE_BY_DEFAULT: frozenset[ContactType] = frozenset(
+    {
+        ContactType.OFFICE,
+        ContactType.HOME,
+        ContactType.FIELD,
+        ContactType.EMPLOYMENT,
+        ContactType.TREATMENT,
+        ContactType.VIDEO,
+    }
+)
+
+
+@dataclass(frozen=True)
+class OutcomeFlags:
+    """What an outcome says (DOMAIN.md §5.3 contact outcome table)."""
+
+    attended: bool
+    complied: bool | None
+    failure: bool  # a failure to comply that counts toward breach when enforceable
+
+
+OUTCOME_FLAGS: dict[ContactOutcome, OutcomeFlags] = {
+    ContactOutcome.ATTENDED: OutcomeFlags(True, True, False),
+    ContactOutcome.LATE: OutcomeFlags(True, True, False),
+    ContactOutcome.ATTENDED_FAILED_TO_COMPLY: OutcomeFlags(True, False, False),
+    ContactOutcome.ACCEPTABLE_ABSENCE: OutcomeFlags(False, True, False),
+    ContactOutcome.FAILED_TO_ATTEND: OutcomeFlags(False, None, False),
+    ContactOutcome.UNACCEPTABLE_ABSENCE: OutcomeFlags(False, False, True),
+    ContactOutcome.ATTEMPTED: OutcomeFlags(False, None, False),
+}
+
+# Contacts logged before outcomes were recorded: their attendance as an outcome.
+# "missed" was a non-attendance nobody excused, "excused" one somebody did.
+OUTCOME_FOR_ATTENDANCE: dict[Attendance, ContactOutcome] = {
+    Attendance.ATTENDED: ContactOutcome.ATTENDED,
+    Attendance.MISSED: ContactOutcome.UNACCEPTABLE_ABSENCE,
+    Attendance.EXCUSED: ContactOutcome.ACCEPTABLE_ABSENCE,
+    Attendance.ATTEMPTED: ContactOutcome.ATTEMPTED,
+}
+
+# An outcome as the older attendance field said it (read by summaries and consumers).
+ATTENDANCE_FOR_OUTCOME: dict[ContactOutcome, Attendance] = {
+    ContactOutcome.ATTENDED: Attendance.ATTENDED,
+    ContactOutcome.LATE: Attendance.ATTENDED,
+    ContactOutcome.ATTENDED_FAILED_TO_COMPLY: Attendance.ATTENDED,
+    ContactOutcome.ACCEPTABLE_ABSENCE: Attendance.EXCUSED,
+    ContactOutcome.FAILED_TO_ATTEND: Attendance.MISSED,
+    ContactOutcome.UNACCEPTABLE_ABSENCE: Attendance.MISSED,
+    ContactOutcome.ATTEMPTED: Attendance.ATTEMPTED,
+}
+
+# Failed to attend is a holding state: the person has 5 working days to give evidence
+# (DOMAIN.md §3.1, §5.4 evidence window).
+EVIDENCE_WORKING_DAYS = 5
+
+# Breach: two unacceptable failures to comply within twelve months (DOMAIN.md §3.1,
+# §4.2 UK enforcement rule, §5.4).
+BREACH_FAILURES = 2
+BREACH_WINDOW = timedelta(days=365)
+
+
+def contact_kinds(
+    contact_type: ContactType,
+    method: ContactMethod,
+    place: ContactPlace,
+    outcome: ContactOutcome | None,
+) -> frozenset[ContactKind]:
+    """The kinds of standard a contact counts toward: none unless it took place
+    (attended, late or attended without complying: the contact was made)."""
+    if outcome is None or not OUTCOME_FLAGS[outcome].attended:
+        return frozenset()
+    if contact_type == ContactType.COLLATERAL:
+        return frozenset({ContactKind.COLLATERAL})
+    if contact_type not in COUNTING_CONTACT_TYPES or method != ContactMethod.IN_PERSON:
+        return frozenset()
+    kinds = {ContactKind.FACE_TO_FACE}
+    if place not in (ContactPlace.SUPERVISION_OFFICE, ContactPlace.VIRTUAL):
+        kinds.add(ContactKind.FIELD)
+    if place == ContactPlace.RESIDENCE:
+        kinds.add(ContactKind.HOME)
+    return frozenset(kinds)
+
+
+def evidence_due(missed_on: date) -> date:
+    """The last day to give evidence for an absence: five working days after it."""
+    due, left = missed_on, EVIDENCE_WORKING_DAYS
+    while left:
+        due += timedelta(days=1)
+        if due.weekday() < 5:
+            left -= 1
+    return due
+
+
+def breach_due(failures: Iterable[date], on: date) -> bool:
+    """Whether the enforceable unacceptable absences up to ``on`` reach the breach
+    threshold: two within the twelve months before it (DOMAIN.md §3.1). The rule the
+    alerts raise a breach on."""
+    since = on - BREACH_WINDOW
+    return sum(1 for d in failures if since < d <= on) >= BREACH_FAILURES
+
+
+# Violations of a new offence are new-law violations; every other kind is technical
+# (DOMAIN.md §5.3: Recidiviz maps FELONY/MISDEMEANOR/LAW to new law).
+NEW_LAW_KINDS: frozenset[ViolationKind] = frozenset({ViolationKind.NEW_OFFENCE})
+
+
+# Sources of a violation that are entries on the case, so their id must name one.
+SOURCE_ENTRY_KIND: dict[ViolationSource, EntryKind] = {
+    ViolationSource.CONTACT: EntryKind.CONTACT,
+    ViolationSource.DRUG_TEST: EntryKind.DRUG_TEST,
+}
+
+
+def violation_category(kind: ViolationKind) -> ViolationCategory:
+    return (
+        ViolationCategory.NEW_LAW
+        if kind in NEW_LAW_KINDS
+        else ViolationCategory.TECHNICAL
+    )
+
 
 # Reassessment interval by risk level (DOMAIN.md §5.4: 6 months for high and intensive
 # supervision, 12 months otherwise).
@@ -285,11 +458,6 @@ def allowed_responses(
 ) -> frozenset[Response]:
     """Responses the matrix allows for a violation of this severity at this risk."""
     return RESPONSE_MATRIX[(severity, risk_band(risk))]
-
-
-def counts_toward_standard(contact_type: ContactType, attendance: Attendance) -> bool:
-    """Whether a contact counts toward the monthly contact standard."""
-    return contact_type in COUNTING_CONTACT_TYPES and attendance == Attendance.ATTENDED
 
 
 def stalled_after(status: ReferralStatus) -> timedelta | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import singledispatchmethod
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -32,6 +32,7 @@ from casestream.domain.errors import (
     UnknownEntry,
 )
 from casestream.domain.values import (
+    AbsenceReason,
     Achievement,
     Actor,
     Agreement,
@@ -40,12 +41,17 @@ from casestream.domain.values import (
     CaseStatus,
     ClosureOutcome,
     ConsentCategory,
+    ContactMethod,
+    ContactOutcome,
+    ContactPlace,
     ContactType,
+    CourtFinding,
     CourtOutcome,
     DrugTestMethod,
     DrugTestResult,
     EntryKind,
     GoalStatus,
+    HearingType,
     IncentiveType,
     Instrument,
     Label,
@@ -65,6 +71,7 @@ from casestream.domain.values import (
     SupervisionType,
     ViolationKind,
     ViolationSeverity,
+    ViolationSource,
     WithdrawalReason,
 )
 
@@ -159,6 +166,10 @@ CORRECTABLE: dict[EntryKind, dict[str, Callable[[object], object]]] = {
         "sensitive": _bool("sensitive"),
         "complied": _bool("complied"),
         "victim_info": _bool("victim_info"),
+        "method": _enum(ContactMethod, "method"),
+        "place": _enum(ContactPlace, "place"),
+        "enforceable": _bool("enforceable"),
+        "collateral_party": _text("collateral_party"),
     },
     EntryKind.DRUG_TEST: {
         "method": _enum(DrugTestMethod, "method"),
@@ -176,6 +187,12 @@ CORRECTABLE: dict[EntryKind, dict[str, Callable[[object], object]]] = {
     EntryKind.COURT_ACTION: {
         "outcome": _enum(CourtOutcome, "outcome"),
         "hearing": _text("hearing"),
+        "finding": _enum(CourtFinding, "finding"),
+    },
+    EntryKind.WARRANT: {"issuing_authority": _text("issuing_authority")},
+    EntryKind.HEARING: {
+        "hearing_type": _enum(HearingType, "hearing_type"),
+        "body": _text("body"),
     },
     EntryKind.NOTE: {
         "text": _text("text"),
@@ -204,6 +221,39 @@ def check_results(results: object) -> dict[str, str]:
     }
 
 
+def logged_contact_fields(contact: Mapping[str, Any]) -> dict[str, Any]:
+    """What a contact logged after the fact says beyond its type and attendance: its
+    outcome (attended without complying is a failure to comply), its type's usual
+    method and place, and whether it was enforceable. The one mapping the event
+    upcast, the snapshot upcast, new logs and corrections use."""
+    contact_type = ContactType(contact["contact_type"])
+    outcome = policies.OUTCOME_FOR_ATTENDANCE[Attendance(contact["attendance"])]
+    if outcome == ContactOutcome.ATTENDED and contact.get("complied") is False:
+        outcome = ContactOutcome.ATTENDED_FAILED_TO_COMPLY
+    method, place = policies.METHOD_AND_PLACE[contact_type]
+    return {
+        "outcome": outcome,
+        "method": method,
+        "place": place,
+        "enforceable": contact_type in policies.ENFORCEABLE_BY_DEFAULT,
+        "collateral_party": None,
+    }
+
+
+def violation_defaults(violation: Mapping[str, Any]) -> dict[str, Any]:
+    """What a violation recorded before version 2 says by default: no conditions or
+    source named, discovered when recorded, technical unless a new offence."""
+    return {
+        "category": policies.violation_category(ViolationKind(violation["kind"])),
+        "condition_ids": [],
+        "source": None,
+        "source_ref": None,
+        "discovered_at": None,
+        "warrants": [],
+        "hearings": [],
+    }
+
+
 def overall_result(results: Mapping[str, str]) -> DrugTestResult:
     """The most serious per-substance result stands for the whole test."""
     order = list(DrugTestResult)
@@ -215,8 +265,10 @@ class Probationer(Aggregate):
 
     # Version of the aggregate's snapshot state: 2 added ``complied`` to contacts,
     # 3 added ``sealed``, 4 ``restriction``, 5 ``supervision_history``, 6 ``consents``
-    # and the referral lifecycle's fields (links, sessions, outcomes).
-    class_version = 6
+    # and the referral lifecycle's fields (links, sessions, outcomes), 7 contact
+    # outcomes, method and place, violations' conditions, source and warrants, and
+    # ``assignments`` (who was in charge when).
+    class_version = 7
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -248,6 +300,26 @@ class Probationer(Aggregate):
             if entry.get("entry_kind") == EntryKind.REFERRAL:
                 for name, value in REFERRAL_DEFAULTS.items():
                     entry.setdefault(name, value() if callable(value) else value)
+
+    @staticmethod
+    def upcast_v6_v7(state: dict[str, Any]) -> None:
+        # Older snapshots kept only the current officer: in charge from the opening.
+        state.setdefault(
+            "assignments",
+            [[state["opened_at"], state["officer_id"], state["unit_id"]]],
+        )
+        for entry in state.get("entries", {}).values():
+            if entry.get("entry_kind") == EntryKind.CONTACT and "outcome" not in entry:
+                entry.update(logged_contact_fields(entry))
+                entry.setdefault("held_at", entry["effective_at"])
+            if entry.get("entry_kind") == EntryKind.VIOLATION:
+                entry.update(
+                    {
+                        k: v
+                        for k, v in violation_defaults(entry).items()
+                        if k not in entry
+                    }
+                )
 
     # Events are the stored contract: add fields with defaults or upcast, never rename.
 
@@ -287,6 +359,7 @@ class Probationer(Aggregate):
             a.conditions = {c["condition_id"]: dict(c) for c in self.conditions}
             a.officer_id = self.officer_id
             a.unit_id = self.unit_id
+            a.assignments = [[self.effective_at, self.officer_id, self.unit_id]]
             a.opened_at = self.effective_at
             a.status = CaseStatus.ACTIVE
             a.closure = None
@@ -322,6 +395,9 @@ class Probationer(Aggregate):
         def apply(self, aggregate: Probationer) -> None:
             aggregate.officer_id = self.officer_id
             aggregate.unit_id = self.unit_id
+            aggregate.assignments.append(
+                [self.effective_at, self.officer_id, self.unit_id]
+            )
 
     class AssessmentCompleted(Event):
         assessment_id: str
@@ -547,10 +623,12 @@ class Probationer(Aggregate):
             aggregate.consents[self.consent_id]["revoked_at"] = self.effective_at
 
     class ContactLogged(Event):
-        """Version 2 records compliance apart from attendance (DESIGN.md §3: a person
-        can attend and still not comply); version 1 contacts did not record it."""
+        """A contact recorded after the fact. Version 2 records compliance apart from
+        attendance (DESIGN.md §3: a person can attend and still not comply); version 3
+        its method, place, outcome, whether it was enforceable and with whom a
+        collateral contact was (older contacts: by their type and attendance)."""
 
-        class_version = 2
+        class_version = 3
 
         contact_id: str
         contact_type: str
@@ -559,6 +637,11 @@ class Probationer(Aggregate):
         summary: str
         sensitive: bool
         complied: bool | None
+        method: str
+        place: str
+        outcome: str
+        enforceable: bool
+        collateral_party: str | None
         # Added later with a default: contacts recorded before it carried no label.
         victim_info: bool = False
         # Added later with a default (a tuple: the value is shared): no labels.
@@ -568,20 +651,69 @@ class Probationer(Aggregate):
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["complied"] = None  # not recorded then: unknown, not "no"
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state.update(logged_contact_fields(state))
+
         def apply(self, aggregate: Probationer) -> None:
-            aggregate.add_entry(
+            aggregate.add_contact(
                 self,
-                EntryKind.CONTACT,
-                self.contact_id,
-                contact_type=self.contact_type,
                 attendance=self.attendance,
-                location=self.location,
-                summary=self.summary,
-                sensitive=self.sensitive,
                 complied=self.complied,
-                victim_info=self.victim_info,
-                labels=list(self.labels),
+                outcome=self.outcome,
+                scheduled_for=None,
+                held_at=self.effective_at,
             )
+
+    class ContactScheduled(Event):
+        """An appointment (DOMAIN.md §5.2 contact.scheduled): no outcome yet."""
+
+        contact_id: str
+        contact_type: str
+        method: str
+        place: str
+        scheduled_for: datetime
+        enforceable: bool
+        collateral_party: str | None
+        location: str | None
+        summary: str | None
+        sensitive: bool
+        victim_info: bool
+        labels: tuple[str, ...] = ()
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_contact(
+                self,
+                attendance=None,
+                complied=None,
+                outcome=None,
+                scheduled_for=self.scheduled_for,
+                held_at=self.scheduled_for,
+            )
+
+    class ContactOutcomeRecorded(Event):
+        """What became of an appointment (DOMAIN.md §5.2 contact.outcome_recorded)."""
+
+        contact_id: str
+        outcome: str
+        absence_reason: str | None
+        evidence_due: date | None
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.set_outcome(self)
+
+    class ContactOutcomeChanged(Event):
+        """An outcome changed (DOMAIN.md §3.1: failed to attend becomes acceptable or
+        unacceptable once the evidence is in): old and new value, and the reason."""
+
+        contact_id: str
+        previous_outcome: str
+        outcome: str
+        absence_reason: str | None
+        evidence_due: date | None
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.set_outcome(self)
 
     class DrugTestRecorded(Event):
         test_id: str
@@ -602,10 +734,24 @@ class Probationer(Aggregate):
             )
 
     class ViolationRecorded(Event):
+        """Version 2 names the conditions breached, the source, when it was discovered
+        and whether it is technical or new law (DOMAIN.md §5.2 violation.recorded)."""
+
+        class_version = 2
+
         violation_id: str
         kind: str
         severity: str
         description: str
+        category: str
+        condition_ids: list[str]
+        source: str | None
+        source_ref: str | None
+        discovered_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state.update(violation_defaults(state))
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -615,9 +761,17 @@ class Probationer(Aggregate):
                 kind=self.kind,
                 severity=self.severity,
                 description=self.description,
+                category=self.category,
+                condition_ids=list(self.condition_ids),
+                source=self.source,
+                source_ref=self.source_ref,
+                discovered_at=self.discovered_at or self.timestamp,
                 responses=[],
                 court_actions=[],
+                warrants=[],
+                hearings=[],
             )
+            aggregate.refresh_status()
 
     class ViolationResponded(Event):
         violation_id: str
@@ -642,12 +796,18 @@ class Probationer(Aggregate):
                 deciding_body=self.deciding_body,
             )
             aggregate.entries[self.violation_id]["responses"].append(self.response_id)
+            aggregate.refresh_status()
 
     class CourtActionRecorded(Event):
         violation_id: str
         court_action_id: str
         hearing: str
         outcome: str
+        # Added later (absent from older events): findings, custody, term extension.
+        hearing_id: str | None = None
+        finding: str | None = None
+        custody_days: int = 0
+        term_extension_days: int = 0
 
         def apply(self, aggregate: Probationer) -> None:
             aggregate.add_entry(
@@ -657,9 +817,67 @@ class Probationer(Aggregate):
                 violation_id=self.violation_id,
                 hearing=self.hearing,
                 outcome=self.outcome,
+                hearing_id=self.hearing_id,
+                finding=self.finding,
+                custody_days=self.custody_days,
+                term_extension_days=self.term_extension_days,
             )
             violation = aggregate.entries[self.violation_id]
             violation["court_actions"].append(self.court_action_id)
+            if self.term_extension_days and aggregate.term_end is not None:
+                aggregate.term_end += timedelta(days=self.term_extension_days)
+            aggregate.refresh_status()
+
+    class WarrantIssued(Event):
+        """A warrant for the person's arrest on a violation (DOMAIN.md §5.2)."""
+
+        warrant_id: str
+        violation_id: str
+        issuing_authority: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.WARRANT,
+                self.warrant_id,
+                violation_id=self.violation_id,
+                issuing_authority=self.issuing_authority,
+                executed_at=None,
+            )
+            aggregate.entries[self.violation_id]["warrants"].append(self.warrant_id)
+            aggregate.refresh_status()
+
+    class WarrantExecuted(Event):
+        """The person was arrested on the warrant."""
+
+        warrant_id: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            warrant = aggregate.entries[self.warrant_id]
+            warrant["executed_at"] = self.effective_at
+            warrant["last_version"] = self.originator_version
+            aggregate.refresh_status()
+
+    class HearingScheduled(Event):
+        """A hearing on a violation (DOMAIN.md §5.2 hearing.scheduled)."""
+
+        violation_id: str
+        hearing_id: str
+        hearing_type: str
+        scheduled_for: datetime
+        body: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.add_entry(
+                self,
+                EntryKind.HEARING,
+                self.hearing_id,
+                violation_id=self.violation_id,
+                hearing_type=self.hearing_type,
+                scheduled_for=self.scheduled_for,
+                body=self.body,
+            )
+            aggregate.entries[self.violation_id]["hearings"].append(self.hearing_id)
 
     class IncentiveGranted(Event):
         """A reward for compliance or progress (DOMAIN.md §4.3: pair sanctions with
@@ -697,6 +915,13 @@ class Probationer(Aggregate):
                 entry["overall"] = overall_result(entry["results"])
             if entry["entry_kind"] == EntryKind.ASSESSMENT:
                 aggregate.refresh_risk()
+            logged = entry.get("scheduled_for") is None
+            if entry["entry_kind"] == EntryKind.CONTACT and logged:
+                usual = logged_contact_fields(entry)
+                entry["outcome"] = usual["outcome"]
+                if "contact_type" in self.changes:  # the type's usual method and place
+                    for name in ("method", "place"):
+                        entry[name] = self.changes.get(name, usual[name])
 
     class EntryVoided(Event):
         entry_id: str
@@ -709,6 +934,7 @@ class Probationer(Aggregate):
             entry["corrections"].append(self.originator_version)
             if entry["entry_kind"] == EntryKind.ASSESSMENT:
                 aggregate.refresh_risk()
+            aggregate.refresh_status()
 
     class CaseNoteAdded(Event):
         note_id: str
@@ -751,6 +977,7 @@ class Probationer(Aggregate):
         def apply(self, aggregate: Probationer) -> None:
             aggregate.status = CaseStatus.ACTIVE
             aggregate.closure = None
+            aggregate.refresh_status()
 
     class CaseSealed(Event):
         """A court ordered the case sealed: hidden from all but admin and court roles,
@@ -798,6 +1025,7 @@ class Probationer(Aggregate):
         self.conditions: dict[str, dict[str, Any]] = {}
         self.officer_id = ""
         self.unit_id = ""
+        self.assignments: list[list[Any]] = []
         self.opened_at = datetime.min
         self.status = CaseStatus.ACTIVE
         self.closure: dict[str, Any] | None = None
@@ -1202,6 +1430,8 @@ class Probationer(Aggregate):
 
     @execute.register
     def log_contact(self, c: cmd.LogContact, actor: Actor) -> None:
+        """A contact recorded after it happened (an appointment is ``ScheduleContact``
+        with its outcome)."""
         self._check_new_id(c.contact_id)
         chosen = parse(Attendance, c.attendance, "attendance")
         if c.complied is not None:
@@ -1210,12 +1440,16 @@ class Probationer(Aggregate):
                 raise InvalidInput(
                     "complied", "only a contact attended can be complied with"
                 )
+        contact_type = parse(ContactType, c.contact_type, "contact_type")
+        usual = logged_contact_fields(
+            {"contact_type": contact_type, "attendance": chosen, "complied": c.complied}
+        )
         self._record(
             self.ContactLogged,
             actor,
             c,
             contact_id=c.contact_id,
-            contact_type=parse(ContactType, c.contact_type, "contact_type"),
+            contact_type=contact_type,
             attendance=chosen,
             location=require_text(c.location, "location", max_length=500),
             summary=require_text(c.summary, "summary"),
@@ -1223,6 +1457,101 @@ class Probationer(Aggregate):
             complied=c.complied,
             victim_info=_bool("victim_info")(c.victim_info),
             labels=_labels(c.labels),
+            method=usual["method"]
+            if c.method is None
+            else parse(ContactMethod, c.method, "method"),
+            place=usual["place"]
+            if c.place is None
+            else parse(ContactPlace, c.place, "place"),
+            outcome=usual["outcome"],
+            enforceable=usual["enforceable"],
+            collateral_party=self._collateral_party(
+                contact_type, c.collateral_party, required=False
+            ),
+        )
+
+    @execute.register
+    def schedule_contact(self, c: cmd.ScheduleContact, actor: Actor) -> None:
+        """Book an appointment; its outcome is recorded once it has happened."""
+        self._check_new_id(c.contact_id)
+        contact_type = parse(ContactType, c.contact_type, "contact_type")
+        if c.scheduled_for.tzinfo is None:
+            raise InvalidInput("scheduled_for", "must include a timezone")
+        if c.scheduled_for.astimezone(UTC) < self.opened_at:
+            raise InvalidInput("scheduled_for", "must not be before the case opened")
+        enforceable = (
+            contact_type in policies.ENFORCEABLE_BY_DEFAULT
+            if c.enforceable is None
+            else _bool("enforceable")(c.enforceable)
+        )
+        self._record(
+            self.ContactScheduled,
+            actor,
+            c,
+            contact_id=c.contact_id,
+            contact_type=contact_type,
+            method=parse(ContactMethod, c.method, "method"),
+            place=parse(ContactPlace, c.place, "place"),
+            scheduled_for=c.scheduled_for.astimezone(UTC),
+            enforceable=enforceable,
+            collateral_party=self._collateral_party(
+                contact_type, c.collateral_party, required=True
+            ),
+            location=None
+            if c.location is None
+            else require_text(c.location, "location", max_length=500),
+            summary=None if c.summary is None else require_text(c.summary, "summary"),
+            sensitive=_bool("sensitive")(c.sensitive),
+            victim_info=_bool("victim_info")(c.victim_info),
+            labels=_labels(c.labels),
+        )
+
+    @execute.register
+    def record_contact_outcome(self, c: cmd.RecordContactOutcome, actor: Actor) -> None:
+        """Record what became of a contact; a second outcome is a change, with a
+        reason, that keeps the old value in the history."""
+        contact = self._live_entry(EntryKind.CONTACT, c.contact_id)
+        outcome = parse(ContactOutcome, c.outcome, "outcome")
+        held = contact["held_at"]
+        if held > self.Event.create_timestamp():
+            raise InvalidTransition(f"contact {c.contact_id} has not happened yet")
+        if outcome == ContactOutcome.ACCEPTABLE_ABSENCE:
+            if c.absence_reason is None:
+                raise InvalidInput("absence_reason", "an acceptable absence needs one")
+            reason_code: str | None = parse(
+                AbsenceReason, c.absence_reason, "absence_reason"
+            )
+        elif c.absence_reason is not None:
+            raise InvalidInput("absence_reason", "only for an acceptable absence")
+        else:
+            reason_code = None
+        due = None
+        if outcome == ContactOutcome.FAILED_TO_ATTEND:
+            due = c.evidence_due or policies.evidence_due(derived.day(held))
+            if due < derived.day(held):
+                raise InvalidInput("evidence_due", "must not be before the contact")
+        elif c.evidence_due is not None:
+            raise InvalidInput("evidence_due", "only for failed to attend")
+        previous = contact.get("outcome")
+        fields: dict[str, Any] = {
+            "contact_id": c.contact_id,
+            "outcome": outcome,
+            "absence_reason": reason_code,
+            "evidence_due": due,
+        }
+        if previous is None:
+            self._record(self.ContactOutcomeRecorded, actor, c, about=contact, **fields)
+            return
+        if previous == outcome and contact.get("absence_reason") == reason_code:
+            raise InvalidTransition(f"contact {c.contact_id} is already {outcome}")
+        require_reason(c.reason, "changing a contact's outcome")
+        self._record(
+            self.ContactOutcomeChanged,
+            actor,
+            c,
+            about=contact,
+            previous_outcome=previous,
+            **fields,
         )
 
     @execute.register
@@ -1240,15 +1569,87 @@ class Probationer(Aggregate):
 
     @execute.register
     def record_violation(self, c: cmd.RecordViolation, actor: Actor) -> None:
+        """A violation names the conditions it breaches and where it came to light."""
         self._check_new_id(c.violation_id)
+        kind = parse(ViolationKind, c.kind, "kind")
+        for condition_id in c.condition_ids:
+            if condition_id not in self.conditions:
+                raise UnknownEntry("condition", condition_id)
+        if len(set(c.condition_ids)) != len(c.condition_ids):
+            raise InvalidInput("condition_ids", "names a condition twice")
+        source = (
+            None if c.source is None else parse(ViolationSource, c.source, "source")
+        )
+        if (source is None) != (c.source_ref is None):
+            raise InvalidInput("source_ref", "a source and its reference go together")
+        kind_of_entry = policies.SOURCE_ENTRY_KIND.get(source) if source else None
+        if kind_of_entry is not None:
+            assert c.source_ref is not None
+            self._live_entry(kind_of_entry, c.source_ref)
+        now = self.Event.create_timestamp()
+        discovered = None
+        if c.discovered_at is not None:
+            discovered = _effective_time(c.discovered_at, now, not_before=None)
+            happened = _effective_time(c.effective_at, now, not_before=self.opened_at)
+            if discovered < happened:
+                raise InvalidInput("discovered_at", "must not be before it happened")
         self._record(
             self.ViolationRecorded,
             actor,
             c,
             violation_id=c.violation_id,
-            kind=parse(ViolationKind, c.kind, "kind"),
+            kind=kind,
             severity=parse(ViolationSeverity, c.severity, "severity"),
             description=require_text(c.description, "description"),
+            category=policies.violation_category(kind),
+            condition_ids=list(c.condition_ids),
+            source=source,
+            source_ref=c.source_ref,
+            discovered_at=discovered,
+        )
+
+    @execute.register
+    def issue_warrant(self, c: cmd.IssueWarrant, actor: Actor) -> None:
+        """A warrant on an open violation: the case's status becomes warrant."""
+        violation = self._open_violation(c.violation_id)
+        self._check_new_id(c.warrant_id)
+        self._record(
+            self.WarrantIssued,
+            actor,
+            c,
+            about=violation,
+            warrant_id=c.warrant_id,
+            violation_id=c.violation_id,
+            issuing_authority=require_text(c.issuing_authority, "issuing_authority"),
+        )
+
+    @execute.register
+    def execute_warrant(self, c: cmd.ExecuteWarrant, actor: Actor) -> None:
+        """The person was arrested on the warrant: in custody until a court decides."""
+        warrant = self._live_entry(EntryKind.WARRANT, c.warrant_id)
+        if warrant["executed_at"] is not None:
+            raise InvalidTransition(f"warrant {c.warrant_id} was already executed")
+        self._open_violation(warrant["violation_id"])
+        self._record(
+            self.WarrantExecuted, actor, c, about=warrant, warrant_id=c.warrant_id
+        )
+
+    @execute.register
+    def schedule_hearing(self, c: cmd.ScheduleHearing, actor: Actor) -> None:
+        violation = self._open_violation(c.violation_id)
+        self._check_new_id(c.hearing_id)
+        if c.scheduled_for.tzinfo is None:
+            raise InvalidInput("scheduled_for", "must include a timezone")
+        self._record(
+            self.HearingScheduled,
+            actor,
+            c,
+            about=violation,
+            violation_id=c.violation_id,
+            hearing_id=c.hearing_id,
+            hearing_type=parse(HearingType, c.hearing_type, "hearing_type"),
+            scheduled_for=c.scheduled_for.astimezone(UTC),
+            body=require_text(c.body, "body", max_length=500),
         )
 
     @execute.register
@@ -1285,6 +1686,15 @@ class Probationer(Aggregate):
         violation = self._live_entry(EntryKind.VIOLATION, c.violation_id)
         self._check_new_id(c.court_action_id)
         outcome = parse(CourtOutcome, c.outcome, "outcome")
+        if c.hearing_id is not None:
+            hearing = self._live_entry(EntryKind.HEARING, c.hearing_id)
+            if hearing["violation_id"] != c.violation_id:
+                raise InvalidInput("hearing_id", "is a hearing on another violation")
+        for name in ("custody_days", "term_extension_days"):
+            if int(getattr(c, name)) < 0:
+                raise InvalidInput(name, "must not be negative")
+        if c.term_extension_days and self.term_end is None:
+            raise InvalidInput("term_extension_days", "the order has no end to extend")
         self._record(
             self.CourtActionRecorded,
             actor,
@@ -1294,6 +1704,12 @@ class Probationer(Aggregate):
             court_action_id=c.court_action_id,
             hearing=require_text(c.hearing, "hearing"),
             outcome=outcome,
+            hearing_id=c.hearing_id,
+            finding=None
+            if c.finding is None
+            else parse(CourtFinding, c.finding, "finding"),
+            custody_days=c.custody_days,
+            term_extension_days=c.term_extension_days,
         )
         closure = policies.CLOSURE_FOR_COURT_OUTCOME.get(outcome)
         if closure is not None:  # e.g. revoked: supervision ends with the order
@@ -1446,6 +1862,14 @@ class Probationer(Aggregate):
         """Violations still waiting for a response that stands (not voided)."""
         return derived.open_violations(self.entries)
 
+    def contact_compliance(self, month: date) -> dict[str, Any]:
+        """Whether a calendar month met the contact standard then in force."""
+        return derived.month_compliance(derived.facts(self), month)
+
+    def breach_due(self, today: date) -> bool:
+        """Whether unacceptable absences have reached the breach threshold."""
+        return derived.breach_due(derived.facts(self), today)
+
     def caseload_row(self, now: datetime) -> dict[str, Any]:
         """The case as its caseload row shows it at ``now``."""
         return derived.caseload_row(self, now)
@@ -1471,6 +1895,51 @@ class Probationer(Aggregate):
             "corrections": [],
         }
         self.entry_kinds[entry_id] = entry_kind
+
+    def add_contact(
+        self,
+        event: Probationer.ContactLogged | Probationer.ContactScheduled,
+        **fields: Any,
+    ) -> None:
+        """A contact entry: what logged and scheduled contacts both record, and
+        ``fields`` that tell them apart."""
+        self.add_entry(
+            event,
+            EntryKind.CONTACT,
+            event.contact_id,
+            contact_type=event.contact_type,
+            location=event.location,
+            summary=event.summary,
+            sensitive=event.sensitive,
+            victim_info=event.victim_info,
+            method=event.method,
+            place=event.place,
+            enforceable=event.enforceable,
+            collateral_party=event.collateral_party,
+            absence_reason=None,
+            evidence_due=None,
+            labels=list(event.labels),
+            **fields,
+        )
+
+    def set_outcome(
+        self,
+        event: Probationer.ContactOutcomeRecorded | Probationer.ContactOutcomeChanged,
+    ) -> None:
+        contact = self.entries[event.contact_id]
+        outcome = ContactOutcome(event.outcome)
+        contact["outcome"] = event.outcome
+        contact["attendance"] = policies.ATTENDANCE_FOR_OUTCOME[outcome]
+        contact["complied"] = policies.OUTCOME_FLAGS[outcome].complied
+        contact["absence_reason"] = event.absence_reason
+        contact["evidence_due"] = event.evidence_due
+        contact["last_version"] = event.originator_version
+        contact.setdefault("outcomes", []).append(event.originator_version)
+
+    def refresh_status(self) -> None:
+        """An open case's status follows its violations and warrants (``derived``)."""
+        if self.status != CaseStatus.CLOSED:
+            self.status = derived.open_status(self.entries)
 
     def refresh_risk(self) -> None:
         """Current risk is the (overridden) level of the latest live assessment."""
@@ -1557,6 +2026,26 @@ class Probationer(Aggregate):
         if signer == actor.id:
             raise NotEntitled("the plan's author may not countersign it")
         return signer
+
+    def _collateral_party(
+        self, contact_type: ContactType, party: str | None, *, required: bool
+    ) -> str | None:
+        """A collateral contact names who it was with; no other contact does."""
+        if contact_type != ContactType.COLLATERAL:
+            if party is not None:
+                raise InvalidInput("collateral_party", "only for a collateral contact")
+            return None
+        if party is None:
+            if required:
+                raise InvalidInput("collateral_party", "name who it was with")
+            return None
+        return require_text(party, "collateral_party", max_length=500)
+
+    def _open_violation(self, violation_id: str) -> Entry:
+        violation = self._live_entry(EntryKind.VIOLATION, violation_id)
+        if not derived.is_open(self.entries, violation):
+            raise InvalidTransition(f"violation {violation_id} is already disposed of")
+        return violation
 
     def _check_new_id(self, entry_id: str) -> None:
         require_text(entry_id, "id", max_length=100)

@@ -82,6 +82,23 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         if d["contact_type"] in ("home", "field", "office")
         else f"Contact logged: {_words(d['contact_type'])}, {_words(d['attendance'])}"
     ),
+    "ContactScheduled": lambda d: (
+        f"Appointment: {_words(d['contact_type'])}, {_words(d['method'])} at "
+        f"{_words(d['place'])} ({str(d['scheduled_for'])[:16]})"
+    ),
+    "ContactOutcomeRecorded": lambda d: (
+        f"Contact {d['contact_id']}: {_words(d['outcome'])}"
+        + (f" ({_words(d['absence_reason'])})" if d.get("absence_reason") else "")
+    ),
+    "ContactOutcomeChanged": lambda d: (
+        f"Contact {d['contact_id']} outcome changed: "
+        f"{_words(d['previous_outcome'])} → {_words(d['outcome'])}"
+    ),
+    "WarrantIssued": lambda d: f"Warrant issued on {d['violation_id']}",
+    "WarrantExecuted": lambda d: f"Warrant {d['warrant_id']} executed",
+    "HearingScheduled": lambda d: (
+        f"Hearing scheduled on {d['violation_id']}: {_words(d['hearing_type'])}"
+    ),
     "DrugTestRecorded": lambda d: (
         "Drug test recorded: "
         + ", ".join(f"{k} {_words(v)}" for k, v in sorted(d["results"].items()))

@@ -244,6 +244,67 @@ class ContactType(StrEnum):
     TREATMENT = "treatment"
 
 
+class ContactMethod(StrEnum):
+    """How a contact is made, apart from where (DOMAIN.md §5.3, contact method)."""
+
+    IN_PERSON = "in_person"
+    TELEPHONE = "telephone"
+    VIDEO = "video"
+    WRITTEN_MESSAGE = "written_message"
+    ELECTRONIC_CHECKIN = "electronic_checkin"
+
+
+class ContactPlace(StrEnum):
+    """Where a contact takes place (DOMAIN.md §5.3, contact location)."""
+
+    SUPERVISION_OFFICE = "supervision_office"
+    RESIDENCE = "residence"
+    FIELD = "field"
+    PLACE_OF_EMPLOYMENT = "place_of_employment"
+    TREATMENT_PROVIDER = "treatment_provider"
+    COURT = "court"
+    JAIL = "jail"
+    LAW_ENFORCEMENT_AGENCY = "law_enforcement_agency"
+    VIRTUAL = "virtual"
+
+
+class ContactOutcome(StrEnum):
+    """What became of an appointment (DOMAIN.md §3.1, §5.3 contact outcome; flags per
+    outcome in ``policies.OUTCOME_FLAGS``)."""
+
+    ATTENDED = "attended"
+    LATE = "late"
+    ATTENDED_FAILED_TO_COMPLY = "attended_failed_to_comply"
+    ACCEPTABLE_ABSENCE = "acceptable_absence"
+    # The holding state: the person has until ``evidence_due`` to explain the absence.
+    FAILED_TO_ATTEND = "failed_to_attend"
+    UNACCEPTABLE_ABSENCE = "unacceptable_absence"
+    ATTEMPTED = "attempted"
+
+
+class AbsenceReason(StrEnum):
+    """Why an absence was acceptable (DOMAIN.md §3.1, manage-supervisions design)."""
+
+    COURT_OR_LEGAL = "court_or_legal"
+    WORK_OR_EMPLOYMENT = "work_or_employment"
+    CHILDCARE_OR_FAMILY = "childcare_or_family"
+    HOLIDAY_OR_LEAVE = "holiday_or_leave"
+    MEDICAL = "medical"
+    RELIGIOUS = "religious"
+    REMANDED_IN_CUSTODY = "remanded_in_custody"
+    STOOD_DOWN = "stood_down"
+    OTHER = "other"
+
+
+class ContactKind(StrEnum):
+    """The kinds of contact a monthly standard counts (DOMAIN.md §5.4 columns)."""
+
+    FACE_TO_FACE = "face_to_face"
+    HOME = "home"
+    FIELD = "field"
+    COLLATERAL = "collateral"
+
+
 class Attendance(StrEnum):
     ATTENDED = "attended"
     MISSED = "missed"
@@ -346,8 +407,47 @@ class Disposition(StrEnum):
 
 
 class CaseStatus(StrEnum):
+    """Where the case stands (DOMAIN.md §5.2 case.status_changed): every status but
+    closed is an open case that still takes entries."""
+
     ACTIVE = "active"
+    ABSCONDED = "absconded"
+    WARRANT = "warrant"
+    IN_CUSTODY = "in_custody"
     CLOSED = "closed"
+
+
+class ViolationSource(StrEnum):
+    """Where a violation came to light (DOMAIN.md §5.2 violation.recorded source)."""
+
+    CONTACT = "contact"
+    DRUG_TEST = "drug_test"
+    POLICE_REPORT = "police_report"
+    PROVIDER_REPORT = "provider_report"
+    OTHER = "other"
+
+
+class ViolationCategory(StrEnum):
+    """Technical (a condition broken) or new law (a new offence) (DOMAIN.md §5.3)."""
+
+    TECHNICAL = "technical"
+    NEW_LAW = "new_law"
+
+
+class CourtFinding(StrEnum):
+    """The court's finding on a violation (DOMAIN.md §5.2 hearing.outcome_recorded)."""
+
+    ADMITTED = "admitted"
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    DISMISSED = "dismissed"
+
+
+class HearingType(StrEnum):
+    PRELIMINARY = "preliminary"
+    REVOCATION = "revocation"
+    SHOW_CAUSE = "show_cause"
+    ADMINISTRATIVE = "administrative"
 
 
 class EntryKind(StrEnum):
@@ -363,6 +463,8 @@ class EntryKind(StrEnum):
     COURT_ACTION = "court_action"
     NOTE = "note"
     INCENTIVE = "incentive"
+    WARRANT = "warrant"
+    HEARING = "hearing"
 
 
 class ResponseLevel(StrEnum):

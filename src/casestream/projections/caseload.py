@@ -55,6 +55,9 @@ _TEXT = frozenset(
         "sessions",
         "desired_outcomes",
         "outcomes",
+        "collateral_party",
+        "issuing_authority",
+        "body",
     }
 )
 
@@ -125,6 +128,9 @@ def restore(doc: Doc) -> Probationer:
     # Rows kept before the level history was: the current level from the opening.
     case.__dict__.setdefault(
         "supervision_history", [[case.opened_at, case.supervision_level, 1]]
+    )
+    case.__dict__.setdefault(
+        "assignments", [[case.opened_at, case.officer_id, case.unit_id]]
     )
     return case
 
@@ -325,7 +331,7 @@ def query_caseload(
     """An officer's or a unit's caseload, soonest contact due first."""
     rows = [present(d, now) for d in visible(view.select_docs(officer_id, unit_id))]
     if not include_closed:
-        rows = [r for r in rows if r["status"] == "active"]
+        rows = [r for r in rows if r["status"] != "closed"]
     if risk_level is not None:
         rows = [r for r in rows if r["risk_level"] == risk_level]
     if overdue_only:
@@ -411,7 +417,7 @@ def open_duplicates(
         if name_key(d.get("court") or "") == name_key(court):
             found[d["probationer_id"]] = d
     return sorted(
-        (d for d in found.values() if d["status"] == "active"),
+        (d for d in found.values() if d["status"] != "closed"),
         key=lambda d: d["probationer_id"],
     )
 
@@ -420,7 +426,7 @@ def workload(view: CaseloadView, unit_id: str | None = None) -> list[Doc]:
     """Active cases per officer, and the caseload weighted by supervision level."""
     per: dict[str, Doc] = {}
     for doc in visible(view.select_docs(None, unit_id)):
-        if doc["status"] != "active":
+        if doc["status"] == "closed":
             continue
         row = per.setdefault(
             doc["officer_id"],
@@ -472,7 +478,7 @@ def caseload_as_of(
         if d["probationer_id"] not in hidden
         if (officer_id is None or d["officer_id"] == officer_id)
         and (unit_id is None or d["unit_id"] == unit_id)
-        and d["status"] == "active"
+        and d["status"] != "closed"
     ]
     return sorted(rows, key=lambda r: (r["next_contact_due"] or "9999", r["name"]))
 

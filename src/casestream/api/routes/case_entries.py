@@ -153,6 +153,27 @@ def log_contact(
     return submitted.on_case(probationer_id, command, body)
 
 
+@router.post("/appointments", status_code=CREATED)
+def schedule_contact(
+    probationer_id: UUID, body: bodies.ScheduleContact, submitted: SubmissionDep
+) -> Recorded:
+    """Book an appointment; its outcome is recorded once it has happened."""
+    command = command_of(cmd.ScheduleContact, body)
+    return submitted.on_case(probationer_id, command, body)
+
+
+@router.post("/contacts/{contact_id}/outcome", status_code=CREATED)
+def record_contact_outcome(
+    probationer_id: UUID,
+    contact_id: Id,
+    body: bodies.RecordContactOutcome,
+    submitted: SubmissionDep,
+) -> Recorded:
+    """What became of a contact; a second outcome is a change and needs a reason."""
+    command = command_of(cmd.RecordContactOutcome, body, contact_id=contact_id)
+    return submitted.on_case(probationer_id, command, body)
+
+
 @router.post("/drug-tests", status_code=CREATED)
 def record_drug_test(
     probationer_id: UUID, body: bodies.RecordDrugTest, submitted: SubmissionDep
@@ -189,6 +210,41 @@ def record_court_action(
     submitted: SubmissionDep,
 ) -> Recorded:
     command = command_of(cmd.RecordCourtAction, body, violation_id=violation_id)
+    return submitted.on_case(probationer_id, command, body)
+
+
+@router.post("/violations/{violation_id}/warrants", status_code=CREATED)
+def issue_warrant(
+    probationer_id: UUID,
+    violation_id: Id,
+    body: bodies.IssueWarrant,
+    submitted: SubmissionDep,
+) -> Recorded:
+    """A warrant on an open violation: the case's status becomes warrant."""
+    command = command_of(cmd.IssueWarrant, body, violation_id=violation_id)
+    return submitted.on_case(probationer_id, command, body)
+
+
+@router.post("/warrants/{warrant_id}/execution", status_code=CREATED)
+def execute_warrant(
+    probationer_id: UUID,
+    warrant_id: Id,
+    body: bodies.ExecuteWarrant,
+    submitted: SubmissionDep,
+) -> Recorded:
+    """The person was arrested on the warrant: in custody until a court decides."""
+    command = command_of(cmd.ExecuteWarrant, body, warrant_id=warrant_id)
+    return submitted.on_case(probationer_id, command, body)
+
+
+@router.post("/violations/{violation_id}/hearings", status_code=CREATED)
+def schedule_hearing(
+    probationer_id: UUID,
+    violation_id: Id,
+    body: bodies.ScheduleHearing,
+    submitted: SubmissionDep,
+) -> Recorded:
+    command = command_of(cmd.ScheduleHearing, body, violation_id=violation_id)
     return submitted.on_case(probationer_id, command, body)
 
 

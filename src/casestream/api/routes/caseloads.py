@@ -6,10 +6,11 @@ far the store has moved on since (``lag``).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from casestream.api.auth import (
     SEES_RESTRICTED,
@@ -31,7 +32,7 @@ from casestream.api.deps import (
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.schemas import Caseload, CaseloadRow, Instant, Outcomes, Workload
 from casestream.application import CaseHistory
-from casestream.domain.errors import CaseNotFound
+from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.values import RiskLevel
 from casestream.projections.caseload import (
     caseload_as_of,
@@ -39,7 +40,7 @@ from casestream.projections.caseload import (
     query_caseload,
     workload,
 )
-from casestream.projections.outcomes import outcomes
+from casestream.projections.outcomes import Cohort, Window, as_csv, outcomes
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
 
@@ -222,12 +223,46 @@ def officer_workload(
     return Workload(unit_id=unit, officers=workload(projections.view("caseload"), unit))
 
 
-@router.get("/outcomes")
+@router.get(
+    "/outcomes",
+    response_model=Outcomes,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def agency_outcomes(
+    request: Request,
     principal: PrincipalDep,
     projections: ProjectionsDep,
+    window_from: Annotated[date | None, Query(alias="from")] = None,
+    window_to: Annotated[date | None, Query(alias="to")] = None,
+    cohort: Cohort | None = None,
     unit: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-) -> Outcomes:
-    """Outcome measures per unit and officer (supervisors: their own unit)."""
+    format: Literal["json", "csv"] | None = None,
+) -> Any:
+    """Outcome figures with numerator and denominator over a window of days (both
+    included; default the twelve months to today), per cohort: start month, intake
+    risk level, unit or officer in charge at the time (docs/outcomes.md defines each
+    figure). Supervisors see their own unit's cases. CSV with ``Accept: text/csv`` or
+    ``format=csv``."""
     unit = _managed_unit(principal, unit)
-    return Outcomes(**outcomes(projections.view("caseload"), unit_id=unit))
+    end = window_to or datetime.now(UTC).date()
+    start = window_from or end - timedelta(days=364)
+    if start > end:
+        raise InvalidInput("from", "must not be after to")
+    window = Window(start, end)
+    rows = outcomes(projections.view("caseload"), window, cohort=cohort, unit_id=unit)
+    wants_csv = format == "csv" or (
+        format is None and "text/csv" in request.headers.get("accept", "")
+    )
+    if wants_csv:
+        return Response(as_csv(rows), media_type="text/csv; charset=utf-8")
+    return Outcomes.model_validate(
+        {
+            "from": start,
+            "to": end,
+            "cohort": None if cohort is None else cohort.value,
+            "items": [
+                {k: v for k, v in r.items() if k not in ("from", "to")} for r in rows
+            ],
+            "next": None,
+        }
+    )
