@@ -117,6 +117,13 @@ def restore(doc: Doc) -> Probationer:
     case.__dict__.setdefault(
         "supervision_history", [[case.opened_at, case.supervision_level, 1]]
     )
+    # Rows kept before alerts were (issue 13).
+    for name, empty in (
+        ("alerts", {}),
+        ("alert_versions", []),
+        ("conditions_changed", None),
+    ):
+        case.__dict__.setdefault(name, empty)
     return case
 
 
