@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from casestream import ui
+from casestream.alerting import AlertEvaluator
 from casestream.api.errors import install_error_handlers
 from casestream.api.identity import Verifier
 from casestream.api.metrics import MeteredCaseHistory, Metrics
@@ -19,6 +20,7 @@ from casestream.api.middleware import (
     RequestMetrics,
 )
 from casestream.api.routes import (
+    alerts,
     audit,
     case_entries,
     case_reads,
@@ -121,12 +123,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         scheduled = start_checkpoints(settings, case_history)
         case_history.find_duplicates = duplicate_finder(projections)
+        # Alerts fall due as time passes: the process that runs the read models
+        # re-checks them (every CASESTREAM_ALERT_EVERY_SECONDS; 0: only when asked).
+        evaluator = AlertEvaluator(
+            case_history,
+            lambda: projections.view("caseload"),
+            every=settings.alert_every_seconds,
+        )
+        if settings.run_projections and settings.alert_every_seconds:
+            evaluator.start()
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections
+        app.state.alert_evaluator = evaluator
         try:
             yield
         finally:
+            evaluator.stop()
             if scheduled is not None:
                 scheduled.stop()
             projections.stop()
@@ -151,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         case_reads.router,
         checkpoints.router,
         caseloads.router,
+        alerts.router,
         case_entries.router,
         partners.router,
         events.router,

@@ -70,7 +70,7 @@ def due_alerts(found: Facts, today: date) -> list[Due]:
 
 def contact_overdue(found: Facts, today: date) -> list[Due]:
     level = SupervisionLevel(found["supervision_level"])
-    next_due = derived.next_contact_due(found, level, today)
+    next_due = derived.next_contact_due(dict(found), level, today)
     if next_due is None or next_due >= today:
         return []
     return [
@@ -217,7 +217,7 @@ RESOLVED_BY_ACKNOWLEDGEMENT = frozenset({AlertKind.CONDITIONS_CHANGED_UNACKNOWLE
 
 def alert_status(alert: Mapping[str, Any], now_iso: str) -> str:
     """Where an alert row (``derived.alert_row``) stands at a time (ISO, UTC)."""
-    if alert.get("resolved"):
+    if alert.get("resolution") is not None:
         return "resolved"
     until = alert.get("snoozed_until")
     if until is not None and until > now_iso:
