@@ -29,7 +29,7 @@ from casestream.domain.alerts import (
     due_alerts,
 )
 from casestream.domain.errors import CaseError
-from casestream.domain.probationer import SYSTEM_ROLE
+from casestream.domain.probationer import SYSTEM_ROLE, Probationer
 from casestream.domain.values import Actor
 from casestream.projections.caseload import CaseloadView, Doc, restore, visible
 
@@ -133,7 +133,8 @@ class AlertEvaluator:
         done.evaluated.append(case_id)
 
     def start(self) -> AlertEvaluator:
-        """Evaluate now, then every ``every`` seconds until ``stop``."""
+        """Evaluate every ``every`` seconds until ``stop`` (the first pass after one
+        interval: a starting server's read models are still catching up)."""
         self._thread = threading.Thread(
             target=self._run, name="alert-evaluator", daemon=True
         )
@@ -141,12 +142,11 @@ class AlertEvaluator:
         return self
 
     def _run(self) -> None:
-        while not self._stopping.is_set():
+        while not self._stopping.wait(self.every):
             try:
                 self.run_once()
             except Exception:  # the store is restarting: try again next time
                 logger.warning("an alert evaluation pass failed", exc_info=True)
-            self._stopping.wait(self.every)
 
     def stop(self) -> None:
         self._stopping.set()
@@ -189,3 +189,31 @@ def case_of(alert_id: str) -> UUID | None:
         return UUID(case)
     except ValueError:
         return None
+
+
+ALERT_EVENTS = (
+    Probationer.AlertRaised,
+    Probationer.AlertAcknowledged,
+    Probationer.AlertSnoozed,
+    Probationer.AlertResolved,
+)
+# What a message about an alert event carries (streams, webhooks): codes and ids,
+# never the officer's note, a snooze's reason, or anything about the person.
+STREAMED = ("kind", "severity", "due_at", "rule_version", "resolution", "until")
+
+
+def streamed(event: Any) -> dict[str, Any]:
+    """An alert event as a stream message or webhook payload shows it."""
+    data: dict[str, Any] = {
+        "type": type(event).__name__,
+        "alert_id": event.alert_id,
+        "probationer_id": str(event.originator_id),
+        "version": event.originator_version,
+        "effective_at": event.effective_at.isoformat(),
+        "actor_role": event.actor_role,
+    }
+    for name in STREAMED:
+        value = getattr(event, name, None)
+        if value is not None:
+            data[name] = value.isoformat() if hasattr(value, "isoformat") else value
+    return data

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # How often the evaluator (run with the projections) re-checks every case's due
     # dates; 0 turns it off in this process.
     alert_every_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Webhooks: how often the dispatcher looks for alert events and due deliveries
+    # (0: not in this process), how many attempts before a delivery is dead-lettered,
+    # and the first retry's wait (doubled after each failure, at most an hour).
+    webhook_every_seconds: float = Field(default=1.0, ge=0, le=3600)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
 
     @field_validator("db")
     @classmethod

@@ -33,6 +33,7 @@ def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sett
             "feed_poll_seconds": 0.05,
             # The alert evaluator runs only when a test runs it (``run_once``).
             "alert_every_seconds": 0,
+            "webhook_every_seconds": 0,
         }
     )
 

@@ -30,6 +30,7 @@ from casestream.api.routes import (
     operations,
     partners,
     probationers,
+    webhooks,
 )
 from casestream.application import CaseHistory
 from casestream.checkpoints import PeriodicCheckpoints
@@ -41,6 +42,7 @@ from casestream.projections.caseload import open_duplicates
 from casestream.projections.readers import FollowedReadModels, ReadModels
 from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
+from casestream.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -132,13 +134,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if settings.run_projections and settings.alert_every_seconds:
             evaluator.start()
+        # Alert events to subscribers, from the same process, apart from every writer.
+        webhook_db = store.webhooks()
+        dispatcher = WebhookDispatcher(
+            case_history,
+            webhook_db,
+            every=settings.webhook_every_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            backoff=settings.webhook_backoff_seconds,
+        )
+        if settings.run_projections and settings.webhook_every_seconds:
+            dispatcher.start()
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections
         app.state.alert_evaluator = evaluator
+        app.state.webhooks = webhook_db
+        app.state.webhook_dispatcher = dispatcher
         try:
             yield
         finally:
+            dispatcher.stop()
+            webhook_db.close()
             evaluator.stop()
             if scheduled is not None:
                 scheduled.stop()
@@ -165,6 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         checkpoints.router,
         caseloads.router,
         alerts.router,
+        webhooks.router,
         case_entries.router,
         partners.router,
         events.router,

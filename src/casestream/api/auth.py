@@ -54,6 +54,8 @@ class Permission(StrEnum):
     RESTRICT_CASES = "restrict_cases"
     # Signing a checkpoint adds evidence and changes no record: auditors may.
     TAKE_CHECKPOINTS = "take_checkpoints"
+    # Configuring which systems receive alert events (webhooks): admins only.
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 # The whole policy in one table (DESIGN.md §6). Case permissions are further narrowed

@@ -182,10 +182,11 @@ PUBLISHED: dict[type, Shape] = {
         "as_of": CODE,
         "zone": CODE,
     },
-    Probationer.AlertAcknowledged: {"alert_id": CODE},
-    Probationer.AlertSnoozed: {"alert_id": CODE, "until": CODE},
+    Probationer.AlertAcknowledged: {"alert_id": CODE, "kind": CODE},
+    Probationer.AlertSnoozed: {"alert_id": CODE, "kind": CODE, "until": CODE},
     Probationer.AlertResolved: {
         "alert_id": CODE,
+        "kind": CODE,
         "resolution": CODE,
         "by_version": CODE,
         "rule_version": CODE,

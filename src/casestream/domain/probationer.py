@@ -716,6 +716,7 @@ class Probationer(Aggregate):
         """The officer saw the alert; the note says what they will do."""
 
         alert_id: str
+        kind: str
         note: str
 
         def apply(self, aggregate: Probationer) -> None:
@@ -730,6 +731,7 @@ class Probationer(Aggregate):
         """Put aside until ``until`` (the reason is the event's reason)."""
 
         alert_id: str
+        kind: str
         until: datetime
 
         def apply(self, aggregate: Probationer) -> None:
@@ -740,6 +742,7 @@ class Probationer(Aggregate):
         """No longer due: by an event (``by_version``), by time, or acknowledged."""
 
         alert_id: str
+        kind: str
         resolution: str
         by_version: int | None
         rule_version: str
@@ -1304,6 +1307,7 @@ class Probationer(Aggregate):
                 effective_at=at,
                 reason=None,
                 alert_id=alert["id"],
+                kind=alert["kind"],
                 resolution=how,
                 by_version=by,
                 rule_version=alert["rule_version"],
@@ -1343,13 +1347,14 @@ class Probationer(Aggregate):
             c,
             allow_closed=True,
             alert_id=c.alert_id,
+            kind=alert["kind"],
             note=require_text(c.note, "note"),
         )
 
     @execute.register
     def snooze_alert(self, c: cmd.SnoozeAlert, actor: Actor) -> None:
         """Put an alert aside until a time within ``policies.MAX_SNOOZE``."""
-        self._open_alert(c.alert_id)
+        alert = self._open_alert(c.alert_id)
         require_reason(c.reason, "snoozing an alert")
         if c.until.tzinfo is None:
             raise InvalidInput("until", "must include a timezone")
@@ -1367,6 +1372,7 @@ class Probationer(Aggregate):
             c,
             allow_closed=True,
             alert_id=c.alert_id,
+            kind=alert["kind"],
             until=until,
         )
 

@@ -27,6 +27,7 @@ from casestream.domain import derived
 from casestream.keys import SNAPSHOT_KEY, SigningKeyMissing, snapshot_mac_key
 from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import Roles
+from casestream.persistence.webhook_db import WebhookDB
 from casestream.projections.registry import Registry
 
 if TYPE_CHECKING:  # settings.py imports this module to validate CASESTREAM_DB
@@ -123,6 +124,11 @@ class Store(ABC):
     @abstractmethod
     def access_log(self) -> AccessLog:
         """The access log in the store's own database; the caller closes it."""
+
+    @abstractmethod
+    def webhooks(self) -> WebhookDB:
+        """Webhook subscribers and deliveries in the store's own database; the
+        caller closes it."""
 
     @abstractmethod
     def health(self) -> StoreHealth:

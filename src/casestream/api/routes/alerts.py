@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 from fastapi import APIRouter, Path, Query, Request
 
-from casestream.alerting import alert_items, case_of
+from casestream.alerting import ALERT_EVENTS, alert_items, case_of, streamed
 from casestream.api import bodies
 from casestream.api.auth import (
     Forbidden,
@@ -47,7 +47,6 @@ from casestream.api.schemas import AlertItem, AlertPage, Instant, Recorded
 from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
 from casestream.domain.errors import UnknownEntry
-from casestream.domain.probationer import Probationer
 from casestream.domain.values import AlertKind, AlertStatus
 from casestream.projections.caseload import docs_as_of, visible
 from casestream.projections.readers import ReadModels
@@ -170,32 +169,6 @@ def snooze_alert(
     """Put an alert aside until a time (with a reason); it comes back then."""
     command = bodies.command_of(cmd.SnoozeAlert, body, alert_id=alert_id)
     return submitted.on_case(_alert_case(alert_id), command, body)
-
-
-ALERT_EVENTS = (
-    Probationer.AlertRaised,
-    Probationer.AlertAcknowledged,
-    Probationer.AlertSnoozed,
-    Probationer.AlertResolved,
-)
-# What a stream message carries of an alert event: codes and ids, never a note.
-STREAMED = ("kind", "severity", "due_at", "rule_version", "resolution", "until")
-
-
-def streamed(event: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "type": type(event).__name__,
-        "alert_id": event.alert_id,
-        "probationer_id": str(event.originator_id),
-        "version": event.originator_version,
-        "effective_at": event.effective_at.isoformat(),
-        "actor_role": event.actor_role,
-    }
-    for name in STREAMED:
-        value = getattr(event, name, None)
-        if value is not None:
-            data[name] = value.isoformat() if hasattr(value, "isoformat") else value
-    return data
 
 
 @router.get(
