@@ -45,7 +45,9 @@ def run(kind: str, cases: int) -> dict[str, Any]:
         chosen = open_store(settings)
         with CaseHistory(env=chosen.env()) as app:
             with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"demo caseload, {cases:,} people", total=cases)
+                task = progress.add_task(
+                    f"demo caseload, {cases:,} people", total=cases
+                )
                 load_demo(
                     app,
                     cases,
@@ -107,9 +109,9 @@ def main() -> None:
         "store",
         "read rows s",
         "first pass s",
-        "× rows",
+        "vs rows",
         "steady pass s",
-        "× rows",
+        "vs rows",
     ):
         table.add_column(column, justify="right")
     for r in found:

@@ -31,6 +31,7 @@ from casestream.domain.alerts import (
 from casestream.domain.errors import CaseError
 from casestream.domain.probationer import SYSTEM_ROLE, Probationer
 from casestream.domain.values import Actor
+from casestream.periodic import Periodic
 from casestream.projections.caseload import CaseloadView, Doc, restore, visible
 
 logger = logging.getLogger(__name__)
@@ -75,9 +76,11 @@ class Pass:
     failed: dict[UUID, str] = field(default_factory=dict)
 
 
-class AlertEvaluator:
+class AlertEvaluator(Periodic):
     """Runs the alert rules over every case every ``every`` seconds (a thread), or
     once when asked (``run_once``), with an injectable clock."""
+
+    name = "alert-evaluator"
 
     def __init__(
         self,
@@ -88,13 +91,11 @@ class AlertEvaluator:
         clock: Clock = utc_now,
         on_pass: Callable[[Pass], None] | None = None,
     ) -> None:
+        super().__init__(every)
         self.cases = cases
         self.caseload = caseload
-        self.every = every
         self.clock = clock
         self.on_pass = on_pass
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one pass at a time in this process
 
     def run_once(self, now: datetime | None = None) -> Pass:
@@ -131,27 +132,6 @@ class AlertEvaluator:
             done.failed[case_id] = str(error)
             return
         done.evaluated.append(case_id)
-
-    def start(self) -> AlertEvaluator:
-        """Evaluate every ``every`` seconds until ``stop`` (the first pass after one
-        interval: a starting server's read models are still catching up)."""
-        self._thread = threading.Thread(
-            target=self._run, name="alert-evaluator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.every):
-            try:
-                self.run_once()
-            except Exception:  # the store is restarting: try again next time
-                logger.warning("an alert evaluation pass failed", exc_info=True)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
 
 
 # Reading alerts: rows of the caseload read model (or of the store replayed up to a

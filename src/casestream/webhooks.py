@@ -20,7 +20,6 @@ import base64
 import json
 import logging
 import secrets
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from standardwebhooks import Webhook as Signer
 from casestream.alerting import ALERT_EVENTS, streamed
 from casestream.application import CaseHistory
 from casestream.domain.errors import InvalidInput
+from casestream.periodic import Periodic
 from casestream.persistence.webhook_db import (
     CANCELLED,
     DEAD,
@@ -83,9 +83,11 @@ def post_json(url: str, body: bytes, headers: dict[str, str], timeout: float) ->
         return int(error.code)
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(Periodic):
     """Enqueues alert events for subscribers and delivers what is due, every
     ``every`` seconds in a thread, or once when asked (``run_once``)."""
+
+    name = "webhook-dispatcher"
 
     def __init__(
         self,
@@ -100,9 +102,9 @@ class WebhookDispatcher:
         clock: Callable[[], datetime] = utc_now,
         post: Post = post_json,
     ) -> None:
+        super().__init__(every)
         self.cases = cases
         self.db = db
-        self.every = every
         self.max_attempts = max_attempts
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -110,8 +112,6 @@ class WebhookDispatcher:
         self.clock = clock
         self.post = post
         self._topics = [get_topic(c) for c in ALERT_EVENTS]
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> None:
         self.enqueue()
@@ -209,22 +209,3 @@ class WebhookDispatcher:
                 last_status=status,
                 last_error=error or f"HTTP {status}",
             )
-
-    def start(self) -> WebhookDispatcher:
-        self._thread = threading.Thread(
-            target=self._run, name="webhook-dispatcher", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.every):
-            try:
-                self.run_once()
-            except Exception:  # the store is restarting: try again next time
-                logger.warning("a webhook dispatch pass failed", exc_info=True)
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)

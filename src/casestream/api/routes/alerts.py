@@ -42,7 +42,7 @@ from casestream.api.deps import (
 )
 from casestream.api.errors import PROBLEM_RESPONSES, MalformedCursor
 from casestream.api.routes.caseloads import _in_scope, _in_scope_now
-from casestream.api.routes.events import KEEPALIVE_SECONDS, EventStream
+from casestream.api.routes.events import EventStream, sse
 from casestream.api.schemas import AlertItem, AlertPage, Instant, Recorded
 from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
@@ -227,31 +227,26 @@ def _tail(
     deadline: float | None,
     stop: threading.Event,
 ) -> Iterator[str]:
-    """Poll the store for alert events after ``after``; send those of cases the
-    caller sees (by the case's caseload row: its officer, unit and restriction)."""
+    """Alert events after ``after``, of the cases the caller sees (by each case's
+    caseload row: its officer, unit and restriction), polled every ``poll`` seconds."""
     topics = [get_topic(c) for c in ALERT_EVENTS]
-    yield f"retry: {int(poll * 2000)}\n\n"
-    quiet_since = monotonic()
-    while not stop.is_set() and (deadline is None or monotonic() < deadline):
-        sent = False
-        for page in cases.notification_pages(after, topics=topics, batch_size=100):
-            by_id = projections.view("caseload").load_docs(
+    position = after
+
+    def messages() -> list[str]:
+        nonlocal position
+        found = []
+        for page in cases.notification_pages(position, topics=topics, batch_size=100):
+            rows = projections.view("caseload").load_docs(
                 sorted({str(n.originator_id) for n in page})
             )
             for notification in page:
-                after = notification.id
+                position = notification.id
                 event: Any = cases.mapper.to_domain_event(notification)
-                row = by_id.get(str(event.originator_id))
-                if row is None or not sees(row):
-                    continue
-                payload = json.dumps(streamed(event), separators=(",", ":"))
-                yield f"id: {after}\nevent: {type(event).__name__}\ndata: {payload}\n\n"
-                sent = True
-        if sent:
-            quiet_since = monotonic()
-            continue
-        if monotonic() - quiet_since >= KEEPALIVE_SECONDS:
-            quiet_since = monotonic()
-            yield ": keepalive\n\n"
-        wait = poll if deadline is None else min(poll, max(deadline - monotonic(), 0))
-        stop.wait(wait)
+                row = rows.get(str(event.originator_id))
+                if row is not None and sees(row):
+                    data = json.dumps(streamed(event), separators=(",", ":"))
+                    name = type(event).__name__
+                    found.append(f"id: {position}\nevent: {name}\ndata: {data}\n\n")
+        return found
+
+    return sse(messages, poll=poll, deadline=deadline, stop=stop)
