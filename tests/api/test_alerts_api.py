@@ -220,3 +220,33 @@ def test_the_evaluator_thread_raises_alerts_on_its_own_clock(client: TestClient)
         "contact_overdue",
         "reassessment_due",
     }
+
+
+def test_two_evaluators_at_once_raise_each_alert_once(client: TestClient):
+    case_id = open_case(client)
+    state(client).projections.wait(timeout=20)
+    evaluators = [
+        AlertEvaluator(
+            state(client).case_history,
+            lambda: state(client).projections.view("caseload"),
+        )
+        for _ in range(2)
+    ]
+    start = threading.Barrier(2)
+
+    def run(evaluator: AlertEvaluator) -> None:
+        start.wait()
+        evaluator.run_once(RAISE_AT)
+
+    threads = [threading.Thread(target=run, args=(e,)) for e in evaluators]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    history = client.get(f"/probationers/{case_id}/history", headers=OFFICER).json()
+
+    raised = [h["data"]["key"] for h in history["items"] if h["type"] == "AlertRaised"]
+    assert sorted(raised) == [
+        "contact_overdue:2026-01-28",
+        "reassessment_due:2026-02-16",
+    ]

@@ -32,6 +32,10 @@ SCHEMA = (
     "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
 )
 
+# The service keeps these rows (they change as deliveries progress): read-write for
+# the runtime role (``grant-runtime``).
+TABLES = ("webhooks", "webhook_deliveries", "webhook_cursor")
+
 PENDING, DELIVERED, DEAD, CANCELLED = "pending", "delivered", "dead", "cancelled"
 
 
