@@ -31,7 +31,6 @@ OPENED = datetime(2026, 2, 10, 9, 0, tzinfo=NY)
 def new_york() -> Iterator[None]:
     derived.use_zone(NY)
     yield
-    derived.use_zone(ZoneInfo("UTC"))
 
 
 def ny(month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:
