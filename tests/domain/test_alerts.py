@@ -7,7 +7,6 @@ names its own ``as_of`` (the evaluator's clock), so no test depends on today.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -28,9 +27,8 @@ OPENED = datetime(2026, 2, 10, 9, 0, tzinfo=NY)
 
 
 @pytest.fixture(autouse=True)
-def new_york() -> Iterator[None]:
-    derived.use_zone(NY)
-    yield
+def new_york() -> None:
+    derived.use_zone(NY)  # tests/conftest.py sets UTC back after each test
 
 
 def ny(month: int, day: int, hour: int = 12, minute: int = 0) -> datetime:
