@@ -49,7 +49,7 @@ lint: $(STAMP)
 ## Every benchmark at agency scale (PostgreSQL and SQLite; about 25 minutes), each
 ## against a baseline measured in the same run: tables on screen, bench/results/*.json,
 ## docs/growth.png. Each uses a fresh PostgreSQL schema or SQLite file, dropped after.
-BENCHMARKS := append load catchup growth api profile
+BENCHMARKS := append load catchup growth api profile alerts
 
 bench: $(STAMP)
 	bash scripts/ensure-postgres.sh

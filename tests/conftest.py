@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import psycopg
@@ -12,6 +13,7 @@ import pytest
 from tests.jetstream import ScratchStream, delete_stream, nats_answers, nats_url
 
 from casestream.application import CaseHistory
+from casestream.domain import derived
 from casestream.keys import init_signing_key
 from casestream.persistence.store import Store, open_store
 from casestream.settings import Settings
@@ -54,6 +56,15 @@ def store_settings(
         return Settings(db=f"sqlite:///{tmp_path}/casestream.db", **common)  # type: ignore[arg-type]
     schema = request.getfixturevalue("pg_schema")
     return Settings(db=postgres_dsn(), db_schema=schema, pool_size=2, **common)  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def agency_zone_utc() -> Iterator[None]:
+    """The agency's zone is process-wide (``derived.use_zone``, set by ``open_store``):
+    every test starts from UTC, whatever zone the test before it chose."""
+    derived.use_zone(UTC)
+    yield
+    derived.use_zone(UTC)
 
 
 @pytest.fixture(params=STORES, ids=STORES)

@@ -184,11 +184,20 @@ def entry(h: HistoryEntry) -> dict[str, object]:
 
 
 def cmd_project(args: argparse.Namespace) -> int:
+    from casestream.alerting import AlertEvaluator
     from casestream.projections.runner import READ_MODELS, LiveProjections
 
     names = tuple(READ_MODELS) if args.name == "all" else (args.name,)
-    live = LiveProjections(store(), names=names)
+    chosen = store()
+    live = LiveProjections(chosen, names=names)
     console.print(f"Projecting {', '.join(names)}; Ctrl-C to stop.")
+    # The worker that keeps the caseload also re-checks alerts as time passes.
+    evaluator = None
+    every = chosen.settings.alert_every_seconds
+    if "caseload" in names and every:
+        evaluator = AlertEvaluator(
+            CaseHistory(env=chosen.env()), lambda: live.view("caseload"), every=every
+        ).start()
     try:
         while True:
             live.check()  # re-raises a projection error, which ends the worker
@@ -198,6 +207,9 @@ def cmd_project(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if evaluator is not None:
+            evaluator.stop()
+            evaluator.cases.close()
         live.stop()
     return 0
 

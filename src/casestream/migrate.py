@@ -42,6 +42,8 @@ def migrate(settings: Settings) -> list[str]:
         done.append(f"read model {table_name(name, generation)}")
     owner.access_log().close()
     done.append("access log")
+    owner.webhooks().close()
+    done.append("webhook subscribers and deliveries")
     roles = owner.roles  # where there are roles, rewrites are the owner's alone
     if roles is not None:
         with roles.transaction() as curs:

@@ -25,6 +25,7 @@ from casestream.persistence.postgres import (
     grant_exactly,
 )
 from casestream.persistence.store import open_store
+from casestream.persistence.webhook_db import TABLES as WEBHOOK_TABLES
 from casestream.projections.registry import READERS, TABLE as REGISTRY
 from casestream.projections.runner import READ_MODELS
 from casestream.settings import Settings
@@ -94,7 +95,7 @@ def grant_runtime(settings: Settings, role: str) -> Granted:
             (schema, read_model_pattern(), REGISTRY, READERS),
         )
         read_models = [r["tablename"] for r in curs.fetchall()]
-        for table in read_models:
+        for table in [*read_models, *WEBHOOK_TABLES]:
             grant_exactly(curs, schema, role, table, READ_WRITE)
         curs.execute(
             SQL(
@@ -105,5 +106,5 @@ def grant_runtime(settings: Settings, role: str) -> Granted:
         )
     granted.tables.update(event_store_privileges(events_table()))
     granted.tables[ACCESS_LOG] = APPEND_ONLY
-    granted.tables.update(dict.fromkeys(read_models, READ_WRITE))
+    granted.tables.update(dict.fromkeys([*read_models, *WEBHOOK_TABLES], READ_WRITE))
     return granted

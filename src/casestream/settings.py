@@ -91,7 +91,20 @@ class Settings(BaseSettings):
     # --- The reviewer's pages (ui/). ---
     # The agency's time zone (IANA name, e.g. America/Chicago): pages show times in
     # it, with UTC alongside, and read a date-time typed without a zone as local to it.
+    # It also governs every day- and month-based rule (contact standards, due dates,
+    # alerts), in alerts and the caseload (``derived.day``).
     timezone: str = Field(default="UTC", min_length=1, max_length=100)
+
+    # --- Alerts (issue 13). ---
+    # How often the evaluator (run with the projections) re-checks every case's due
+    # dates; 0 turns it off in this process.
+    alert_every_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Webhooks: how often the dispatcher looks for alert events and due deliveries
+    # (0: not in this process), how many attempts before a delivery is dead-lettered,
+    # and the first retry's wait (doubled after each failure, at most an hour).
+    webhook_every_seconds: float = Field(default=1.0, ge=0, le=3600)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=100)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
 
     @field_validator("db")
     @classmethod

@@ -28,7 +28,13 @@ Auth = Callable[..., Headers]
 @pytest.fixture
 def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     return store_settings(store, tmp_path, request).model_copy(
-        update={"jwt_secret": SecretStr(SECRET), "feed_poll_seconds": 0.05}
+        update={
+            "jwt_secret": SecretStr(SECRET),
+            "feed_poll_seconds": 0.05,
+            # The alert evaluator runs only when a test runs it (``run_once``).
+            "alert_every_seconds": 0,
+            "webhook_every_seconds": 0,
+        }
     )
 
 

@@ -144,6 +144,8 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
             "CASESTREAM_POOL_SIZE": "3",
             "CASESTREAM_POOL_MAX_OVERFLOW": "6",
             "CASESTREAM_FEED_POLL_SECONDS": "0.1",
+            # No alerts written behind the tests' backs (tests/*/test_alerts* run it).
+            "CASESTREAM_ALERT_EVERY_SECONDS": "0",
             # The test store's signing key: snapshots the server seals, the test's
             # own application can open (and the other way round).
             "CASESTREAM_SIGNING_KEY_PATH": settings.signing_key_path,

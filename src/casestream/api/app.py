@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from casestream import ui
+from casestream.alerting import AlertEvaluator
 from casestream.api.errors import install_error_handlers
 from casestream.api.identity import Verifier
 from casestream.api.metrics import MeteredCaseHistory, Metrics
@@ -19,6 +20,7 @@ from casestream.api.middleware import (
     RequestMetrics,
 )
 from casestream.api.routes import (
+    alerts,
     audit,
     case_entries,
     case_reads,
@@ -29,6 +31,7 @@ from casestream.api.routes import (
     partners,
     probationers,
     referrals,
+    webhooks,
 )
 from casestream.application import CaseHistory
 from casestream.checkpoints import PeriodicCheckpoints
@@ -40,6 +43,7 @@ from casestream.projections.caseload import open_duplicates
 from casestream.projections.readers import FollowedReadModels, ReadModels
 from casestream.projections.runner import LiveProjections
 from casestream.settings import Settings, get_settings
+from casestream.webhooks import WebhookDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -122,12 +126,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         scheduled = start_checkpoints(settings, case_history)
         case_history.find_duplicates = duplicate_finder(projections)
+        # Alerts fall due as time passes: the process that runs the read models
+        # re-checks them (every CASESTREAM_ALERT_EVERY_SECONDS; 0: only when asked).
+        evaluator = AlertEvaluator(
+            case_history,
+            lambda: projections.view("caseload"),
+            every=settings.alert_every_seconds,
+        )
+        if settings.run_projections and settings.alert_every_seconds:
+            evaluator.start()
+        # Alert events to subscribers, from the same process, apart from every writer.
+        webhook_db = store.webhooks()
+        dispatcher = WebhookDispatcher(
+            case_history,
+            webhook_db,
+            every=settings.webhook_every_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            backoff=settings.webhook_backoff_seconds,
+        )
+        if settings.run_projections and settings.webhook_every_seconds:
+            dispatcher.start()
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections
+        app.state.alert_evaluator = evaluator
+        app.state.webhooks = webhook_db
+        app.state.webhook_dispatcher = dispatcher
         try:
             yield
         finally:
+            dispatcher.stop()
+            webhook_db.close()
+            evaluator.stop()
             if scheduled is not None:
                 scheduled.stop()
             projections.stop()
@@ -152,6 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         case_reads.router,
         checkpoints.router,
         caseloads.router,
+        alerts.router,
+        webhooks.router,
         case_entries.router,
         partners.router,
         referrals.router,

@@ -61,6 +61,8 @@ class Permission(StrEnum):
     READ_REFERRALS = "read_referrals"
     # Moving a referral along its lifecycle and recording its sessions.
     WORK_REFERRALS = "work_referrals"
+    # Configuring which systems receive alert events (webhooks): admins only.
+    MANAGE_WEBHOOKS = "manage_webhooks"
 
 
 # The whole policy in one table (DESIGN.md §6). Case permissions are further narrowed

@@ -101,6 +101,8 @@ if TYPE_CHECKING:
     SealCase = Schema
     RestrictCase = Schema
     LiftRestriction = Schema
+    AcknowledgeAlert = Schema
+    SnoozeAlert = Schema
     RegisterPartner = Schema
     DeactivatePartner = Schema
 else:
@@ -137,5 +139,7 @@ else:
     SealCase = body_of(cmd.SealCase)
     RestrictCase = body_of(cmd.RestrictCase)
     LiftRestriction = body_of(cmd.LiftRestriction)
+    AcknowledgeAlert = body_of(cmd.AcknowledgeAlert)
+    SnoozeAlert = body_of(cmd.SnoozeAlert)
     RegisterPartner = body_of(cmd.RegisterPartner)
     DeactivatePartner = body_of(cmd.DeactivatePartner)

@@ -248,6 +248,27 @@ PUBLISHED: dict[type, Shape] = {
     # That a case was restricted, never to or from whom (staff user ids stay inside).
     Probationer.CaseRestricted: {"mode": CODE},
     Probationer.RestrictionLifted: {},
+    # Alerts: kinds, codes and ids; never the officer's note or the snooze reason.
+    Probationer.AlertRaised: {
+        "alert_id": CODE,
+        "kind": CODE,
+        "severity": CODE,
+        "due_at": CODE,
+        "detail": CODE,
+        "rule_version": CODE,
+        "as_of": CODE,
+        "zone": CODE,
+    },
+    Probationer.AlertAcknowledged: {"alert_id": CODE, "kind": CODE},
+    Probationer.AlertSnoozed: {"alert_id": CODE, "kind": CODE, "until": CODE},
+    Probationer.AlertResolved: {
+        "alert_id": CODE,
+        "kind": CODE,
+        "resolution": CODE,
+        "by_version": CODE,
+        "rule_version": CODE,
+        "as_of": CODE,
+    },
     Partner.Registered: {"services": CODE},
     Partner.ServicesUpdated: {"services": CODE},
     Partner.Deactivated: {},

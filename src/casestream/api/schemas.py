@@ -225,6 +225,35 @@ class Caseload(Schema):
     rows: list[CaseloadRow]
 
 
+class AlertItem(Schema):
+    """An automated alert on a case, with where it stands at the time asked."""
+
+    id: str
+    probationer_id: UUID
+    officer_id: str
+    unit_id: str
+    kind: str
+    # The kind and what it is about (a due day, an entry id): never raised twice.
+    key: str
+    severity: str
+    raised_at: datetime
+    due_at: date | None
+    status: str
+    detail: dict[str, Any]
+    rule_version: str
+    acknowledged_at: datetime | None
+    snoozed_until: datetime | None
+    resolution: str | None
+    resolved_at: datetime | None
+
+
+class AlertPage(Schema):
+    """Alerts, oldest raised first; ``next`` is the cursor of the following page."""
+
+    items: list[AlertItem]
+    next: str | None
+
+
 class SearchResults(Schema):
     """Cases matching a search, by name, from the caseload read model at ``position``."""
 

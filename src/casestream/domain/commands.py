@@ -489,6 +489,38 @@ class LiftRestriction(CaseCommand):
     """End a restriction: the case is visible again to everyone in scope."""
 
 
+# Alerts (issue 13): raised and resolved by the system's evaluator, acknowledged and
+# snoozed by the officer; every one an event on the case.
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateAlerts(CaseCommand):
+    """The system's evaluator asks the case which alerts are due at ``as_of``: the
+    case raises those it has not raised and resolves those no longer due."""
+
+    as_of: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class AcknowledgeAlert(CaseCommand):
+    """The officer has seen the alert (with a note of what they will do)."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("alert_id",)
+
+    alert_id: Id
+    note: Text
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnoozeAlert(CaseCommand):
+    """Put an alert aside until a time (a reason is required); it comes back then."""
+
+    path_fields: ClassVar[tuple[str, ...]] = ("alert_id",)
+
+    alert_id: Id
+    until: datetime
+
+
 # Partners.
 
 

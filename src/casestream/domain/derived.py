@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -81,9 +81,27 @@ class CaseState(Protocol):
     sealed: dict[str, Any] | None
 
 
+# The agency's time zone (``CASESTREAM_TIMEZONE``): every day- and month-based rule
+# (contact standards, due dates, alerts) counts days as the agency's office does, so a
+# contact at 20:00 on 30 November in New York counts toward November. Set once by the
+# composition root (``open_store``); kept here, not passed, because the caseload fold
+# runs inside the library's projection runner, which hands it no settings.
+_AGENCY_ZONE: list[tzinfo] = [UTC]
+
+
+def use_zone(zone: tzinfo) -> None:
+    """Count days in ``zone`` from now on (rows folded before keep their days until
+    the caseload is rebuilt)."""
+    _AGENCY_ZONE[0] = zone
+
+
+def agency_zone() -> tzinfo:
+    return _AGENCY_ZONE[0]
+
+
 def day(at: datetime) -> date:
-    """The calendar day (UTC) a time falls on."""
-    return at.astimezone(UTC).date()
+    """The calendar day, in the agency's time zone, a time falls on."""
+    return at.astimezone(_AGENCY_ZONE[0]).date()
 
 
 def live_entries(entries: Mapping[str, Entry], kind: EntryKind) -> list[Entry]:
@@ -538,6 +556,77 @@ def facts(case: CaseState) -> Facts:
                 ).items()
             )
         ),
+        **alert_facts(case),
+    }
+
+
+# Contacts kept for the missed-contacts rule: enough for "in a row" and a 30-day count.
+RECENT_CONTACTS_KEPT = 10
+
+
+def alert_facts(case: CaseState) -> Facts:
+    """What the alert rules read beyond the caseload's own facts (``domain/alerts.py``),
+    and the case's alerts as lists show them."""
+    entries = case.entries
+    contacts = sorted(
+        (c for c in live_entries(entries, EntryKind.CONTACT)),
+        key=lambda c: (c["effective_at"], c["version"]),
+    )
+    violations = live_entries(entries, EntryKind.VIOLATION)
+    plan = case.plan
+    alerts: dict[str, dict[str, Any]] = getattr(case, "alerts", {})
+    term_end = getattr(case, "term_end", None)
+    return {
+        "term_end": _iso(term_end),
+        "plan_since": None if plan is None else day(plan["effective_at"]).isoformat(),
+        "recent_contacts": [
+            [day(c["effective_at"]).isoformat(), str(c["attendance"])]
+            for c in contacts[-RECENT_CONTACTS_KEPT:]
+        ],
+        "unanswered_tests": {
+            t["id"]: day(t["effective_at"]).isoformat()
+            for t in live_entries(entries, EntryKind.DRUG_TEST)
+            if t["overall"] in policies.POSITIVE_RESULTS
+            and not any(v["effective_at"] >= t["effective_at"] for v in violations)
+        },
+        "unresponded_violations": {
+            v["id"]: day(v["effective_at"]).isoformat()
+            for v in violations
+            if not live_responses(entries, v)
+        },
+        "conditions_changed": getattr(case, "conditions_changed", None),
+        "alert_keys": sorted(a["key"] for a in alerts.values()),
+        "alerts": {
+            alert_id: alert_row(a)
+            for alert_id, a in alerts.items()
+            if not a["resolved"]
+        },
+    }
+
+
+def alert_row(alert: Entry) -> dict[str, Any]:
+    """An alert as lists show it: codes, ids and times, never the officer's note."""
+    return {
+        "kind": str(alert["kind"]),
+        "key": alert["key"],
+        "severity": str(alert["severity"]),
+        "raised_at": alert["raised_at"].isoformat(),
+        "due_at": _iso(alert["due_at"]),
+        "detail": dict(alert["detail"]),
+        "rule_version": alert["rule_version"],
+        "acknowledged_at": None
+        if alert["acknowledged"] is None
+        else alert["acknowledged"]["at"].isoformat(),
+        "snoozed_until": None
+        if alert["snoozed_until"] is None
+        else alert["snoozed_until"].isoformat(),
+        "resolved": alert["resolved"] is not None,
+        "resolution": None
+        if alert["resolved"] is None
+        else str(alert["resolved"]["resolution"]),
+        "resolved_at": None
+        if alert["resolved"] is None
+        else alert["resolved"]["at"].isoformat(),
     }
 
 
@@ -628,6 +717,13 @@ def present(found: Facts, today: date) -> dict[str, Any]:
             flags.append("reassessment_overdue")
         if next_contact is not None and next_contact < today.isoformat():
             flags.append("contact_overdue")
+    # The kinds of the case's open alerts (a snoozed one is left out until its day).
+    for alert in found.get("alerts", {}).values():
+        until = alert["snoozed_until"]
+        if (until is None or until[:10] < today.isoformat()) and alert[
+            "kind"
+        ] not in flags:
+            flags.append(alert["kind"])
     return {
         "probationer_id": found["probationer_id"],
         "name": found["name"],
@@ -648,7 +744,7 @@ def present(found: Facts, today: date) -> dict[str, Any]:
         "contact_standard": policies.CONTACT_STANDARD_PER_MONTH[level],
         "next_contact_due": next_contact,
         "open_violations": found["open_violations"],
-        "compliance": flags[0] if flags else "on_track",
+        "compliance": next((f for f in flags if f in COMPLIANCE), "on_track"),
         "flags": flags,
         "closure": found["closure"],
     }

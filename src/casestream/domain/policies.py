@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from casestream.domain.values import (
+    AlertKind,
+    AlertSeverity,
     Attendance,
     ClosureOutcome,
     ConsentCategory,
@@ -25,6 +27,7 @@ from casestream.domain.values import (
     DecidingBody,
     Disposition,
     EntryKind,
+    DrugTestResult,
     IncentiveType,
     Label,
     ReferralStatus,
@@ -597,3 +600,146 @@ def may_grant_incentive(incentive: IncentiveType, role: str) -> bool:
     """Whether a user in ``role`` may grant this incentive."""
     body = deciding_body(role)
     return body is not None and body in INCENTIVE_AUTHORITY[INCENTIVE_LEVEL[incentive]]
+
+
+# Automated alerts (issue 13). Each rule is data: the practice it follows, its severity,
+# its version (stored on every alert it raises, so a court can tell which rule raised
+# it), and the one number it needs, if any. ``domain/alerts.py`` applies them.
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    """One alert rule: how serious, which version, the window it uses, and why."""
+
+    severity: AlertSeverity
+    version: int
+    window: timedelta | None
+    practice: str
+
+    def rule_version(self, kind: AlertKind) -> str:
+        return f"{kind}/{self.version}"
+
+
+ALERT_RULES: dict[AlertKind, AlertRule] = {
+    # The case is behind the supervision level's monthly contact standard (paced
+    # through the month: ``contact_due``).
+    AlertKind.CONTACT_OVERDUE: AlertRule(
+        AlertSeverity.WARNING,
+        1,
+        None,
+        "DOMAIN.md §4.2, §5.4: minimum face-to-face contacts per month by level "
+        "(CSOSA); a scheduled evaluator flags the standard missed",
+    ),
+    # Two missed contacts in a row, or three in 30 days: the pattern that precedes a
+    # breach (UK enforcement clock: 2 unacceptable failures in 12 months -> breach).
+    AlertKind.MISSED_CONTACTS: AlertRule(
+        AlertSeverity.URGENT,
+        1,
+        timedelta(days=30),
+        "DOMAIN.md §4.2 (UK: 2 unacceptable failures in 12 months -> breach), "
+        "§5.4 extra rules (the enforcement clock)",
+    ),
+    # A positive, refused or tampered test with no violation recorded after it: a
+    # response must be swift and certain; warning response window 7 days.
+    AlertKind.POSITIVE_DRUG_TEST_UNANSWERED: AlertRule(
+        AlertSeverity.WARNING,
+        1,
+        timedelta(days=7),
+        "DOMAIN.md §4.3 (swift, certain responses; 1st positive UA is a low-severity "
+        "violation in the matrix), §5.4 (warning response window: 7 days)",
+    ),
+    # A violation with no response standing after the response window.
+    AlertKind.VIOLATION_RESPONSE_OVERDUE: AlertRule(
+        AlertSeverity.URGENT,
+        1,
+        timedelta(days=7),
+        "DOMAIN.md §4.3 (responses swift and certain), §5.4 (warning response "
+        "window: 7 days)",
+    ),
+    # The scheduled reassessment falls due within the notice window.
+    AlertKind.REASSESSMENT_DUE: AlertRule(
+        AlertSeverity.INFO,
+        1,
+        timedelta(days=30),
+        "DOMAIN.md §5.4 reassessment column (6 or 12 months by level; initial "
+        "assessment within 25 working days, CSOSA)",
+    ),
+    # The reassessment's due day has passed.
+    AlertKind.REASSESSMENT_OVERDUE: AlertRule(
+        AlertSeverity.WARNING,
+        1,
+        None,
+        "DOMAIN.md §5.4 reassessment column (CSOSA: assessment periodically after "
+        "assignment)",
+    ),
+    # A referral resting in a pre-service state past ``STALLED_AFTER``.
+    AlertKind.REFERRAL_STALLED: AlertRule(
+        AlertSeverity.WARNING,
+        1,
+        None,
+        "DOMAIN.md §3.6 (Refer & Monitor pre-intake stages), STALLED_AFTER above",
+    ),
+    # The plan's review (or the initial plan) falls due within the notice window.
+    AlertKind.PLAN_REVIEW_DUE: AlertRule(
+        AlertSeverity.INFO,
+        1,
+        timedelta(days=14),
+        "DOMAIN.md §5.4 plan review column (90 days intensive/high, 180 medium, 12 "
+        "months minimum; initial plan within 30-45 days)",
+    ),
+    # Supervision ends within 30 days: prepare the termination plan and closure.
+    AlertKind.TERM_ENDING: AlertRule(
+        AlertSeverity.INFO,
+        1,
+        timedelta(days=30),
+        "DOMAIN.md §5.2 (termination plan, closure), issue 13: term ending within "
+        "30 days",
+    ),
+    # The court changed the conditions: the officer must see them (and tell the
+    # person) before they can be enforced. Resolved by the acknowledgement.
+    AlertKind.CONDITIONS_CHANGED_UNACKNOWLEDGED: AlertRule(
+        AlertSeverity.WARNING,
+        1,
+        None,
+        "DOMAIN.md §5.2 (conditions of supervision modified by court order), "
+        "§4.3 (consistent and transparent: the person is told the conditions)",
+    ),
+}
+
+# Two missed contacts in a row, or this many within the missed-contacts window.
+MISSED_IN_A_ROW = 2
+MISSED_IN_WINDOW = 3
+
+# Results of a drug test that call for a response (DOMAIN.md §4.3: a positive UA is a
+# violation; refusing or tampering counts as positive in practice).
+POSITIVE_RESULTS: frozenset[DrugTestResult] = frozenset(
+    {DrugTestResult.POSITIVE, DrugTestResult.REFUSED, DrugTestResult.TAMPERED}
+)
+
+# Plan review interval by supervision level (DOMAIN.md §5.4 plan review column;
+# administrative: on event only).
+PLAN_REVIEW_INTERVAL: dict[SupervisionLevel, timedelta | None] = {
+    SupervisionLevel.PENDING_ASSESSMENT: timedelta(days=90),
+    SupervisionLevel.ADMINISTRATIVE: None,
+    SupervisionLevel.MINIMUM: timedelta(days=365),
+    SupervisionLevel.MEDIUM: timedelta(days=180),
+    SupervisionLevel.HIGH: timedelta(days=90),
+    SupervisionLevel.INTENSIVE: timedelta(days=90),
+}
+
+# The initial plan is due this long after the case opened (DOMAIN.md §5.4 pending
+# assessment row: initial plan within 30-45 days).
+INITIAL_PLAN_DUE = timedelta(days=45)
+
+# The longest an officer may put an alert aside: it comes back by then at the latest.
+MAX_SNOOZE = timedelta(days=30)
+
+
+def plan_review_due(
+    level: SupervisionLevel, plan_since: date | None, opened: date
+) -> date | None:
+    """When the plan is next due for review (None: not by age)."""
+    if plan_since is None:
+        return opened + INITIAL_PLAN_DUE
+    interval = PLAN_REVIEW_INTERVAL[level]
+    return None if interval is None else plan_since + interval

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from casestream.domain import commands as cmd, derived, policies
+from casestream.domain import alerts as due_rules, commands as cmd, derived, policies
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
@@ -36,6 +36,7 @@ from casestream.domain.values import (
     Achievement,
     Actor,
     Agreement,
+    AlertResolution,
     AssessmentPurpose,
     Attendance,
     CaseStatus,
@@ -76,6 +77,10 @@ from casestream.domain.values import (
 )
 
 E = TypeVar("E", bound=str)
+
+# The role the system acts in when it records what a rule decided (alerts raised and
+# resolved): no person's act, and no person may act in it.
+SYSTEM_ROLE = "system"
 Entry = dict[str, Any]
 
 
@@ -267,8 +272,8 @@ class Probationer(Aggregate):
     # 3 added ``sealed``, 4 ``restriction``, 5 ``supervision_history``, 6 ``consents``
     # and the referral lifecycle's fields (links, sessions, outcomes), 7 contact
     # outcomes, method and place, violations' conditions, source and warrants, and
-    # ``assignments`` (who was in charge when).
-    class_version = 7
+    # ``assignments`` (who was in charge when), 8 alerts.
+    class_version = 8
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -320,6 +325,12 @@ class Probationer(Aggregate):
                         if k not in entry
                     }
                 )
+
+    @staticmethod
+    def upcast_v7_v8(state: dict[str, Any]) -> None:
+        state.setdefault("alerts", {})
+        state.setdefault("alert_versions", [])
+        state.setdefault("conditions_changed", None)
 
     # Events are the stored contract: add fields with defaults or upcast, never rename.
 
@@ -376,6 +387,9 @@ class Probationer(Aggregate):
             a.sealed = None
             a.restriction = None
             a.consents = {}
+            a.alerts = {}
+            a.alert_versions = []
+            a.conditions_changed = None
 
     class ConditionsModified(Event):
         added: list[dict[str, Any]]
@@ -387,6 +401,7 @@ class Probationer(Aggregate):
                 aggregate.conditions.pop(condition_id, None)
             for c in self.added:
                 aggregate.conditions[c["condition_id"]] = dict(c)
+            aggregate.conditions_changed = self.originator_version
 
     class OfficerAssigned(Event):
         officer_id: str
@@ -1014,6 +1029,84 @@ class Probationer(Aggregate):
         def apply(self, aggregate: Probationer) -> None:
             aggregate.restriction = None
 
+    # Alerts (issue 13): part of the record, so "which alerts were open on 3 March,
+    # and when were they acknowledged" is answered as recorded at any time.
+
+    class AlertRaised(Event):
+        """The system found an alert due (by ``rule_version``, as of ``as_of`` in
+        the agency's ``zone``); ``detail`` holds codes and ids, never free text."""
+
+        alert_id: str
+        kind: str
+        key: str
+        severity: str
+        due_at: date | None
+        detail: dict[str, Any]
+        rule_version: str
+        as_of: datetime
+        zone: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.alerts[self.alert_id] = {
+                "id": self.alert_id,
+                "kind": self.kind,
+                "key": self.key,
+                "severity": self.severity,
+                "due_at": self.due_at,
+                "detail": dict(self.detail),
+                "rule_version": self.rule_version,
+                "raised_at": self.effective_at,
+                "raised_version": self.originator_version,
+                "acknowledged": None,
+                "snoozed_until": None,
+                "resolved": None,
+            }
+            aggregate.alert_versions.append(self.originator_version)
+
+    class AlertAcknowledged(Event):
+        """The officer saw the alert; the note says what they will do."""
+
+        alert_id: str
+        kind: str
+        note: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.alerts[self.alert_id]["acknowledged"] = {
+                "by": self.actor_id,
+                "at": self.effective_at,
+                "version": self.originator_version,
+            }
+            aggregate.alert_versions.append(self.originator_version)
+
+    class AlertSnoozed(Event):
+        """Put aside until ``until`` (the reason is the event's reason)."""
+
+        alert_id: str
+        kind: str
+        until: datetime
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.alerts[self.alert_id]["snoozed_until"] = self.until
+            aggregate.alert_versions.append(self.originator_version)
+
+    class AlertResolved(Event):
+        """No longer due: by an event (``by_version``), by time, or acknowledged."""
+
+        alert_id: str
+        kind: str
+        resolution: str
+        by_version: int | None
+        rule_version: str
+        as_of: datetime
+
+        def apply(self, aggregate: Probationer) -> None:
+            aggregate.alerts[self.alert_id]["resolved"] = {
+                "resolution": self.resolution,
+                "by_version": self.by_version,
+                "at": self.effective_at,
+            }
+            aggregate.alert_versions.append(self.originator_version)
+
     def __init__(self) -> None:
         """Empty shell: CaseOpened.apply sets the state (typed here for readers)."""
         self.person: dict[str, Any] = {}
@@ -1040,6 +1133,9 @@ class Probationer(Aggregate):
         self.sealed: dict[str, Any] | None = None
         self.restriction: dict[str, Any] | None = None
         self.consents: dict[str, dict[str, Any]] = {}
+        self.alerts: dict[str, dict[str, Any]] = {}
+        self.alert_versions: list[int] = []
+        self.conditions_changed: int | None = None
 
     # Commands check the rules, then trigger an event; event apply methods only change
     # state, because they run again on every replay (a rule tightened later must not
@@ -1849,6 +1945,135 @@ class Probationer(Aggregate):
         if self.restriction is None:
             raise InvalidInput("restriction", f"case {self.id} is not restricted")
         self._record(self.RestrictionLifted, actor, c, allow_closed=True)
+
+    @execute.register
+    def evaluate_alerts(self, c: cmd.EvaluateAlerts, actor: Actor) -> None:
+        """Raise the alerts the rules say are due at ``as_of`` and not raised yet
+        (a key is never raised twice), resolve those no longer due. The system's act."""
+        if actor.role != SYSTEM_ROLE:
+            raise NotEntitled("only the system evaluates alerts")
+        if c.as_of.tzinfo is None:
+            raise InvalidEffectiveTime("as_of must include a timezone")
+        if self.sealed is not None:
+            return  # a sealed case takes no entries, alerts included
+        now = self.Event.create_timestamp()
+        # Effective when evaluated (never in the future, never before the opening).
+        at = max(min(c.as_of.astimezone(UTC), now), self.opened_at)
+        due = {
+            d.key: d
+            for d in due_rules.due_alerts(derived.facts(self), derived.day(c.as_of))
+        }
+        last_entry = self._last_entry_version()
+        for alert in list(self.alerts.values()):
+            if alert["resolved"] is not None:
+                continue
+            by: int | None
+            if (
+                alert["kind"] in due_rules.RESOLVED_BY_ACKNOWLEDGEMENT
+                and alert["acknowledged"]
+            ):
+                how, by = (
+                    AlertResolution.ACKNOWLEDGEMENT,
+                    alert["acknowledged"]["version"],
+                )
+            elif alert["key"] in due:
+                continue
+            elif last_entry > alert["raised_version"]:
+                how, by = AlertResolution.EVENT, last_entry
+            else:
+                how, by = AlertResolution.TIME, None
+            self._record(
+                self.AlertResolved,
+                actor,
+                c,
+                allow_closed=True,
+                effective_at=at,
+                reason=None,
+                alert_id=alert["id"],
+                kind=alert["kind"],
+                resolution=how,
+                by_version=by,
+                rule_version=alert["rule_version"],
+                as_of=c.as_of,
+            )
+        raised = {a["key"] for a in self.alerts.values()}
+        for key, d in due.items():
+            if key in raised:
+                continue
+            self._record(
+                self.AlertRaised,
+                actor,
+                c,
+                allow_closed=True,
+                effective_at=at,
+                reason=None,
+                alert_id=f"{self.id}.{len(self.alerts) + 1}",
+                kind=d.kind,
+                key=key,
+                severity=d.severity,
+                due_at=d.due_at,
+                detail=d.detail,
+                rule_version=d.rule_version,
+                as_of=c.as_of,
+                zone=str(derived.agency_zone()),
+            )
+
+    @execute.register
+    def acknowledge_alert(self, c: cmd.AcknowledgeAlert, actor: Actor) -> None:
+        """The officer's acknowledgement, with a note: their act, in their name."""
+        alert = self._open_alert(c.alert_id)
+        if alert["acknowledged"] is not None:
+            raise InvalidTransition(f"alert {c.alert_id} is already acknowledged")
+        self._record(
+            self.AlertAcknowledged,
+            actor,
+            c,
+            allow_closed=True,
+            alert_id=c.alert_id,
+            kind=alert["kind"],
+            note=require_text(c.note, "note"),
+        )
+
+    @execute.register
+    def snooze_alert(self, c: cmd.SnoozeAlert, actor: Actor) -> None:
+        """Put an alert aside until a time within ``policies.MAX_SNOOZE``."""
+        alert = self._open_alert(c.alert_id)
+        require_reason(c.reason, "snoozing an alert")
+        if c.until.tzinfo is None:
+            raise InvalidInput("until", "must include a timezone")
+        now = self.Event.create_timestamp()
+        until = c.until.astimezone(UTC)
+        if until <= now:
+            raise InvalidInput("until", "must be in the future")
+        if until > now + policies.MAX_SNOOZE:
+            raise InvalidInput(
+                "until", f"must be within {policies.MAX_SNOOZE.days} days"
+            )
+        self._record(
+            self.AlertSnoozed,
+            actor,
+            c,
+            allow_closed=True,
+            alert_id=c.alert_id,
+            kind=alert["kind"],
+            until=until,
+        )
+
+    def _open_alert(self, alert_id: str) -> Entry:
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            raise UnknownEntry("alert", alert_id)
+        if alert["resolved"] is not None:
+            raise InvalidTransition(f"alert {alert_id} is resolved")
+        return alert
+
+    def _last_entry_version(self) -> int:
+        """The version of the case's latest event that is not about an alert."""
+        alert_versions = set(self.alert_versions)
+        version = self.version
+        while version in alert_versions:
+            version -= 1
+        return version
 
     # Queries on current state.
 

@@ -128,6 +128,15 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "CaseClosed": lambda d: f"Case closed: {_words(d['outcome'])}",
     "CaseReopened": lambda d: f"Case reopened ({d['court_order_ref']})",
     "CaseSealed": lambda d: f"Case sealed by court order {d['court_order_ref']}",
+    "AlertRaised": lambda d: (
+        f"Alert raised: {_words(d['kind'])} ({d['severity']}, {d['rule_version']})"
+    ),
+    "AlertAcknowledged": lambda d: f"Alert {d['alert_id']} acknowledged",
+    "AlertSnoozed": lambda d: f"Alert {d['alert_id']} snoozed until {d['until']}",
+    "AlertResolved": lambda d: (
+        f"Alert {d['alert_id']} resolved by {_words(d['resolution'])}"
+        + (f" (v{d['by_version']})" if d.get("by_version") else "")
+    ),
     "Registered": lambda d: f"Partner registered: {d['name']}",
     "ServicesUpdated": lambda d: (
         "Partner services: " + ", ".join(_words(s) for s in d["services"])

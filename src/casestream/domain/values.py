@@ -500,3 +500,42 @@ class IncentiveType(StrEnum):
     FEE_ADJUSTMENT = "fee_adjustment"
     EARNED_COMPLIANCE_CREDIT = "earned_compliance_credit"
     EARLY_DISCHARGE_RECOMMENDED = "early_discharge_recommended"
+
+
+class AlertKind(StrEnum):
+    """What an automated alert asks an officer to act on (rules: ``policies.ALERT_RULES``)."""
+
+    CONTACT_OVERDUE = "contact_overdue"
+    MISSED_CONTACTS = "missed_contacts"
+    POSITIVE_DRUG_TEST_UNANSWERED = "positive_drug_test_unanswered"
+    VIOLATION_RESPONSE_OVERDUE = "violation_response_overdue"
+    REASSESSMENT_DUE = "reassessment_due"
+    REASSESSMENT_OVERDUE = "reassessment_overdue"
+    REFERRAL_STALLED = "referral_stalled"
+    PLAN_REVIEW_DUE = "plan_review_due"
+    TERM_ENDING = "term_ending"
+    CONDITIONS_CHANGED_UNACKNOWLEDGED = "conditions_changed_unacknowledged"
+
+
+class AlertSeverity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    URGENT = "urgent"
+
+
+class AlertStatus(StrEnum):
+    """Where an alert stands: snoozed only until its time, then open again."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+
+
+class AlertResolution(StrEnum):
+    """What ended an alert: an event on the case, time passing, or (for a rule that
+    asks only to be seen) the officer's acknowledgement."""
+
+    EVENT = "event"
+    TIME = "time"
+    ACKNOWLEDGEMENT = "acknowledgement"

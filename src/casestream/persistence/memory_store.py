@@ -7,6 +7,7 @@ shares it.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from typing import ClassVar
 
@@ -18,11 +19,13 @@ from casestream.persistence.memory import (
     forget_memory_store,
 )
 from casestream.persistence.store import Store
+from casestream.persistence.webhook_db import WebhookDB
 from casestream.projections.memory import VIEWS
 from casestream.projections.registry import MemoryRegistry, Registry
 
 _LOGS: dict[str, MemoryAccessLog] = {}
 _LOGS_LOCK = threading.Lock()
+_WEBHOOKS: dict[str, WebhookDB] = {}
 
 
 class MemoryStore(Store):
@@ -46,6 +49,18 @@ class MemoryStore(Store):
         with _LOGS_LOCK:
             return _LOGS.setdefault(self.name, MemoryAccessLog())
 
+    def webhooks(self) -> WebhookDB:
+        """One in-process SQLite database per store name, shared like the rest."""
+        with _LOGS_LOCK:
+            found = _WEBHOOKS.get(self.name)
+            if found is None:
+                found = _WEBHOOKS[self.name] = WebhookDB(
+                    lambda: sqlite3.connect(
+                        ":memory:", check_same_thread=False, isolation_level=None
+                    )
+                )
+            return found
+
     def health(self) -> StoreHealth:
         return MemoryHealth(self.name)
 
@@ -54,6 +69,7 @@ class MemoryStore(Store):
         MemoryRegistry(self.name).forget()
         with _LOGS_LOCK:
             _LOGS.pop(self.name, None)
+            _WEBHOOKS.pop(self.name, None)
 
 
 class MemoryHealth(StoreHealth):

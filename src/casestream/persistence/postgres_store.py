@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import ClassVar
 from urllib.parse import SplitResult, unquote, urlsplit
 
+import psycopg
 from psycopg.conninfo import make_conninfo
+from psycopg.sql import SQL, Identifier
 
 from casestream.access_log import AccessLog, PostgresAccessLog
 from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import PostgresRecordedAtFactory, Roles
 from casestream.persistence.postgres_health import PostgresHealth
 from casestream.persistence.store import Store
+from casestream.persistence.webhook_db import WebhookDB
 from casestream.projections.postgres import VIEWS
 from casestream.projections.registry import PostgresRegistry, Registry
 
@@ -84,6 +87,14 @@ class PostgresStore(Store):
         return PostgresRegistry(
             self.conninfo, schema=self.schema, create_table=self.settings.create_tables
         )
+
+    def webhooks(self) -> WebhookDB:
+        def connect() -> psycopg.Connection[tuple[object, ...]]:
+            conn = psycopg.connect(self.conninfo, autocommit=True)
+            conn.execute(SQL("SET search_path TO {}").format(Identifier(self.schema)))
+            return conn
+
+        return WebhookDB(connect, marker="%s", create_table=self.settings.create_tables)
 
     def access_log(self) -> AccessLog:
         return PostgresAccessLog(

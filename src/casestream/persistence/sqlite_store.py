@@ -9,6 +9,7 @@ uses that absolute path. So a message names the file a command really looked at.
 from __future__ import annotations
 
 import os
+import sqlite3
 from functools import cached_property
 from pathlib import Path
 from typing import ClassVar
@@ -18,6 +19,7 @@ from casestream.persistence.health import StoreHealth
 from casestream.persistence.sqlite import SQLiteRecordedAtFactory
 from casestream.persistence.sqlite_health import SQLiteHealth
 from casestream.persistence.store import Store
+from casestream.persistence.webhook_db import WebhookDB
 from casestream.projections.registry import Registry, SQLiteRegistry
 from casestream.projections.sqlite import VIEWS
 
@@ -55,6 +57,17 @@ class SQLiteStore(Store):
 
     def health(self) -> StoreHealth:
         return SQLiteHealth(Path(self.path))
+
+    def webhooks(self) -> WebhookDB:
+        return WebhookDB(
+            lambda: sqlite3.connect(
+                self.path,
+                timeout=float(self.lock_timeout),
+                check_same_thread=False,
+                isolation_level=None,
+            ),
+            create_table=self.settings.create_tables,
+        )
 
     def access_log(self) -> AccessLog:
         return SQLiteAccessLog(

@@ -23,9 +23,11 @@ from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment, get_topic, resolve_topic
 
 from casestream.access_log import AccessLog
+from casestream.domain import derived
 from casestream.keys import SNAPSHOT_KEY, SigningKeyMissing, snapshot_mac_key
 from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import Roles
+from casestream.persistence.webhook_db import WebhookDB
 from casestream.projections.registry import Registry
 
 if TYPE_CHECKING:  # settings.py imports this module to validate CASESTREAM_DB
@@ -55,6 +57,8 @@ def scheme_of(url: str) -> str:
 def open_store(settings: Settings) -> Store:
     """The store ``settings`` names. Opening it connects to nothing: each piece opens
     its own connections when asked for, and its caller closes it."""
+    # Every day- and month-based rule counts days in the agency's zone (issue 13).
+    derived.use_zone(settings.zone)
     topic = STORE_KINDS[scheme_of(settings.db.get_secret_value())]
     kind = cast(type[Store], resolve_topic(topic))
     return kind(settings)
@@ -120,6 +124,11 @@ class Store(ABC):
     @abstractmethod
     def access_log(self) -> AccessLog:
         """The access log in the store's own database; the caller closes it."""
+
+    @abstractmethod
+    def webhooks(self) -> WebhookDB:
+        """Webhook subscribers and deliveries in the store's own database; the
+        caller closes it."""
 
     @abstractmethod
     def health(self) -> StoreHealth:

@@ -132,6 +132,13 @@ def restore(doc: Doc) -> Probationer:
     case.__dict__.setdefault(
         "assignments", [[case.opened_at, case.officer_id, case.unit_id]]
     )
+    # Rows kept before alerts were (issue 13).
+    for name, empty in (
+        ("alerts", {}),
+        ("alert_versions", []),
+        ("conditions_changed", None),
+    ):
+        case.__dict__.setdefault(name, empty)
     return case
 
 
@@ -452,6 +459,19 @@ def fold_all(events: Iterable[Any]) -> dict[str, Doc]:
     return folding.rows()
 
 
+def docs_as_of(
+    reader: EventReader, at: datetime, *, batch_size: int = 1000
+) -> dict[str, Doc]:
+    """Every case's row, kept state included, as the record stood at ``at``: the
+    store replayed up to the last event recorded by then."""
+    head = reader.store.max_notification_id_recorded_at(at) or 0
+    return fold_all(
+        event
+        for page in select_events(reader, 0, head, batch_size=batch_size)
+        for event, _ in page
+    )
+
+
 def caseload_as_of(
     reader: EventReader,
     at: datetime,
@@ -465,12 +485,7 @@ def caseload_as_of(
     event recorded by then, presented against that day's clock (what a court reviewing a
     supervision decision needs to see). ``sealed`` are the cases sealed *now*: a case
     sealed since is hidden from its past too."""
-    head = reader.store.max_notification_id_recorded_at(at) or 0
-    docs = fold_all(
-        event
-        for page in select_events(reader, 0, head, batch_size=batch_size)
-        for event, _ in page
-    )
+    docs = docs_as_of(reader, at, batch_size=batch_size)
     hidden = {str(i) for i in sealed}
     rows = [
         present(d, at)
@@ -489,6 +504,7 @@ __all__ = [
     "CaseloadView",
     "Doc",
     "caseload_as_of",
+    "docs_as_of",
     "find_cases",
     "fold",
     "fold_all",

@@ -197,22 +197,44 @@ def _tail(
 ) -> Iterator[str]:
     """Poll the store every ``poll`` seconds (a sync generator: Starlette runs it in a
     worker thread) until the deadline, or until the response ends."""
-    yield f"retry: {int(poll * 2000)}\n\n"
-    quiet_since = monotonic()
-    while not stop.is_set() and (deadline is None or monotonic() < deadline):
-        events, after = read_page(
+    position = after
+
+    def messages() -> list[str]:
+        nonlocal position
+        events, position = read_page(
             cases,
-            after,
+            position,
             STREAM_BATCH,
             topics,
             redacted=redacted,
             hidden=hide(),
             visible=visible,
         )
-        for event in events:
-            payload = json.dumps(event.model_dump(mode="json"), separators=(",", ":"))
-            yield f"id: {int(event.sequence)}\nevent: {event.type}\ndata: {payload}\n\n"
-        if events:
+        return [
+            f"id: {int(e.sequence)}\nevent: {e.type}\n"
+            f"data: {json.dumps(e.model_dump(mode='json'), separators=(',', ':'))}\n\n"
+            for e in events
+        ]
+
+    return sse(messages, poll=poll, deadline=deadline, stop=stop)
+
+
+def sse(
+    messages: Callable[[], list[str]],
+    *,
+    poll: float,
+    deadline: float | None,
+    stop: threading.Event,
+) -> Iterator[str]:
+    """Server-sent events: ask ``messages`` for the next batch, at once while there
+    are some, every ``poll`` seconds when there are none (with a keepalive comment
+    every ``KEEPALIVE_SECONDS``), until the deadline or the response ends."""
+    yield f"retry: {int(poll * 2000)}\n\n"
+    quiet_since = monotonic()
+    while not stop.is_set() and (deadline is None or monotonic() < deadline):
+        batch = messages()
+        yield from batch
+        if batch:
             quiet_since = monotonic()
             continue
         if monotonic() - quiet_since >= KEEPALIVE_SECONDS:
