@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from casestream.domain.values import ERASED
+
 
 def _words(value: object) -> str:
     return str(value).replace("_", " ")
@@ -98,6 +100,7 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "CaseClosed": lambda d: f"Case closed: {_words(d['outcome'])}",
     "CaseReopened": lambda d: f"Case reopened ({d['court_order_ref']})",
     "CaseSealed": lambda d: f"Case sealed by court order {d['court_order_ref']}",
+    "Erased": lambda d: f"Personal data erased by court order {d['court_order_ref']}",
     "Registered": lambda d: f"Partner registered: {d['name']}",
     "ServicesUpdated": lambda d: (
         "Partner services: " + ", ".join(_words(s) for s in d["services"])
@@ -111,6 +114,8 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
     summary = SUMMARIES.get(event_type)
     if summary is None:
         return event_type
+    if ERASED in data.values():  # its case's data was erased: only the type is left
+        return f"{event_type} {ERASED}"
     try:
         return summary(data)
     except (KeyError, TypeError, AttributeError):
