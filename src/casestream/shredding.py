@@ -38,10 +38,10 @@ import secrets
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
@@ -54,7 +54,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.utils import Environment, resolve_topic
+from eventsourcing.utils import resolve_topic
 
 from casestream.domain.values import ERASED
 
@@ -123,7 +123,10 @@ class MasterKeys:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"current": self.current, "keys": {k: v.hex() for k, v in self.keys.items()}}
+            {
+                "current": self.current,
+                "keys": {k: v.hex() for k, v in self.keys.items()},
+            }
         )
 
 
@@ -345,9 +348,7 @@ class ShreddingMapper(Mapper[UUID]):
     aggregate's data key. Without a keyring (no master key) it writes clear JSON; it
     always reads both formats."""
 
-    def __init__(
-        self, transcoder: Transcoder, keyring: Keyring | None = None
-    ) -> None:
+    def __init__(self, transcoder: Transcoder, keyring: Keyring | None = None) -> None:
         super().__init__(transcoder)
         self.keyring = keyring
 
@@ -409,7 +410,7 @@ class ShreddingMapper(Mapper[UUID]):
                     self.transcoder.encode(state),
                 )
             )
-        return erased_event(stored, clear)
+        return cast(DomainEventProtocol[UUID], erased_event(stored, clear))
 
 
 def erased_event(stored: StoredEvent, clear: dict[str, Any]) -> Any:
@@ -446,7 +447,7 @@ DATA_KEYS_ENV = "CASESTREAM_DATA_KEYS_TOPIC"
 
 
 def mapper_for(
-    env: Environment, factory: InfrastructureFactory[Any], transcoder: Transcoder
+    env: Mapping[str, str], factory: InfrastructureFactory[Any], transcoder: Transcoder
 ) -> ShreddingMapper:
     """The mapper an application uses on the store ``env`` names (``store.py`` puts
     the master key's path and the store's data-key table there). Without a master

@@ -285,7 +285,7 @@ class Probationer(Aggregate):
             super().__init_subclass__(**kwargs)
             own = cls.__dict__.get("apply")
             if own is not None:
-                cls.apply = _unless_erased(own)  # type: ignore[method-assign]
+                cls.apply = _unless_erased(own)  # type: ignore[method-assign,assignment]
 
     class CaseOpened(Event, Aggregate.Created):
         person: dict[str, Any]
@@ -1480,4 +1480,3 @@ def _optional_date(value: object, field: str) -> date | None:
     if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
         return value
     raise InvalidInput(field, "must be a date")
-

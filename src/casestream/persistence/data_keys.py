@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory
-from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from casestream.shredding import DataKeys, WrappedKey
@@ -35,7 +34,7 @@ TABLE = "data_keys"
 _CIPHERTEXT_ONLY = ("_events", "_chain", "_checkpoints", "_checkpoint_heads")
 
 
-def _create(env: Environment) -> bool:
+def _create(env: Mapping[str, str]) -> bool:
     return (env.get("CREATE_TABLE") or "y").lower() in ("y", "yes", "t", "true", "1")
 
 
@@ -45,7 +44,9 @@ class MemoryDataKeys(DataKeys):
     _tables: ClassVar[dict[str, dict[str, WrappedKey]]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, factory: InfrastructureFactory[Any], env: Environment) -> None:
+    def __init__(
+        self, factory: InfrastructureFactory[Any], env: Mapping[str, str]
+    ) -> None:
         self.name = env.get("CASESTREAM_MEMORY_STORE") or "default"
         with self._lock:
             self.rows = self._tables.setdefault(self.name, {})
@@ -92,7 +93,9 @@ class MemoryDataKeys(DataKeys):
 class SQLiteDataKeys(DataKeys):
     """Keys in the SQLite file, through the library's connection pool."""
 
-    def __init__(self, factory: InfrastructureFactory[Any], env: Environment) -> None:
+    def __init__(
+        self, factory: InfrastructureFactory[Any], env: Mapping[str, str]
+    ) -> None:
         self.datastore = factory.datastore  # type: ignore[attr-defined]
         self.path = env.get("SQLITE_DBNAME") or ""
         self.timeout = float(env.get("SQLITE_LOCK_TIMEOUT") or 5)
@@ -181,7 +184,9 @@ class SQLiteDataKeys(DataKeys):
 class PostgresDataKeys(DataKeys):
     """Keys in the store's PostgreSQL schema, through the library's pool."""
 
-    def __init__(self, factory: InfrastructureFactory[Any], env: Environment) -> None:
+    def __init__(
+        self, factory: InfrastructureFactory[Any], env: Mapping[str, str]
+    ) -> None:
         self.datastore = factory.datastore  # type: ignore[attr-defined]
         self.schema = self.datastore.schema
         self._location = "postgresql://{}:{}/{}/{}".format(
