@@ -176,6 +176,14 @@ class CaseHistory(Application[UUID]):
         if sealed is not None:
             mapper.keyring.table.drop_snapshots(sealed.inner, str(case_id))
 
+    def compact_store(self) -> list[str]:
+        """Make what erasures deleted or overwrote unrecoverable from the database
+        files (``persistence/data_keys.py``); what was done, for the record."""
+        mapper = self.mapper
+        if not isinstance(mapper, ShreddingMapper) or mapper.keyring is None:
+            return []
+        return mapper.keyring.table.compact()
+
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """Snapshots sealed with their chain link and a MAC (``persistence.snapshots``)."""
         inner = self.factory.aggregate_recorder(purpose="snapshots")

@@ -91,6 +91,7 @@ if TYPE_CHECKING:
     CloseCase = Schema
     ReopenCase = Schema
     SealCase = Schema
+    EraseCase = Schema
     RestrictCase = Schema
     LiftRestriction = Schema
     RegisterPartner = Schema
@@ -119,6 +120,7 @@ else:
     CloseCase = body_of(cmd.CloseCase)
     ReopenCase = body_of(cmd.ReopenCase)
     SealCase = body_of(cmd.SealCase)
+    EraseCase = body_of(cmd.EraseCase)
     RestrictCase = body_of(cmd.RestrictCase)
     LiftRestriction = body_of(cmd.LiftRestriction)
     RegisterPartner = body_of(cmd.RegisterPartner)
