@@ -65,7 +65,9 @@ def person_case(client: TestClient) -> UUID:
     # A signed checkpoint before the order: it must still verify after it.
     assert client.post("/checkpoints", headers=AUDITOR).status_code == 201
     for path in ("", "/history", "/export"):
-        assert client.get(f"/probationers/{case_id}{path}", headers=SUPERVISOR).is_success
+        assert client.get(
+            f"/probationers/{case_id}{path}", headers=SUPERVISOR
+        ).is_success
     found = client.get(f"/probationers?name={NAME}&crn={CRN}", headers=SUPERVISOR)
     assert [r["probationer_id"] for r in found.json()["rows"]] == [str(case_id)]
     return case_id
@@ -221,9 +223,10 @@ def test_an_erasure_leaves_no_byte_of_the_person_and_the_chain_verifies(
     case = client.get(f"/probationers/{case_id}", headers=ADMIN).json()
     assert case["person"]["name"] == ERASED
     # Somebody else's case reads as before.
-    assert client.get(f"/probationers/{other}", headers=ADMIN).json()["person"][
-        "name"
-    ] == case_body()["person"]["name"]
+    assert (
+        client.get(f"/probationers/{other}", headers=ADMIN).json()["person"]["name"]
+        == case_body()["person"]["name"]
+    )
 
 
 def test_reads_exports_and_read_models_show_erased(client: TestClient):

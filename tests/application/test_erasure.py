@@ -3,16 +3,27 @@ an erasure order destroys the key, the skeleton and the chain stay."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.factories import OFFICER, full_lifecycle, open_case
 
 from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
-from casestream.domain.errors import CaseErasedError
+from casestream.domain.errors import CaseErasedError, ErasureUnavailable
 from casestream.domain.values import ERASED, Actor
+from casestream.persistence.snapshots import SEAL
+from casestream.persistence.store import open_store
+from casestream.settings import Settings
+from casestream.shredding import (
+    ShreddingMapper,
+    forget_cached_keys,
+    is_encrypted,
+    load_master_keys,
+    rotate_master_key,
+)
 from casestream.verify import verify_case
-from tests.factories import OFFICER, full_lifecycle
 
 ADMIN = Actor("admin-root", "admin")
 
@@ -43,9 +54,7 @@ def test_an_erased_case_keeps_its_skeleton_and_its_chain(app: CaseHistory) -> No
     case = app.get_case(case_id)
 
     assert integrity.intact
-    assert [type(e).__name__ for e in events[:-1]] == [
-        type(e).__name__ for e in before
-    ]
+    assert [type(e).__name__ for e in events[:-1]] == [type(e).__name__ for e in before]
     assert [e.timestamp for e in events[:-1]] == [e.timestamp for e in before]
     assert case.person["name"] == ERASED
     assert case.erased is not None
@@ -57,3 +66,65 @@ def test_an_erased_case_keeps_its_skeleton_and_its_chain(app: CaseHistory) -> No
             cmd.AddNote(note_id="n-late", text="after the order"),
             actor=OFFICER,
         )
+
+
+def test_rotating_the_master_key_rewraps_data_keys_and_rewrites_no_event(
+    app: CaseHistory, settings: Settings
+) -> None:
+    case_id = full_lifecycle(app)
+    stored = [r.stored for r in app.store.case_rows(case_id).events]
+    path = settings.master_key_file
+    old = load_master_keys(path)
+    mapper = app.mapper
+    assert isinstance(mapper, ShreddingMapper) and mapper.keyring is not None
+
+    _, new_id, count = rotate_master_key(path, mapper.keyring.table)
+    fresh = CaseHistory(env=open_store(settings).env())
+    forget_cached_keys()
+
+    assert count >= 1
+    assert load_master_keys(path).keys.keys() == {new_id} != old.keys.keys()
+    assert [r.stored for r in fresh.store.case_rows(case_id).events] == stored
+    assert fresh.get_case(case_id).person["name"] == "Dana Reyes"
+    fresh.close()
+
+
+def test_events_written_in_clear_before_encryption_still_read_and_refuse_erasure(
+    settings: Settings, tmp_path: Path
+) -> None:
+    clear_settings = settings.model_copy(
+        update={"master_key_path": str(tmp_path / "absent.json")}
+    )
+    clear = CaseHistory(env=open_store(clear_settings).env())
+    case_id = open_case(clear)
+    clear.close()
+    app = CaseHistory(env=open_store(settings).env())
+
+    app.execute(
+        case_id, cmd.AddNote(note_id="n1", text="after encryption"), actor=OFFICER
+    )
+    rows = app.store.case_rows(case_id).events
+
+    assert [is_encrypted(r.stored.state) for r in rows] == [False, True]
+    assert app.get_case(case_id).person["name"] == "Dana Reyes"
+    with pytest.raises(ErasureUnavailable):
+        erase(app, case_id)
+    app.close()
+
+
+def test_snapshots_are_encrypted_and_dropped_with_the_key(app: CaseHistory) -> None:
+    case_id = open_case(app)
+    for n in range(55):
+        app.execute(
+            case_id, cmd.AddNote(note_id=f"n{n}", text=f"note {n}"), actor=OFFICER
+        )
+    sealed = app.sealed_snapshots
+    assert sealed is not None
+    [snapshot] = sealed.inner.select_events(case_id)
+
+    erase(app, case_id)
+
+    assert b"Dana Reyes" not in snapshot.state
+    assert is_encrypted(snapshot.state[len(SEAL) + 64 :])
+    assert sealed.inner.select_events(case_id) == []
+    assert app.get_case(case_id).person["name"] == ERASED

@@ -161,7 +161,7 @@ class SQLiteDataKeys(DataKeys):
             c.execute("PRAGMA secure_delete = ON")
             c.execute(
                 f"DELETE FROM {snapshots.events_table_name} WHERE originator_id = ?",
-                (originator_id,),
+                (UUID(originator_id).hex,),  # as the library stores it
             )
 
     def compact(self) -> list[str]:
