@@ -65,7 +65,14 @@ FORMAT_V1 = b"\x01"
 _NONCE = 12
 # Fields of an event kept in clear: the skeleton (see the module docstring).
 CLEAR_FIELDS = frozenset(
-    {"timestamp", "originator_topic", "actor_id", "actor_role", "effective_at"}
+    {
+        "timestamp",
+        "originator_topic",
+        "actor_id",
+        "actor_role",
+        "effective_at",
+        "class_version",  # the schema version: upcasting must not need the key
+    }
 )
 # How long a process trusts a data key it unwrapped: an erasure in another process
 # is honoured here within this many seconds (at once in this process).
@@ -346,6 +353,14 @@ def _aad(s: StoredEvent, clear: bytes) -> bytes:
 
 def is_encrypted(state: bytes) -> bool:
     return state[:1] == FORMAT_V1
+
+
+def clear_fields(state: bytes) -> dict[str, Any]:
+    """The fields of a stored state anyone can read (all of a legacy clear one)."""
+    if not is_encrypted(state):
+        return cast(dict[str, Any], json.loads(state))
+    n = int.from_bytes(state[1:5], "big")
+    return cast(dict[str, Any], json.loads(state[5 : 5 + n]))
 
 
 class ShreddingMapper(Mapper[UUID]):

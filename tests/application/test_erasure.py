@@ -76,7 +76,8 @@ def test_rotating_the_master_key_rewraps_data_keys_and_rewrites_no_event(
     path = settings.master_key_file
     old = load_master_keys(path)
     mapper = app.mapper
-    assert isinstance(mapper, ShreddingMapper) and mapper.keyring is not None
+    assert isinstance(mapper, ShreddingMapper)
+    assert mapper.keyring is not None
 
     _, new_id, count = rotate_master_key(path, mapper.keyring.table)
     fresh = CaseHistory(env=open_store(settings).env())
