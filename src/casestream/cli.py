@@ -410,6 +410,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    with open_app() as app:
+        done = app.compact_store()
+    if args.json:
+        print_json({"compacted": done})
+        return 0
+    for line in done or ["nothing to compact (no master key, or an in-memory store)"]:
+        console.print(line, soft_wrap=True, highlight=False)
+    return 0
+
+
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     from casestream.checkpoints import take_checkpoint
 
@@ -752,6 +763,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     json_flag(verify)
     verify.set_defaults(func=cmd_verify)
+
+    compact = command(
+        "compact",
+        "write",
+        help="after erasures: make deleted and overwritten rows unrecoverable from the "
+        "database files (SQLite VACUUM + WAL truncate; PostgreSQL VACUUM FULL, as the "
+        "tables' owner)",
+    )
+    json_flag(compact)
+    compact.set_defaults(func=cmd_compact)
 
     checkpoint = command(
         "checkpoint", "read", help="sign and record a root over all chain heads"

@@ -473,7 +473,9 @@ def mapper_for(
     the master key's path and the store's data-key table there). Without a master
     key, events are written in clear, as before this existed."""
     path, topic = env.get(MASTER_KEY_ENV), env.get(DATA_KEYS_ENV)
-    if not path or not topic:
+    if not topic:
         return ShreddingMapper(transcoder)
-    table: DataKeys = resolve_topic(topic)(factory, env)
+    table: DataKeys = resolve_topic(topic)(factory, env)  # created if allowed
+    if not path:
+        return ShreddingMapper(transcoder)
     return ShreddingMapper(transcoder, Keyring(load_master_keys(Path(path)), table))

@@ -14,6 +14,7 @@ from psycopg import sql
 from tests.api.conftest import (
     ADMIN,
     AUDITOR,
+    CONSUMER,
     OFFICER,
     SUPERVISOR,
     assert_problem,
@@ -243,8 +244,16 @@ def test_reads_exports_and_read_models_show_erased(client: TestClient):
     assert trail.status_code == 200, trail.text
     assert NAME not in trail.text
     assert ERASED in trail.text
-    caseload = client.get("/caseload", headers=ADMIN)
-    assert NAME not in caseload.text
+    for path, headers in (
+        ("/caseloads?unit=unit-north", ADMIN),
+        ("/events?limit=1000", CONSUMER),
+        (f"/probationers/{case_id}/history", ADMIN),
+        (f"/audit/corrections?probationer={case_id}", AUDITOR),
+    ):
+        read = client.get(path, headers=headers)
+        assert read.status_code == 200, (path, read.text)
+        assert NAME not in read.text
+        assert CRN not in read.text
     assert client.get(f"/probationers?crn={CRN}", headers=ADMIN).json()["rows"] == []
 
 

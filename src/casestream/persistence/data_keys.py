@@ -24,12 +24,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from psycopg.sql import SQL, Identifier
 
+from casestream.persistence.postgres import DATA_KEYS_TABLE
 from casestream.shredding import DataKeys, WrappedKey
 
-TABLE = "data_keys"
+TABLE = DATA_KEYS_TABLE
 # Tables holding only ciphertext, hashes and signatures: never rewritten.
 _CIPHERTEXT_ONLY = ("_events", "_chain", "_checkpoints", "_checkpoint_heads")
 
@@ -280,10 +282,17 @@ class PostgresDataKeys(DataKeys):
                 if not r["tablename"].endswith(_CIPHERTEXT_ONLY)
             ]
             for table in tables:
-                conn.execute(
-                    SQL("VACUUM FULL {s}.{t}").format(
-                        s=Identifier(self.schema), t=Identifier(table)
+                try:
+                    conn.execute(
+                        SQL("VACUUM FULL {s}.{t}").format(
+                            s=Identifier(self.schema), t=Identifier(table)
+                        )
                     )
-                )
-                done.append(f"VACUUM FULL {table}")
+                except psycopg.errors.InsufficientPrivilege:
+                    done.append(
+                        f"VACUUM FULL {table} refused: only its owner may; run "
+                        "`casestream compact` as the owner"
+                    )
+                else:
+                    done.append(f"VACUUM FULL {table}")
         return done
