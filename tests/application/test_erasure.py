@@ -3,6 +3,7 @@ an erasure order destroys the key, the skeleton and the chain stay."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseErasedError, ErasureUnavailable
 from casestream.domain.values import ERASED, Actor
 from casestream.persistence.snapshots import SEAL
+from casestream.projections import audit, caseload
 from casestream.persistence.store import open_store
 from casestream.settings import Settings
 from casestream.shredding import (
@@ -129,3 +131,27 @@ def test_snapshots_are_encrypted_and_dropped_with_the_key(app: CaseHistory) -> N
     assert is_encrypted(snapshot.state[len(SEAL) + 64 :])
     assert sealed.inner.select_events(case_id) == []
     assert app.get_case(case_id).person["name"] == ERASED
+
+
+def test_read_models_rebuilt_after_an_erasure_hold_only_the_skeleton(
+    app: CaseHistory,
+) -> None:
+    case_id = full_lifecycle(app)
+    erase(app, case_id)
+
+    events = [
+        (app.mapper.to_domain_event(n), n.id)
+        for page in app.notification_pages()
+        for n in page
+    ]
+    rows = caseload.fold_all(e for e, _ in events)
+    trail = audit.rows_for(events)
+
+    row = rows[str(case_id)]
+    assert "Dana Reyes" not in json.dumps(rows, default=str)
+    assert "X123456" not in json.dumps(rows, default=str)
+    assert row["name"] == ERASED
+    case_rows = [r for r in trail if r["originator_id"] == str(case_id)]
+    assert all(r["reason"] == ERASED for r in case_rows[:-1])
+    assert "Dana Reyes" not in json.dumps(case_rows, default=str)
+    assert case_rows[-1]["event_type"] == "Erased"
