@@ -444,10 +444,11 @@ def erased_event(stored: StoredEvent, clear: dict[str, Any]) -> Any:
             "was erased; snapshots of an erased case are deleted with its key"
         )
     state: dict[str, Any] = {
-        f.name: ERASED
+        f.name: _placeholder(f.type)
         for f in fields(cls)
         if f.name not in ("originator_id", "originator_version")
     }
+    state.update(getattr(cls, "erased_placeholders", {}))
     state.update(clear)
     state["originator_id"] = UUID(str(stored.originator_id))
     state["originator_version"] = stored.originator_version
@@ -455,6 +456,17 @@ def erased_event(stored: StoredEvent, clear: dict[str, Any]) -> Any:
     event = object.__new__(cls)
     object.__setattr__(event, "__dict__", state)
     return event
+
+
+def _placeholder(annotation: object) -> Any:
+    """``[erased]``, or an empty mapping or list where readers expect one (so that a
+    page reading ``person.get(...)`` of an erased event shows nothing, not a crash)."""
+    text = str(annotation)
+    if text.startswith(("dict", "Mapping")):
+        return {}
+    if text.startswith(("list", "Sequence")):
+        return []
+    return ERASED
 
 
 def content_erased(event: object) -> bool:

@@ -15,8 +15,8 @@ from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseErasedError, ErasureUnavailable
 from casestream.domain.values import ERASED, Actor
 from casestream.persistence.snapshots import SEAL
-from casestream.projections import audit, caseload
 from casestream.persistence.store import open_store
+from casestream.projections import audit, caseload
 from casestream.settings import Settings
 from casestream.shredding import (
     ShreddingMapper,

@@ -8,11 +8,12 @@ exactly what it corrects while the original stays in the history.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, date, datetime
 from functools import singledispatchmethod
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -288,6 +289,12 @@ class Probationer(Aggregate):
                 cls.apply = _unless_erased(own)  # type: ignore[method-assign,assignment]
 
     class CaseOpened(Event, Aggregate.Created):
+        # What a reader is shown of the opening once its content was erased.
+        erased_placeholders: ClassVar[dict[str, dict[str, Any]]] = {
+            "person": {"name": ERASED, "identifiers": {"crn": ERASED}},
+            "court_order": {"court": ERASED, "case_number": ERASED},
+        }
+
         person: dict[str, Any]
         offences: list[dict[str, Any]]
         court_order: dict[str, Any]
@@ -750,8 +757,8 @@ class Probationer(Aggregate):
         """The state of a case whose events were shredded: every field at its empty
         value, the person's name ``[erased]``, the opening time (kept in clear)."""
         Probationer.__init__(self)  # state fields only: id and version stay
-        self.person = {"name": ERASED, "identifiers": {"crn": ERASED}}
-        self.court_order = {"court": ERASED, "case_number": ERASED}
+        erased = copy.deepcopy(Probationer.CaseOpened.erased_placeholders)
+        self.person, self.court_order = erased["person"], erased["court_order"]
         self.supervision_type = ERASED
         self.officer_id = self.unit_id = ERASED
         self.opened_at = opened_at
