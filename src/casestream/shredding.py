@@ -188,10 +188,23 @@ def rotate_master_key(path: Path, table: DataKeys) -> tuple[str, str, int]:
     key_id, key = _new_master_key()
     both = MasterKeys(key_id, {**old.keys, key_id: key})
     _write(path, both, new=False)
-    count = table.rewrap(lambda oid, kid, w: both.wrap(oid, both.unwrap(oid, kid, w)))
+
+    def rewrap(oid: str, kid: str, wrapped: bytes) -> tuple[str, bytes] | None:
+        return None if kid == key_id else both.wrap(oid, both.unwrap(oid, kid, wrapped))
+
+    # A running server may have wrapped a new key under the old master key just
+    # before it saw the new file: pass again until no key is left under an old one.
+    count = 0
+    while True:
+        done = table.rewrap(rewrap)
+        count += done
+        if not done:
+            break
     _write(path, MasterKeys(key_id, {key_id: key}), new=False)
     return old.current, key_id, count
 
+
+Rewrap = Callable[[str, str, bytes], tuple[str, bytes] | None]
 
 # --- Where wrapped data keys are kept: one table per store (persistence/data_keys.py).
 
@@ -232,8 +245,9 @@ class DataKeys(ABC):
         """Replace the aggregate's key with a tombstone."""
 
     @abstractmethod
-    def rewrap(self, fn: Callable[[str, str, bytes], tuple[str, bytes]]) -> int:
-        """Re-wrap every live key with ``fn(originator_id, key_id, wrapped)``."""
+    def rewrap(self, fn: Rewrap) -> int:
+        """Re-wrap live keys with ``fn(originator_id, key_id, wrapped)`` (None: keep
+        that one as it is); how many were re-wrapped."""
 
     @abstractmethod
     def drop_snapshots(self, snapshots: Any, originator_id: str) -> None:
@@ -274,10 +288,26 @@ def _cache_for(location: str) -> _Cache:
 class Keyring:
     """Data keys of one store, created on first write, cached unwrapped per process."""
 
-    def __init__(self, master: MasterKeys, table: DataKeys) -> None:
-        self.master = master
+    def __init__(self, master_path: Path, table: DataKeys) -> None:
+        self.master_path = master_path
         self.table = table
         self._cache = _cache_for(table.location)
+        self._master_lock = threading.Lock()
+        self._master_seen = (-1, -1)
+        self._master = MasterKeys("", {})
+
+    @property
+    def master(self) -> MasterKeys:
+        """The master key file as it is now: reread when it changed, so a running
+        process wraps new keys under a rotated master key and unwraps re-wrapped
+        ones (a stat per key looked up, not per event)."""
+        with self._master_lock:
+            st = self.master_path.stat()
+            seen = (st.st_ino, st.st_mtime_ns)
+            if seen != self._master_seen:
+                self._master = load_master_keys(self.master_path)
+                self._master_seen = seen
+            return self._master
 
     def _cached(self, oid: str) -> tuple[bool, AESGCM | None]:
         with self._cache.lock:
@@ -490,4 +520,4 @@ def mapper_for(
     table: DataKeys = resolve_topic(topic)(factory, env)  # created if allowed
     if not path:
         return ShreddingMapper(transcoder)
-    return ShreddingMapper(transcoder, Keyring(load_master_keys(Path(path)), table))
+    return ShreddingMapper(transcoder, Keyring(Path(path), table))

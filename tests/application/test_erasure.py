@@ -90,6 +90,12 @@ def test_rotating_the_master_key_rewraps_data_keys_and_rewrites_no_event(
     assert [r.stored for r in fresh.store.case_rows(case_id).events] == stored
     assert fresh.get_case(case_id).person["name"] == "Dana Reyes"
     fresh.close()
+    # A process that started before the rotation follows the new file.
+    later = open_case(app, person={"name": "Ezra Lund"})
+    forget_cached_keys()
+    assert app.get_case(case_id).person["name"] == "Dana Reyes"
+    assert app.get_case(later).person["name"] == "Ezra Lund"
+    assert mapper.keyring.table.get(str(later)).key_id == new_id  # type: ignore[union-attr]
 
 
 def test_events_written_in_clear_before_encryption_still_read_and_refuse_erasure(

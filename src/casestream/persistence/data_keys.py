@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -29,7 +29,7 @@ from eventsourcing.persistence import InfrastructureFactory
 from psycopg.sql import SQL, Identifier
 
 from casestream.persistence.postgres import DATA_KEYS_TABLE
-from casestream.shredding import DataKeys, WrappedKey
+from casestream.shredding import DataKeys, Rewrap, WrappedKey
 
 TABLE = DATA_KEYS_TABLE
 # Tables holding only ciphertext, hashes and signatures: never rewritten.
@@ -74,15 +74,16 @@ class MemoryDataKeys(DataKeys):
         with self._lock:
             self.rows[originator_id] = WrappedKey(None, None)
 
-    def rewrap(self, fn: Callable[[str, str, bytes], tuple[str, bytes]]) -> int:
+    def rewrap(self, fn: Rewrap) -> int:
         with self._lock:
-            live = {
+            new = {
                 oid: fn(oid, row.key_id, row.wrapped)
                 for oid, row in self.rows.items()
                 if row.key_id is not None and row.wrapped is not None
             }
-            self.rows.update({oid: WrappedKey(*kw) for oid, kw in live.items()})
-        return len(live)
+            done = {oid: WrappedKey(*kw) for oid, kw in new.items() if kw is not None}
+            self.rows.update(done)
+        return len(done)
 
     def drop_snapshots(self, snapshots: Any, originator_id: str) -> None:
         with snapshots._database_lock:  # the library's in-memory recorder
@@ -143,20 +144,23 @@ class SQLiteDataKeys(DataKeys):
                 (originator_id,),
             )
 
-    def rewrap(self, fn: Callable[[str, str, bytes], tuple[str, bytes]]) -> int:
+    def rewrap(self, fn: Rewrap) -> int:
+        done = 0
         with self.datastore.transaction(commit=True) as c:
             c.execute(
                 f"SELECT originator_id, key_id, wrapped FROM {TABLE} "
                 "WHERE wrapped IS NOT NULL"
             )
-            rows = c.fetchall()
-            for oid, key_id, wrapped in rows:
-                new_id, new_wrapped = fn(oid, key_id, wrapped)
-                c.execute(
-                    f"UPDATE {TABLE} SET key_id = ?, wrapped = ? WHERE originator_id = ?",
-                    (new_id, new_wrapped, oid),
-                )
-        return len(rows)
+            for oid, key_id, wrapped in c.fetchall():
+                new = fn(oid, key_id, wrapped)
+                if new is not None:
+                    c.execute(
+                        f"UPDATE {TABLE} SET key_id = ?, wrapped = ? "
+                        "WHERE originator_id = ?",
+                        (*new, oid),
+                    )
+                    done += 1
+        return done
 
     def drop_snapshots(self, snapshots: Any, originator_id: str) -> None:
         with self.datastore.transaction(commit=True) as c:
@@ -248,16 +252,17 @@ class PostgresDataKeys(DataKeys):
         with self.datastore.transaction(commit=True) as c:
             c.execute(self._destroy, (originator_id,))
 
-    def rewrap(self, fn: Callable[[str, str, bytes], tuple[str, bytes]]) -> int:
+    def rewrap(self, fn: Rewrap) -> int:
+        done = 0
         with self.datastore.transaction(commit=True) as c:
             c.execute(self._live)
-            rows = c.fetchall()
-            for r in rows:
-                new_id, new_wrapped = fn(
-                    r["originator_id"], r["key_id"], bytes(r["wrapped"])
-                )
-                c.execute(self._update, (new_id, new_wrapped, r["originator_id"]))
-        return len(rows)
+            for r in c.fetchall():
+                oid = r["originator_id"]
+                new = fn(oid, r["key_id"], bytes(r["wrapped"]))
+                if new is not None:
+                    c.execute(self._update, (*new, oid))
+                    done += 1
+        return done
 
     def drop_snapshots(self, snapshots: Any, originator_id: str) -> None:
         with self.datastore.transaction(commit=True) as c:
