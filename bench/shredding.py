@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from rich.table import Table
 
@@ -39,28 +41,42 @@ EVENTS_PER_CASE = 40
 VARIANTS = ("clear", "encrypted", "encrypted, no key cache")
 
 
-def measure(settings: Settings, variant: str, commands: int) -> dict[str, Any]:
-    if variant != "clear":
+def prepare(settings: Settings, variant: str) -> tuple[CaseHistory, list[UUID]]:
+    """A store for one variant, its cases filled to ``EVENTS_PER_CASE`` events."""
+    if variant == "clear":
+        settings = settings.model_copy(update={"master_key_path": "/nonexistent"})
+    else:
         key = Path(tempfile.mkdtemp(prefix="casestream-bench-")) / "master.json"
         init_master_key(key)
         settings = settings.model_copy(update={"master_key_path": str(key)})
-    else:
-        settings = settings.model_copy(update={"master_key_path": "/nonexistent"})
     app = CaseHistory(env=open_store(settings).env())
-    try:
-        cases = [open_case(app, n) for n in range(CASES)]
-        for case_id in cases:
-            for k in range(EVENTS_PER_CASE - 1):
-                log_contact(app, case_id, f"fill-{k}")
-        samples = []
+    cases = [open_case(app, n) for n in range(CASES)]
+    for case_id in cases:
+        for k in range(EVENTS_PER_CASE - 1):
+            log_contact(app, case_id, f"fill-{k}")
+    return app, cases
+
+
+def measure(kind: str, commands: int) -> dict[str, dict[str, Any]]:
+    """The variants' commands interleaved one by one, so that the load other
+    processes put on the machine falls on each alike."""
+    with ExitStack() as stack:
+        apps = {}
+        for variant in VARIANTS:
+            settings = stack.enter_context(store(kind))
+            app, cases = prepare(settings, variant)
+            stack.callback(app.close)
+            apps[variant] = (app, cases)
+        samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
         for n in range(commands):
-            if variant == "encrypted, no key cache":
-                forget_cached_keys()
-            case_id = cases[n % CASES]
-            samples.append(timed(lambda c=case_id, n=n: log_contact(app, c, f"m{n}")))
-        return summary_ms(samples)
-    finally:
-        app.close()
+            for variant, (app, cases) in apps.items():
+                if variant == "encrypted, no key cache":
+                    forget_cached_keys()
+                case_id = cases[n % CASES]
+                samples[variant].append(
+                    timed(lambda a=app, c=case_id, n=n: log_contact(a, c, f"m{n}"))
+                )
+    return {v: summary_ms(s) for v, s in samples.items()}
 
 
 def main() -> None:
@@ -71,10 +87,7 @@ def main() -> None:
     commands = 40 if args.quick else args.commands
     results: dict[str, dict[str, Any]] = {}
     for kind in ("sqlite", "postgres"):
-        results[kind] = {}
-        for variant in VARIANTS:
-            with store(kind) as settings:
-                results[kind][variant] = measure(settings, variant, commands)
+        results[kind] = measure(kind, commands)
         base = results[kind]["clear"]["p50_ms"]
         for variant in VARIANTS:
             results[kind][variant]["p50_vs_clear"] = ratio(

@@ -310,8 +310,7 @@ class Keyring:
             return self._master
 
     def _cached(self, oid: str) -> tuple[bool, AESGCM | None]:
-        with self._cache.lock:
-            hit = self._cache.keys.get(oid)
+        hit = self._cache.keys.get(oid)  # one dict read: atomic, no lock needed
         if hit is not None and time.monotonic() - hit[0] < CACHE_SECONDS:
             return True, hit[1]
         return False, None
@@ -393,6 +392,22 @@ def clear_fields(state: bytes) -> dict[str, Any]:
     return cast(dict[str, Any], json.loads(state[5 : 5 + n]))
 
 
+class _Given(Transcoder):
+    """A transcoder that hands over a state already decoded, or keeps the one it is
+    given to encode: lets the library's ``Mapper`` do its part of the mapping while
+    this module does the JSON and the encryption (once each)."""
+
+    def __init__(self, state: dict[str, Any] | None = None) -> None:
+        self.state: dict[str, Any] = state or {}
+
+    def encode(self, obj: Any) -> bytes:
+        self.state = obj
+        return b""
+
+    def decode(self, data: bytes) -> Any:
+        return self.state
+
+
 class ShreddingMapper(Mapper[UUID]):
     """The library's mapper, encrypting the personal part of each event under its
     aggregate's data key. Without a keyring (no master key) it writes clear JSON; it
@@ -403,12 +418,15 @@ class ShreddingMapper(Mapper[UUID]):
         self.keyring = keyring
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        stored = super().to_stored_event(domain_event)
         if self.keyring is None:
-            return stored
-        state: dict[str, Any] = self.transcoder.decode(stored.state)
+            return super().to_stored_event(domain_event)
+        # The library's own mapping, with a transcoder that keeps the state as it
+        # is: it is split and encoded here, not encoded twice.
+        given = _Given()
+        stored = Mapper[UUID](given).to_stored_event(domain_event)
+        state = given.state
         if not _personal(type(domain_event), state):
-            return stored
+            return super().to_stored_event(domain_event)
         clear = {k: v for k, v in state.items() if k in CLEAR_FIELDS}
         secret = {k: v for k, v in state.items() if k not in CLEAR_FIELDS}
         clear_bytes = self.transcoder.encode(clear)
@@ -452,14 +470,8 @@ class ShreddingMapper(Mapper[UUID]):
                     "decrypt under its data key (altered, or moved from another event)"
                 ) from None
             state = {**self.transcoder.decode(secret), **clear}
-            return super().to_domain_event(
-                StoredEvent(
-                    stored.originator_id,
-                    stored.originator_version,
-                    stored.topic,
-                    self.transcoder.encode(state),
-                )
-            )
+            # The library's own mapping (ids, upcasting), from the state decoded here.
+            return Mapper[UUID](_Given(state)).to_domain_event(stored)
         return cast(DomainEventProtocol[UUID], erased_event(stored, clear))
 
 
