@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 from tests.factories import OFFICER, full_lifecycle, open_case
 
 from casestream.application import CaseHistory
@@ -161,3 +162,21 @@ def test_read_models_rebuilt_after_an_erasure_hold_only_the_skeleton(
     assert all(r["reason"] == ERASED for r in case_rows[:-1])
     assert "Dana Reyes" not in json.dumps(case_rows, default=str)
     assert case_rows[-1]["event_type"] == "Erased"
+
+
+def test_a_changed_byte_of_an_encrypted_event_is_refused_not_served(
+    app: CaseHistory,
+) -> None:
+    case_id = open_case(app)
+    [opened] = app.store.case_rows(case_id).events
+    state = bytearray(opened.stored.state)
+    state[-1] ^= 1
+    forged = StoredEvent(
+        opened.stored.originator_id,
+        opened.stored.originator_version,
+        opened.stored.topic,
+        bytes(state),
+    )
+
+    with pytest.raises(MapperDeserialisationError, match="does not decrypt"):
+        app.mapper.to_domain_event(forged)

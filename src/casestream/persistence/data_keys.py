@@ -28,7 +28,10 @@ import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from psycopg.sql import SQL, Identifier
 
-from casestream.persistence.postgres import DATA_KEYS_TABLE
+from casestream.persistence.postgres import (
+    DATA_KEYS_TABLE,
+    tables_created_one_at_a_time,
+)
 from casestream.shredding import DataKeys, Rewrap, WrappedKey
 
 TABLE = DATA_KEYS_TABLE
@@ -222,7 +225,10 @@ class PostgresDataKeys(DataKeys):
             "UPDATE {s}.{t} SET key_id = %s, wrapped = %s WHERE originator_id = %s"
         ).format(s=s, t=t)
         if _create(env):
-            with self.datastore.transaction(commit=True) as c:
+            with (
+                tables_created_one_at_a_time(self.datastore),
+                self.datastore.transaction(commit=True) as c,
+            ):
                 c.execute(
                     SQL(
                         "CREATE TABLE IF NOT EXISTS {s}.{t} (originator_id text "
