@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from casestream.persistence.postgres import (
     DATA_KEYS_TABLE,
@@ -37,6 +38,15 @@ from casestream.shredding import DataKeys, Rewrap, WrappedKey
 TABLE = DATA_KEYS_TABLE
 # Tables holding only ciphertext, hashes and signatures: never rewritten.
 _CIPHERTEXT_ONLY = ("_events", "_chain", "_checkpoints", "_checkpoint_heads")
+
+
+@contextmanager
+def secure_transaction(datastore: Any) -> Iterator[Any]:
+    """A SQLite write transaction that zeroes what it deletes or overwrites (the
+    ``VACUUM`` of ``compact`` then removes what other connections left)."""
+    with datastore.transaction(commit=True) as c:
+        c.execute("PRAGMA secure_delete = ON")
+        yield c
 
 
 def _create(env: Mapping[str, str]) -> bool:
@@ -137,8 +147,7 @@ class SQLiteDataKeys(DataKeys):
         return found
 
     def destroy(self, originator_id: str) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute("PRAGMA secure_delete = ON")
+        with secure_transaction(self.datastore) as c:
             c.execute(
                 f"INSERT INTO {TABLE} (originator_id, key_id, wrapped, destroyed_at) "
                 "VALUES (?, NULL, NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) "
@@ -166,8 +175,7 @@ class SQLiteDataKeys(DataKeys):
         return done
 
     def drop_snapshots(self, snapshots: Any, originator_id: str) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute("PRAGMA secure_delete = ON")
+        with secure_transaction(self.datastore) as c:
             c.execute(
                 f"DELETE FROM {snapshots.events_table_name} WHERE originator_id = ?",
                 (UUID(originator_id).hex,),  # as the library stores it
@@ -205,37 +213,37 @@ class PostgresDataKeys(DataKeys):
             self.schema,
         )
         s, t = Identifier(self.schema), Identifier(TABLE)
-        self._get = SQL(
-            "SELECT key_id, wrapped FROM {s}.{t} WHERE originator_id = %s"
-        ).format(s=s, t=t)
-        self._add = SQL(
+
+        def sql(text: str) -> Composed:
+            return SQL(text).format(s=s, t=t)
+
+        self._get = sql("SELECT key_id, wrapped FROM {s}.{t} WHERE originator_id = %s")
+        self._add = sql(
             "INSERT INTO {s}.{t} (originator_id, key_id, wrapped) VALUES (%s, %s, %s) "
             "ON CONFLICT (originator_id) DO NOTHING"
-        ).format(s=s, t=t)
-        self._destroy = SQL(
+        )
+        self._destroy = sql(
             "INSERT INTO {s}.{t} (originator_id, destroyed_at) VALUES (%s, now()) "
             "ON CONFLICT (originator_id) DO UPDATE SET key_id = NULL, wrapped = NULL, "
             "destroyed_at = excluded.destroyed_at"
-        ).format(s=s, t=t)
-        self._live = SQL(
+        )
+        self._live = sql(
             "SELECT originator_id, key_id, wrapped FROM {s}.{t} "
             "WHERE wrapped IS NOT NULL FOR UPDATE"
-        ).format(s=s, t=t)
-        self._update = SQL(
+        )
+        self._update = sql(
             "UPDATE {s}.{t} SET key_id = %s, wrapped = %s WHERE originator_id = %s"
-        ).format(s=s, t=t)
+        )
+        self._create = sql(
+            "CREATE TABLE IF NOT EXISTS {s}.{t} (originator_id text PRIMARY KEY, "
+            "key_id text, wrapped bytea, destroyed_at timestamptz)"
+        )
         if _create(env):
             with (
                 tables_created_one_at_a_time(self.datastore),
                 self.datastore.transaction(commit=True) as c,
             ):
-                c.execute(
-                    SQL(
-                        "CREATE TABLE IF NOT EXISTS {s}.{t} (originator_id text "
-                        "PRIMARY KEY, key_id text, wrapped bytea, "
-                        "destroyed_at timestamptz)"
-                    ).format(s=s, t=t)
-                )
+                c.execute(self._create)
 
     @property
     def location(self) -> str:

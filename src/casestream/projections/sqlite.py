@@ -17,6 +17,7 @@ from casestream.persistence import (
     from_sqlite_time,
     to_sqlite_time,
 )
+from casestream.persistence.data_keys import secure_transaction
 from casestream.projections.audit import (
     AUDIT_COLUMNS,
     ERASED_ROW,
@@ -261,8 +262,7 @@ class SQLiteAuditView(SQLiteView, AuditView):
             return [_from_sqlite(dict(r)) for r in c.fetchall()]
 
     def erase_case(self, originator_id: str) -> None:
-        with self.datastore.transaction(commit=True) as c:
-            c.execute("PRAGMA secure_delete = ON")
+        with secure_transaction(self.datastore) as c:
             c.execute(
                 f"UPDATE {self.table} SET reason = :reason, payload = :payload, "
                 "summary = event_type || ' ' || :erased, corrects_entry = NULL, "
