@@ -171,6 +171,8 @@ PUBLISHED: dict[type, Shape] = {
     # That a case was restricted, never to or from whom (staff user ids stay inside).
     Probationer.CaseRestricted: {"mode": CODE},
     Probationer.RestrictionLifted: {},
+    # An erasure: which court order; consumers holding the person's data must drop it.
+    Probationer.Erased: {"court_order_ref": CODE},
     Partner.Registered: {"services": CODE},
     Partner.ServicesUpdated: {"services": CODE},
     Partner.Deactivated: {},
