@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # a file outside the database, made by `casestream keys init`. Without it events
     # are stored in clear and erasure is refused.
     master_key_path: str = "./casestream-master-key.json"
+    # An erasure compacts the store at once (SQLite VACUUM, PostgreSQL VACUUM FULL:
+    # every table is rewritten, under an exclusive lock). A large PostgreSQL store may
+    # turn it off and run `casestream compact` in a maintenance window instead.
+    compact_on_erase: bool = True
     # The agency's published Ed25519 public key (hex) that `verify` checks signatures
     # against; empty means the signing key's own.
     public_key: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")

@@ -107,19 +107,21 @@ def erase(
     submitted: SubmissionDep,
     cases: CaseHistoryDep,
     projections: ProjectionsDep,
+    settings: SettingsDep,
 ) -> Erasure:
     """Erase the person's data by court order (admin only; a reason is required).
 
     Records ``Erased`` (who, when, which order: readable for good), destroys the
     case's data key, waits for the read models to overwrite the person's rows, then
-    compacts the database so no deleted or overwritten bytes of them remain."""
+    compacts the database so no deleted or overwritten bytes of them remain (unless
+    ``CASESTREAM_COMPACT_ON_ERASE=false``: then ``casestream compact`` does it)."""
     command = command_of(cmd.EraseCase, body)
     recorded = submitted.on_case(probationer_id, command, body, Permission.ERASE_CASES)
     projections.wait()
     return Erasure(
         probationer_id=recorded.id,
         version=recorded.version,
-        compacted=cases.compact_store(),
+        compacted=cases.compact_store() if settings.compact_on_erase else [],
     )
 
 
