@@ -353,11 +353,6 @@ class Keyring:
         self.table.destroy(oid)
         self._remember(oid, None)
 
-    def forget(self, oid: str) -> None:
-        """Drop a cached key (it will be looked up again)."""
-        with self._cache.lock:
-            self._cache.keys.pop(oid, None)
-
 
 # --- The mapper: where every store's events and snapshots pass.
 
