@@ -17,6 +17,7 @@ from casestream.domain import derived
 from casestream.keys import init_signing_key
 from casestream.persistence.store import Store, open_store
 from casestream.settings import Settings
+from casestream.shredding import init_master_key
 
 STORES = ["memory", "sqlite", "postgres"]
 DEFAULT_TEST_DSN = "postgresql://postgres@127.0.0.1:5432/casestream_test"
@@ -49,7 +50,13 @@ def store_settings(
     """Settings of a fresh store, with the agency's signing key made for the test."""
     key = tmp_path / "agency-key.pem"
     init_signing_key(key)
-    common = {"signing_key_path": str(key), "witness_dir": str(tmp_path / "witness")}
+    master = tmp_path / "master-key.json"
+    init_master_key(master)
+    common = {
+        "signing_key_path": str(key),
+        "master_key_path": str(master),
+        "witness_dir": str(tmp_path / "witness"),
+    }
     if store == "memory":
         return Settings(db=f"memory://{uuid.uuid4().hex}", **common)  # type: ignore[arg-type]
     if store == "sqlite":

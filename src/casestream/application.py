@@ -21,6 +21,7 @@ from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
     JSONTranscoder,
+    Mapper,
     Notification,
     Transcoding,
 )
@@ -31,6 +32,7 @@ from casestream.domain.errors import (
     CaseError,
     CaseNotFound,
     ConcurrencyConflict,
+    ErasureUnavailable,
     IdempotencyKeyReused,
     IntegrityBroken,
     InvalidInput,
@@ -44,6 +46,7 @@ from casestream.integrity import Integrity, check_rows, note
 from casestream.keys import SNAPSHOT_KEY
 from casestream.persistence import ChainedEvent, IdempotentResult, RecordedAtRecorder
 from casestream.persistence.snapshots import SealedSnapshotRecorder
+from casestream.shredding import ShreddingMapper, is_encrypted, mapper_for
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +161,29 @@ class CaseHistory(Application[UUID]):
                 return
             position = page[-1].id
 
+    def construct_mapper(self) -> Mapper[UUID]:
+        """Each case's personal data encrypted under its own key (``shredding.py``)."""
+        return mapper_for(self.env, self.factory, self.construct_transcoder())
+
+    def erase(self, case_id: UUID) -> None:
+        """Destroy an erased case's data key and drop its snapshots. Run after the
+        ``Erased`` event is stored (by ``execute``); running it again is harmless."""
+        mapper = self.mapper
+        if not isinstance(mapper, ShreddingMapper) or mapper.keyring is None:
+            return
+        mapper.keyring.destroy(str(case_id))
+        sealed = self.sealed_snapshots
+        if sealed is not None:
+            mapper.keyring.table.drop_snapshots(sealed.inner, str(case_id))
+
+    def compact_store(self) -> list[str]:
+        """Make what erasures deleted or overwrote unrecoverable from the database
+        files (``persistence/data_keys.py``); what was done, for the record."""
+        mapper = self.mapper
+        if not isinstance(mapper, ShreddingMapper) or mapper.keyring is None:
+            return []
+        return mapper.keyring.table.compact()
+
     def construct_snapshot_store(self) -> EventStore[UUID]:
         """Snapshots sealed with their chain link and a MAC (``persistence.snapshots``)."""
         inner = self.factory.aggregate_recorder(purpose="snapshots")
@@ -252,6 +278,8 @@ class CaseHistory(Application[UUID]):
                     ) from None
                 time.sleep(random.uniform(0, 0.005 * 2**attempt))
                 continue
+            if isinstance(command, cmd.EraseCase):
+                self.erase(aggregate.id)
             return Written(aggregate.id, aggregate.version)
         raise ConcurrencyConflict(
             f"{target} is being changed by many writers at once; retry shortly"
@@ -278,6 +306,8 @@ class CaseHistory(Application[UUID]):
             aggregate = self.get_partner(target)
         else:
             aggregate = self._writable(target)
+            if isinstance(command, cmd.EraseCase):
+                self._check_shreddable(target)
         if authorize is not None:
             authorize(aggregate)
         if expected_version is not None and aggregate.version != expected_version:
@@ -297,6 +327,25 @@ class CaseHistory(Application[UUID]):
         if not isinstance(command, cmd.OpenCase | cmd.RegisterPartner):
             aggregate.execute(command, actor)
         return aggregate
+
+    def _check_shreddable(self, case_id: UUID) -> None:
+        """Erasure destroys a key: refuse it where that would leave plaintext."""
+        mapper = self.mapper
+        if not isinstance(mapper, ShreddingMapper) or mapper.keyring is None:
+            raise ErasureUnavailable(
+                "this store keeps personal data unencrypted (no master key: run "
+                "`casestream keys init`); it cannot erase by destroying a key"
+            )
+        clear = [
+            r.stored.originator_version
+            for r in self.store.case_rows(case_id).events
+            if not is_encrypted(r.stored.state)
+        ]
+        if clear:
+            raise ErasureUnavailable(
+                f"case {case_id} has events written before encryption (versions "
+                f"{clear[:5]}...); destroying its key would not erase them"
+            )
 
     def _check_duplicates(self, command: cmd.OpenCase) -> None:
         """Refuse a second open case for a CRN, or a court and case number, unless

@@ -439,6 +439,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    with open_app() as app:
+        done = app.compact_store()
+    if args.json:
+        print_json({"compacted": done})
+        return 0
+    for line in done or ["nothing to compact (no master key, or an in-memory store)"]:
+        console.print(line, soft_wrap=True, highlight=False)
+    return 0
+
+
 def cmd_checkpoint(args: argparse.Namespace) -> int:
     from casestream.checkpoints import take_checkpoint
 
@@ -509,15 +520,44 @@ def _aware(option: str, text: str | None) -> datetime | None:
 
 def cmd_keys_init(args: argparse.Namespace) -> int:
     from casestream.keys import init_signing_key, public_bytes
+    from casestream.shredding import init_master_key
 
-    path = get_settings().signing_key_file
+    settings = get_settings()
+    path = settings.signing_key_file
     key, created = init_signing_key(path)
-    if not created and args.if_missing:
+    master, master_created = init_master_key(settings.master_key_file)
+    if not (created or master_created) and args.if_missing:
         return 0
     verb = "created" if created else "already there, kept"
     console.print(
         f"Signing key {verb} at {path}; public key (publish it for verifiers): "
         f"{public_bytes(key).hex()}",
+        soft_wrap=True,
+    )
+    verb = "created" if master_created else "already there, kept"
+    console.print(
+        f"Master key {verb} at {settings.master_key_file} (id {master.current}); it "
+        "wraps each case's data key: keep it outside the database and back it up",
+        soft_wrap=True,
+    )
+    return 0
+
+
+def cmd_keys_rotate_master(args: argparse.Namespace) -> int:
+    from casestream.shredding import ShreddingMapper, rotate_master_key
+
+    path = get_settings().master_key_file
+    with open_app() as app:
+        mapper = app.mapper
+        if not isinstance(mapper, ShreddingMapper) or mapper.keyring is None:
+            raise SystemExit(f"no master key at {path}; run `casestream keys init`")
+        old, new, count = rotate_master_key(path, mapper.keyring.table)
+    if args.json:
+        print_json({"old_key_id": old, "new_key_id": new, "rewrapped": count})
+        return 0
+    console.print(
+        f"Master key {old} replaced by {new} in {path}; {count} data key(s) "
+        "re-wrapped, no event rewritten",
         soft_wrap=True,
     )
     return 0
@@ -755,20 +795,39 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(verify)
     verify.set_defaults(func=cmd_verify)
 
+    compact = command(
+        "compact",
+        "write",
+        help="after erasures: make deleted and overwritten rows unrecoverable from the "
+        "database files (SQLite VACUUM + WAL truncate; PostgreSQL VACUUM FULL, as the "
+        "tables' owner)",
+    )
+    json_flag(compact)
+    compact.set_defaults(func=cmd_compact)
+
     checkpoint = command(
         "checkpoint", "read", help="sign and record a root over all chain heads"
     )
     checkpoint.set_defaults(func=cmd_checkpoint)
 
-    keys = command("keys", None, help="the agency's signing key")
+    keys = command("keys", None, help="the agency's signing key and master key")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     keys_init = keys_sub.add_parser(
-        "init", help="create the signing key (CASESTREAM_SIGNING_KEY_PATH) once"
+        "init",
+        help="create the signing key (CASESTREAM_SIGNING_KEY_PATH) and the master "
+        "key (CASESTREAM_MASTER_KEY_PATH) once",
     )
     keys_init.add_argument(
         "--if-missing", action="store_true", help="say nothing if it already exists"
     )
     keys_init.set_defaults(func=cmd_keys_init)
+    keys_rotate = keys_sub.add_parser(
+        "rotate-master",
+        help="replace the master key (CASESTREAM_MASTER_KEY_PATH) and re-wrap every "
+        "case's data key under the new one; events are not touched",
+    )
+    json_flag(keys_rotate)
+    keys_rotate.set_defaults(func=cmd_keys_rotate_master)
     keys_show = keys_sub.add_parser(
         "show", help="the signing key's public key and where the key is"
     )

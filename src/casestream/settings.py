@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     # The agency's Ed25519 key: signs checkpoints and certified exports; a key derived
     # from it seals snapshots. Created once by `casestream keys init`, never by a read.
     signing_key_path: str = "./casestream-signing-key.pem"
+    # The master key that wraps each case's data key (crypto-shredding, shredding.py);
+    # a file outside the database, made by `casestream keys init`. Without it events
+    # are stored in clear and erasure is refused.
+    master_key_path: str = "./casestream-master-key.json"
+    # An erasure compacts the store at once (SQLite VACUUM, PostgreSQL VACUUM FULL:
+    # every table is rewritten, under an exclusive lock). A large PostgreSQL store may
+    # turn it off and run `casestream compact` in a maintenance window instead.
+    compact_on_erase: bool = True
     # The agency's published Ed25519 public key (hex) that `verify` checks signatures
     # against; empty means the signing key's own.
     public_key: str = Field(default="", pattern=r"^([0-9a-fA-F]{64})?$")
@@ -128,6 +136,10 @@ class Settings(BaseSettings):
         """Where the signing key is, absolute (relative to the directory the command
         runs in), so that every message names the file really looked at."""
         return Path(self.signing_key_path).absolute()
+
+    @property
+    def master_key_file(self) -> Path:
+        return Path(self.master_key_path).absolute()
 
     @field_validator("timezone")
     @classmethod

@@ -78,8 +78,8 @@ def test_the_walk_finds_both_aggregates_and_their_events():
 
     assert {"Probationer.ContactLogged", "Partner.Registered"} <= names
     # 27 + referral sessions and consents (3) + appointments and the road to court
-    # (6) + alert events (4)
-    assert len(names) == 40
+    # (6) + alert events (4) + the erasure (1)
+    assert len(names) == 41
 
 
 @pytest.mark.parametrize(

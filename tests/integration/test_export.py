@@ -369,6 +369,7 @@ def casestream(settings: Settings, cwd: Path, *args: str) -> str:
         **os.environ,
         "CASESTREAM_DB": settings.db.get_secret_value(),
         "CASESTREAM_SIGNING_KEY_PATH": str(settings.signing_key_path),
+        "CASESTREAM_MASTER_KEY_PATH": str(settings.master_key_path),
         "COLUMNS": "200",
     }
     result = subprocess.run(

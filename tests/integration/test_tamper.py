@@ -18,7 +18,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from tests.conftest import postgres_dsn
+from tests.conftest import postgres_dsn, store_settings
 from tests.factories import OFFICER, full_lifecycle, open_case
 
 from casestream import chain
@@ -40,6 +40,21 @@ Execute = Callable[[str, tuple[Any, ...]], None]
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def settings(
+    store: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Settings]:
+    """A store writing events in clear (no master key), where an insider can forge
+    readable bytes, which is what these tests forge. On an encrypted store a changed
+    byte fails AES-GCM authentication and the read refuses the event outright
+    (``tests/application/test_erasure.py``)."""
+    chosen = store_settings(store, tmp_path, request).model_copy(
+        update={"master_key_path": str(tmp_path / "no-master-key.json")}
+    )
+    yield chosen
+    open_store(chosen).forget()
 
 
 @pytest.fixture

@@ -53,6 +53,8 @@ class Permission(StrEnum):
     READ_AUDIT_TRAIL = "read_audit_trail"
     READ_OUTCOMES = "read_outcomes"
     SEAL_CASES = "seal_cases"
+    # Erasing a person's data by court order (crypto-shredding): admins only.
+    ERASE_CASES = "erase_cases"
     # Restricting a case to named users, or excluding users from it (limited access).
     RESTRICT_CASES = "restrict_cases"
     # Signing a checkpoint adds evidence and changes no record: auditors may.

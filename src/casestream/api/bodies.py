@@ -99,6 +99,7 @@ if TYPE_CHECKING:
     CloseCase = Schema
     ReopenCase = Schema
     SealCase = Schema
+    EraseCase = Schema
     RestrictCase = Schema
     LiftRestriction = Schema
     AcknowledgeAlert = Schema
@@ -137,6 +138,7 @@ else:
     CloseCase = body_of(cmd.CloseCase)
     ReopenCase = body_of(cmd.ReopenCase)
     SealCase = body_of(cmd.SealCase)
+    EraseCase = body_of(cmd.EraseCase)
     RestrictCase = body_of(cmd.RestrictCase)
     LiftRestriction = body_of(cmd.LiftRestriction)
     AcknowledgeAlert = body_of(cmd.AcknowledgeAlert)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import parse_qsl, urlencode
 from uuid import UUID
 
 from fastapi import Depends, Header, Request, Response
@@ -132,6 +133,19 @@ def endpoint_of(request: Request) -> str:
     return f"{request.method} {route}"
 
 
+# Query parameters that name a person (a search): the append-only access log keeps
+# that they were given, never their values, which an erasure could not remove.
+PERSONAL_QUERY = frozenset({"crn", "name", "court_case"})
+
+
+def logged_query(query: str) -> str:
+    """A request's query as the access log keeps it (search terms withheld)."""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode(
+        [(k, "[withheld]" if k in PERSONAL_QUERY else v) for k, v in pairs], safe="[]"
+    )
+
+
 def log_reads(
     access_log: AccessLog,
     principal: Principal,
@@ -148,7 +162,7 @@ def log_reads(
                 probationer_id=case_id,
                 endpoint=endpoint_of(request),
                 outcome=outcome,
-                query=request.url.query,
+                query=logged_query(request.url.query),
             )
             for case_id in case_ids
         ]

@@ -269,6 +269,8 @@ PUBLISHED: dict[type, Shape] = {
         "rule_version": CODE,
         "as_of": CODE,
     },
+    # An erasure: which court order; consumers holding the person's data must drop it.
+    Probationer.Erased: {"court_order_ref": CODE},
     Partner.Registered: {"services": CODE},
     Partner.ServicesUpdated: {"services": CODE},
     Partner.Deactivated: {},

@@ -43,6 +43,15 @@ class Recorded(Schema):
     version: int
 
 
+class Erasure(Schema):
+    """An erasure order carried out: the ``Erased`` event's version, and what was
+    done to the database files so that no deleted bytes of the person remain."""
+
+    probationer_id: UUID
+    version: int
+    compacted: list[str]
+
+
 class PointInTime(Schema):
     """Which past state a read shows; absent for the current state."""
 

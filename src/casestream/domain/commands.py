@@ -475,6 +475,14 @@ class SealCase(CaseCommand):
 
 
 @dataclass(frozen=True, kw_only=True)
+class EraseCase(CaseCommand):
+    """Erase the person's data by court order (crypto-shredding): the case's data
+    key is destroyed, its events stay, chained, but unreadable."""
+
+    court_order_ref: Line
+
+
+@dataclass(frozen=True, kw_only=True)
 class RestrictCase(CaseCommand):
     """Restrict who sees the case (limited-access offender): ``only`` the named
     users, or everyone in scope but the ``exclude``d ones; a reason is required.

@@ -68,6 +68,15 @@ class CaseSealedError(StateConflict):
     """Raised when an entry is added to a case a court has sealed."""
 
 
+class CaseErasedError(StateConflict):
+    """Raised when anything is recorded on a case whose personal data was erased."""
+
+
+class ErasureUnavailable(StateConflict):
+    """Raised when a case cannot be erased by destroying its key: the store has no
+    master key, or the case has events written in clear before encryption."""
+
+
 class CaseAlreadyOpen(StateConflict):
     """Raised when an open case is reopened."""
 

@@ -8,11 +8,12 @@ exactly what it corrects while the original stays in the history.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import singledispatchmethod
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -21,6 +22,7 @@ from casestream.domain import alerts as due_rules, commands as cmd, derived, pol
 from casestream.domain.errors import (
     CaseAlreadyOpen,
     CaseClosed,
+    CaseErasedError,
     CaseSealedError,
     EntryAlreadyVoided,
     InvalidEffectiveTime,
@@ -34,6 +36,7 @@ from casestream.domain.errors import (
 from casestream.domain.values import (
     AbsenceReason,
     Achievement,
+    ERASED,
     Actor,
     Agreement,
     AlertResolution,
@@ -265,6 +268,22 @@ def overall_result(results: Mapping[str, str]) -> DrugTestResult:
     return max((DrugTestResult(r) for r in results.values()), key=order.index)
 
 
+def _unless_erased(
+    apply: Callable[[Any, Probationer], None],
+) -> Callable[[Any, Probationer], None]:
+    """An event method that skips an event whose content was erased (see
+    ``Probationer.Event.__init_subclass__``)."""
+
+    def guarded(event: Any, aggregate: Probationer) -> None:
+        if not event.__dict__.get("content_erased"):
+            apply(event, aggregate)
+        elif isinstance(event, Probationer.CaseOpened):
+            aggregate.forget_person(event.effective_at)
+
+    guarded.__doc__ = apply.__doc__
+    return guarded
+
+
 class Probationer(Aggregate):
     """A person's supervision case: every entry an immutable event, state derived."""
 
@@ -272,8 +291,11 @@ class Probationer(Aggregate):
     # 3 added ``sealed``, 4 ``restriction``, 5 ``supervision_history``, 6 ``consents``
     # and the referral lifecycle's fields (links, sessions, outcomes), 7 contact
     # outcomes, method and place, violations' conditions, source and warrants, and
-    # ``assignments`` (who was in charge when), 8 alerts.
-    class_version = 8
+    # ``assignments`` (who was in charge when), 8 alerts, 9 ``erased``.
+    class_version = 9
+    # Its events and snapshots carry a person's data: the store encrypts them under
+    # the case's own key, so that an erasure order can destroy it (shredding.py).
+    personal_data = True
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -332,6 +354,10 @@ class Probationer(Aggregate):
         state.setdefault("alert_versions", [])
         state.setdefault("conditions_changed", None)
 
+    @staticmethod
+    def upcast_v8_v9(state: dict[str, Any]) -> None:
+        state.setdefault("erased", None)
+
     # Events are the stored contract: add fields with defaults or upcast, never rename.
 
     class Event(Aggregate.Event):
@@ -342,13 +368,30 @@ class Probationer(Aggregate):
         """
 
         class_version = 1
+        personal_data = True
 
         actor_id: str
         actor_role: str
         effective_at: datetime
         reason: str | None
 
+        def __init_subclass__(cls, **kwargs: Any) -> None:
+            """Every event method learns one more rule: an event read after its
+            case's key was destroyed (``content_erased``) changes nothing but the
+            version, since what it said is gone; an erased opening leaves the
+            skeleton of a case. Wrapped here once, not repeated in each method."""
+            super().__init_subclass__(**kwargs)
+            own = cls.__dict__.get("apply")
+            if own is not None:
+                cls.apply = _unless_erased(own)  # type: ignore[method-assign,assignment]
+
     class CaseOpened(Event, Aggregate.Created):
+        # What a reader is shown of the opening once its content was erased.
+        erased_placeholders: ClassVar[dict[str, dict[str, Any]]] = {
+            "person": {"name": ERASED, "identifiers": {"crn": ERASED}},
+            "court_order": {"court": ERASED, "case_number": ERASED},
+        }
+
         person: dict[str, Any]
         offences: list[dict[str, Any]]
         court_order: dict[str, Any]
@@ -390,6 +433,7 @@ class Probationer(Aggregate):
             a.alerts = {}
             a.alert_versions = []
             a.conditions_changed = None
+            a.erased = None
 
     class ConditionsModified(Event):
         added: list[dict[str, Any]]
@@ -1106,6 +1150,25 @@ class Probationer(Aggregate):
                 "at": self.effective_at,
             }
             aggregate.alert_versions.append(self.originator_version)
+    class Erased(Event):
+        """A court ordered the person's data erased: the case's data key is destroyed
+        after this event is stored. Stored in clear (who, when, which order), so it
+        reads the same before and after; its ``reason`` must not name the person.
+        The state it leaves is the skeleton a replay of the shredded events gives."""
+
+        personal_data = False
+        court_order_ref: str
+
+        def apply(self, aggregate: Probationer) -> None:
+            opened_at = aggregate.opened_at
+            aggregate.forget_person(opened_at)
+            aggregate.status = CaseStatus.CLOSED
+            aggregate.erased = {
+                "court_order_ref": self.court_order_ref,
+                "effective_at": self.effective_at,
+                "by": self.actor_id,
+                "reason": self.reason,
+            }
 
     def __init__(self) -> None:
         """Empty shell: CaseOpened.apply sets the state (typed here for readers)."""
@@ -1136,6 +1199,18 @@ class Probationer(Aggregate):
         self.alerts: dict[str, dict[str, Any]] = {}
         self.alert_versions: list[int] = []
         self.conditions_changed: int | None = None
+        self.erased: dict[str, Any] | None = None
+
+    def forget_person(self, opened_at: datetime) -> None:
+        """The state of a case whose events were shredded: every field at its empty
+        value, the person's name ``[erased]``, the opening time (kept in clear)."""
+        Probationer.__init__(self)  # state fields only: id and version stay
+        erased = copy.deepcopy(Probationer.CaseOpened.erased_placeholders)
+        self.person, self.court_order = erased["person"], erased["court_order"]
+        self.supervision_type = ERASED
+        self.officer_id = self.unit_id = ERASED
+        self.opened_at = opened_at
+        self.supervision_history = [[opened_at, SupervisionLevel.PENDING_ASSESSMENT, 1]]
 
     # Commands check the rules, then trigger an event; event apply methods only change
     # state, because they run again on every replay (a rule tightened later must not
@@ -1922,6 +1997,24 @@ class Probationer(Aggregate):
         )
 
     @execute.register
+    def erase(self, c: cmd.EraseCase, actor: Actor) -> None:
+        """Record an erasure order; the application then destroys the case's key.
+        Allowed on a closed or sealed case (expungement usually follows both)."""
+        require_reason(c.reason, "erasing a case")
+        if self.erased is not None:
+            raise CaseErasedError(f"case {self.id} was already erased")
+        now = self.Event.create_timestamp()
+        self.trigger_event(
+            self.Erased,
+            timestamp=now,
+            actor_id=actor.id,
+            actor_role=actor.role,
+            effective_at=_effective_time(c.effective_at, now, not_before=None),
+            reason=require_text(c.reason, "reason"),
+            court_order_ref=require_text(c.court_order_ref, "court_order_ref"),
+        )
+
+    @execute.register
     def restrict(self, c: cmd.RestrictCase, actor: Actor) -> None:
         """Restrict the case to, or exclude, named users; the reason is kept."""
         require_reason(c.reason, "restricting a case")
@@ -2189,6 +2282,8 @@ class Probationer(Aggregate):
 
         ``about`` is the entry the event concerns: it cannot take effect before it.
         """
+        if self.erased is not None:
+            raise CaseErasedError(f"case {self.id} was erased by court order")
         if self.sealed is not None:
             raise CaseSealedError(f"case {self.id} is sealed by court order")
         if self.status == CaseStatus.CLOSED and not allow_closed:

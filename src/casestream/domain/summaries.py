@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from casestream.domain.values import ERASED
+
 
 def _words(value: object) -> str:
     return str(value).replace("_", " ")
@@ -137,6 +139,7 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         f"Alert {d['alert_id']} resolved by {_words(d['resolution'])}"
         + (f" (v{d['by_version']})" if d.get("by_version") else "")
     ),
+    "Erased": lambda d: f"Personal data erased by court order {d['court_order_ref']}",
     "Registered": lambda d: f"Partner registered: {d['name']}",
     "ServicesUpdated": lambda d: (
         "Partner services: " + ", ".join(_words(s) for s in d["services"])
@@ -150,6 +153,8 @@ def summarize(event_type: str, data: Mapping[str, Any]) -> str:
     summary = SUMMARIES.get(event_type)
     if summary is None:
         return event_type
+    if ERASED in data.values():  # its case's data was erased: only the type is left
+        return f"{event_type} {ERASED}"
     try:
         return summary(data)
     except (KeyError, TypeError, AttributeError):

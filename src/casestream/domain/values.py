@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# What a reader is shown in place of a person's data once an erasure order destroyed
+# the key it was encrypted under (``casestream.shredding``).
+ERASED = "[erased]"
+
 
 @dataclass(frozen=True)
 class Actor:

@@ -12,6 +12,7 @@ import threading
 from typing import ClassVar
 
 from casestream.access_log import AccessLog, MemoryAccessLog
+from casestream.persistence.data_keys import MemoryDataKeys
 from casestream.persistence.health import StoreHealth, Trigger
 from casestream.persistence.memory import (
     MEMORY_STORE,
@@ -34,6 +35,7 @@ class MemoryStore(Store):
     kind: ClassVar[str] = "memory"
     factory = MemoryFactory
     views = VIEWS
+    data_keys = "casestream.persistence.data_keys:MemoryDataKeys"
 
     @property
     def name(self) -> str:
@@ -66,6 +68,7 @@ class MemoryStore(Store):
 
     def forget(self) -> None:
         forget_memory_store(self.name)
+        MemoryDataKeys.forget(self.name)
         MemoryRegistry(self.name).forget()
         with _LOGS_LOCK:
             _LOGS.pop(self.name, None)

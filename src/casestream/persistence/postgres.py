@@ -488,6 +488,10 @@ APPEND_ONLY_SUFFIXES = ("", *APPEND_ONLY_SIDE_TABLES, "_idempotency")
 APPEND_ONLY: Privileges = ("SELECT", "INSERT")
 # Snapshots are a cache the service may prune; they are not history.
 SNAPSHOTS: Privileges = ("SELECT", "INSERT", "DELETE")
+# Wrapped data keys (shredding.py): made on a case's first write, overwritten by a
+# tombstone when an erasure destroys one; never deleted.
+DATA_KEYS: Privileges = ("SELECT", "INSERT", "UPDATE")
+DATA_KEYS_TABLE = "data_keys"
 # Read models are rebuilt from the events at will: the service keeps them.
 READ_WRITE: Privileges = ("SELECT", "INSERT", "UPDATE", "DELETE")
 # What a refused rewrite needs; never granted on an append-only table.
@@ -507,6 +511,7 @@ def event_store_privileges(events_table: str) -> dict[str, Privileges]:
     """What the runtime role may do on each event-store table, and nothing else."""
     tables = dict.fromkeys(append_only_tables(events_table), APPEND_ONLY)
     tables[snapshots_table(events_table)] = SNAPSHOTS
+    tables[DATA_KEYS_TABLE] = DATA_KEYS
     return tables
 
 

@@ -33,6 +33,7 @@ class PostgresStore(Store):
     kind: ClassVar[str] = "postgres"
     factory = PostgresRecordedAtFactory
     views = VIEWS
+    data_keys = "casestream.persistence.data_keys:PostgresDataKeys"
 
     @property
     def _url(self) -> SplitResult:

@@ -30,6 +30,7 @@ class SQLiteStore(Store):
     kind: ClassVar[str] = "sqlite"
     factory = SQLiteRecordedAtFactory
     views = VIEWS
+    data_keys = "casestream.persistence.data_keys:SQLiteDataKeys"
 
     @cached_property
     def path(self) -> str:

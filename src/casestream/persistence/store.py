@@ -29,6 +29,7 @@ from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import Roles
 from casestream.persistence.webhook_db import WebhookDB
 from casestream.projections.registry import Registry
+from casestream.shredding import DATA_KEYS_ENV, MASTER_KEY_ENV
 
 if TYPE_CHECKING:  # settings.py imports this module to validate CASESTREAM_DB
     from casestream.settings import Settings
@@ -75,6 +76,8 @@ class Store(ABC):
     kind: ClassVar[str]
     factory: ClassVar[type[InfrastructureFactory[Any]]]
     views: ClassVar[Mapping[str, type[TrackingRecorder]]]
+    # Its table of wrapped data keys (``persistence/data_keys.py``), a topic.
+    data_keys: ClassVar[str]
 
     # --- The event store.
 
@@ -89,7 +92,18 @@ class Store(ABC):
             "PERSISTENCE_MODULE": get_topic(self.factory),
             "CREATE_TABLE": "y" if create else "n",
             **self._snapshot_env(),
+            **self._shredding_env(),
             **self.library_env(small_pool=small_pool),
+        }
+
+    def _shredding_env(self) -> dict[str, str]:
+        """Where the master key is and which table keeps the data keys: personal
+        data is then encrypted per case (``casestream.shredding``). An empty path
+        (no key made yet) writes events in clear and refuses erasures."""
+        path = self.settings.master_key_file
+        return {
+            MASTER_KEY_ENV: str(path) if path.exists() else "",
+            DATA_KEYS_ENV: self.data_keys,
         }
 
     @abstractmethod

@@ -21,6 +21,7 @@ from casestream.application import event_payload, event_type
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.summaries import summarize
+from casestream.domain.values import ERASED
 from casestream.projections.poison import (
     OnPoisoned,
     PoisonAware,
@@ -28,6 +29,7 @@ from casestream.projections.poison import (
     apply_or_skip,
     refuse_unstorable,
 )
+from casestream.shredding import content_erased
 
 Row = dict[str, Any]
 RecordedAt = Callable[[Sequence[int]], dict[int, datetime]]
@@ -45,7 +47,8 @@ def to_json(value: Any) -> str:
 
 
 def audit_row(event: Any, position: int) -> Row:
-    """An event as an audit row; ``recorded_at`` is filled by the view from the store."""
+    """An event as an audit row; ``recorded_at`` is filled by the view from the store.
+    An event whose case was erased keeps its skeleton only (``ERASED_ROW``)."""
     data = event_payload(event)
     kind = event_type(event)
     corrects = isinstance(event, Probationer.EntryCorrected | Probationer.EntryVoided)
@@ -65,8 +68,26 @@ def audit_row(event: Any, position: int) -> Row:
         "corrects_version": data.get("target_version") if corrects else None,
         "payload": to_json(data),
     }
+    if content_erased(event):
+        row.update(erased_row(row))
     refuse_unstorable({**row, "payload": data}, "the audit row")
     return row
+
+
+# What an audit row keeps of an event once its case was erased: type, times, actor
+# and position; the views overwrite the rows of a case with it when its ``Erased``
+# event arrives, and a rebuild writes the same from the shredded events.
+ERASED_ROW: Row = {"reason": ERASED, "payload": "{}"}
+
+
+def erased_row(row: Row) -> Row:
+    """The fields ``erase_case`` overwrites in a row (the SQL views say the same)."""
+    return {
+        **ERASED_ROW,
+        "summary": f"{row['event_type']} {ERASED}",
+        "corrects_entry": None,
+        "corrects_version": None,
+    }
 
 
 # Event types of corrections, as stored in the rows' ``event_type``.
@@ -112,6 +133,11 @@ class AuditView(PoisonAware):
     def query(self, q: AuditQuery) -> list[Row]:
         """Rows matching the filters, in global order, after a position."""
 
+    @abstractmethod
+    def erase_case(self, originator_id: str) -> None:
+        """Overwrite every row of an erased case with ``ERASED_ROW`` (its summary
+        with the type and ``[erased]``; no correction target)."""
+
     def corrections(self, originator_id: str) -> list[tuple[Row, Row | None]]:
         """Each correction or void of a case beside the entry version it targets."""
         rows = self.query(AuditQuery(originator_id=originator_id, limit=1_000_000))
@@ -131,6 +157,15 @@ class AuditProjection(Projection[AuditView]):
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        self._append(domain_event, tracking)
+
+    @process_event.register
+    def _(self, domain_event: Probationer.Erased, tracking: Tracking) -> None:
+        # The case's rows first (idempotent: a crash before the append repeats it).
+        self.view.erase_case(str(domain_event.originator_id))
+        self._append(domain_event, tracking)
+
+    def _append(self, domain_event: Any, tracking: Tracking) -> None:
         def apply() -> None:
             row = audit_row(domain_event, tracking.notification_id)
             self.view.append([row], tracking)

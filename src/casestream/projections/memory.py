@@ -15,6 +15,7 @@ from casestream.projections.audit import (
     AuditQuery,
     AuditView,
     Row,
+    erased_row,
     matches,
 )
 from casestream.projections.caseload import (
@@ -179,6 +180,12 @@ class MemoryAuditView(MemoryPoisoned, AuditView):
         with self._database_lock:
             found = [dict(r) for r in self._rows if matches(r, q)]
         return found[: q.limit]
+
+    def erase_case(self, originator_id: str) -> None:
+        with self._database_lock:
+            for r in self._rows:
+                if r["originator_id"] == originator_id:
+                    r.update(erased_row(r))
 
 
 # This store's view of each read model, by projection name: the store hands them out

@@ -11,9 +11,11 @@ from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg.sql import SQL, Composed, Identifier
 
+from casestream.domain.values import ERASED
 from casestream.persistence.postgres import tables_created_one_at_a_time
 from casestream.projections.audit import (
     AUDIT_COLUMNS,
+    ERASED_ROW,
     AuditProjection,
     AuditQuery,
     AuditView,
@@ -310,6 +312,18 @@ class PostgresAuditView(PostgresView, AuditView):
             self._insert_tracking(curs, tracking)
             self._insert_poisoned(curs, poisoned)
             curs.executemany(self._insert, list(rows))
+
+    def erase_case(self, originator_id: str) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                self.sql(
+                    "UPDATE {schema}.{table} SET reason = %(reason)s, "
+                    "payload = %(payload)s::jsonb, summary = event_type || ' ' || "
+                    "%(erased)s, corrects_entry = NULL, corrects_version = NULL "
+                    "WHERE originator_id = %(id)s"
+                ),
+                {**ERASED_ROW, "erased": ERASED, "id": originator_id},
+            )
 
     def query(self, q: AuditQuery) -> list[Row]:
         where, params = audit_where(q, "%s", lambda t: t)

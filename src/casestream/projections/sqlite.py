@@ -10,14 +10,17 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
+from casestream.domain.values import ERASED
 from casestream.persistence import (
     SQLITE_NOW,
     NamedSQLiteTrackingRecorder,
     from_sqlite_time,
     to_sqlite_time,
 )
+from casestream.persistence.data_keys import secure_transaction
 from casestream.projections.audit import (
     AUDIT_COLUMNS,
+    ERASED_ROW,
     AuditProjection,
     AuditQuery,
     AuditView,
@@ -265,6 +268,15 @@ class SQLiteAuditView(SQLiteView, AuditView):
                 [*params, q.limit],
             )
             return [_from_sqlite(dict(r)) for r in c.fetchall()]
+
+    def erase_case(self, originator_id: str) -> None:
+        with secure_transaction(self.datastore) as c:
+            c.execute(
+                f"UPDATE {self.table} SET reason = :reason, payload = :payload, "
+                "summary = event_type || ' ' || :erased, corrects_entry = NULL, "
+                "corrects_version = NULL WHERE originator_id = :id",
+                {**ERASED_ROW, "erased": ERASED, "id": originator_id},
+            )
 
 
 def _to_sqlite(row: Row) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Trust reads and court orders on one case: verify its chain, export it certified, seal it."""
+"""Trust reads and court orders on one case: verify its chain, export it certified,
+seal it, erase the person's data."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from casestream.api.bodies import command_of
 from casestream.api.deps import (
     CaseHistoryDep,
     PrincipalDep,
+    ProjectionsDep,
     ReadableCase,
     SettingsDep,
     SubmissionDep,
 )
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import Instant, Recorded, Verification
+from casestream.api.schemas import Erasure, Instant, Recorded, Verification
 from casestream.domain import commands as cmd
 from casestream.domain.errors import InvalidInput
 from casestream.export import build_bundle, render_html
@@ -96,6 +98,31 @@ def seal(
     """Seal by court order (admin only): hidden from every role but admin and court."""
     command = command_of(cmd.SealCase, body)
     return submitted.on_case(probationer_id, command, body, Permission.SEAL_CASES)
+
+
+@router.post("/{probationer_id}/erase", status_code=status.HTTP_201_CREATED)
+def erase(
+    probationer_id: UUID,
+    body: bodies.EraseCase,
+    submitted: SubmissionDep,
+    cases: CaseHistoryDep,
+    projections: ProjectionsDep,
+    settings: SettingsDep,
+) -> Erasure:
+    """Erase the person's data by court order (admin only; a reason is required).
+
+    Records ``Erased`` (who, when, which order: readable for good), destroys the
+    case's data key, waits for the read models to overwrite the person's rows, then
+    compacts the database so no deleted or overwritten bytes of them remain (unless
+    ``CASESTREAM_COMPACT_ON_ERASE=false``: then ``casestream compact`` does it)."""
+    command = command_of(cmd.EraseCase, body)
+    recorded = submitted.on_case(probationer_id, command, body, Permission.ERASE_CASES)
+    projections.wait()
+    return Erasure(
+        probationer_id=recorded.id,
+        version=recorded.version,
+        compacted=cases.compact_store() if settings.compact_on_erase else [],
+    )
 
 
 @router.post("/{probationer_id}/restriction", status_code=status.HTTP_201_CREATED)
