@@ -533,3 +533,26 @@ def test_verify_on_the_command_line_names_the_broken_case_in_full(tmp_path: Path
     assert f"case {case_id} (3 versions): BROKEN at v4" in one.stdout
     assert every.returncode == 1
     assert f"case {case_id} was cut from version 4 to 3" in every.stdout
+
+
+def test_a_case_held_in_memory_is_refused_when_its_last_row_is_changed(
+    app: CaseHistory, sql: Execute
+):
+    case_id = open_case(app)
+    contacts(app, case_id, 3)  # its last command left the case cached at version 4
+    [state] = [
+        e.state
+        for e in app.recorder.select_events(case_id)
+        if e.originator_version == 4
+    ]
+    tampered = bytearray(state)
+    tampered[len(tampered) // 2] ^= 0x01
+
+    sql(
+        "UPDATE {events} SET state = ? WHERE originator_id = ? AND originator_version = 4",
+        (bytes(tampered), case_id),
+    )
+
+    with pytest.raises(IntegrityBroken):  # the cached case's rows are checked first
+        app.execute(case_id, cmd.AddNote(note_id="n1", text="x"), actor=OFFICER)
+    assert app.load_case(case_id).case.version == 4

@@ -73,7 +73,10 @@ class PostgresStore(Store):
             # A stuck writer must not block every writer forever (EVENTSOURCING.md §9).
             "POSTGRES_LOCK_TIMEOUT": str(s.lock_timeout_seconds),
             "POSTGRES_CONNECT_TIMEOUT": str(s.connect_timeout_seconds),
-            "POSTGRES_PRE_PING": "y",
+            # No ping per checkout (a round trip each, three per command): a
+            # connection lost with a restart fails its statement, which the
+            # recorders retry on another one.
+            "POSTGRES_PRE_PING": "n",
             # Never POSTGRES_ENABLE_DB_FUNCTIONS: that path skips the table lock and
             # lets a subscriber miss events (EVENTSOURCING.md §2.5).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
