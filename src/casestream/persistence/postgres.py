@@ -3,7 +3,7 @@ checkpoints beside the library's events table, append-only by triggers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -237,25 +237,29 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 "SELECT fingerprint, originator_id, originator_version "
                 "FROM {schema}.{idempotency} WHERE key = %s"
             ),
-            "case_events": self.sql(
-                "SELECT e.originator_version AS v, e.topic, e.state, "
+            # A case's rows with the highest linked version and the head the latest
+            # checkpoint saw, in one statement, so from one snapshot (under READ
+            # COMMITTED each statement has its own: a writer committing between two
+            # made an intact case look broken) and in one round trip. The two
+            # one-row parts are joined to every event row (and to none, as nulls).
+            "case_rows": self.sql(
+                "WITH last AS (SELECT MAX(originator_version) AS last_v FROM "
+                "{schema}.{chain} WHERE originator_id = %(id)s), "
+                "cp AS (SELECT h.position AS cp_position, h.originator_version AS "
+                "cp_v, h.link AS cp_link, c.link AS cp_now FROM "
+                "{schema}.{checkpoint_heads} h LEFT JOIN {schema}.{chain} c "
+                "ON c.originator_id = h.originator_id "
+                "AND c.originator_version = h.originator_version "
+                "WHERE h.originator_id = %(id)s ORDER BY h.position DESC LIMIT 1), "
+                "ev AS (SELECT e.originator_version AS v, e.topic, e.state, "
                 "e.recorded_at AS t, e.notification_id AS n, c.link "
                 "FROM {schema}.{events} e LEFT JOIN {schema}.{chain} c "
                 "ON c.originator_id = e.originator_id "
                 "AND c.originator_version = e.originator_version "
-                "WHERE e.originator_id = %s AND e.originator_version >= %s "
-                "AND e.originator_version <= %s ORDER BY e.originator_version"
-            ),
-            "last_linked": self.sql(
-                "SELECT MAX(originator_version) AS v FROM {schema}.{chain} "
-                "WHERE originator_id = %s"
-            ),
-            "checkpointed": self.sql(
-                "SELECT h.position, h.originator_version AS v, h.link, c.link AS now "
-                "FROM {schema}.{checkpoint_heads} h LEFT JOIN {schema}.{chain} c "
-                "ON c.originator_id = h.originator_id "
-                "AND c.originator_version = h.originator_version "
-                "WHERE h.originator_id = %s ORDER BY h.position DESC LIMIT 1"
+                "WHERE e.originator_id = %(id)s AND e.originator_version >= %(gte)s "
+                "AND e.originator_version <= %(lte)s) "
+                "SELECT * FROM last LEFT JOIN cp ON true LEFT JOIN ev ON true "
+                "ORDER BY ev.v"
             ),
             "link": self.sql(
                 "SELECT link FROM {schema}.{chain} "
@@ -312,7 +316,7 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
     # Reads retry a lost connection as the library's writes do: the pool does not
     # ping a connection before handing it out (a round trip on every checkout).
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
-    def _query(self, name: str, params: Sequence[Any]) -> list[Any]:
+    def _query(self, name: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._sql[name], params, prepare=True)
             return list(curs.fetchall())
@@ -372,26 +376,11 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
     def case_rows(
         self, originator_id: UUID, *, gte: int = 1, lte: int | None = None
     ) -> CaseRows:
-        """One round trip (a pipeline) for the events, the last link and the head
-        the latest checkpoint saw, all from one snapshot (REPEATABLE READ): under
-        READ COMMITTED each statement has its own, so a writer committing between
-        them made an intact case look broken (a link without its event)."""
+        """The events, the last link and the head the latest checkpoint saw, from
+        one statement (see ``case_rows`` above)."""
         top = lte if lte is not None else 2**62
-        with (
-            self.datastore.get_connection() as conn,
-            conn.pipeline(),
-            conn.transaction(),
-            conn.cursor() as c1,
-            conn.cursor() as c2,
-            conn.cursor() as c3,
-        ):
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            c1.execute(
-                self._sql["case_events"], (originator_id, gte, top), prepare=True
-            )
-            c2.execute(self._sql["last_linked"], (originator_id,), prepare=True)
-            c3.execute(self._sql["checkpointed"], (originator_id,), prepare=True)
-            rows, last, checkpointed = c1.fetchall(), c2.fetchone(), c3.fetchone()
+        rows = self._query("case_rows", {"id": originator_id, "gte": gte, "lte": top})
+        first = rows[0]
         events = [
             ChainedEvent(
                 StoredEvent(originator_id, r["v"], r["topic"], bytes(r["state"])),
@@ -400,15 +389,15 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 bytes(r["link"]) if r["link"] is not None else None,
             )
             for r in rows
+            if r["v"] is not None
         ]
-        last_linked = last["v"] if last else None
-        if checkpointed is None:
-            return CaseRows(events, last_linked)
-        now = checkpointed["now"]
+        if first["cp_position"] is None:
+            return CaseRows(events, first["last_v"])
+        now = first["cp_now"]
         return CaseRows(
             events,
-            last_linked,
-            (checkpointed["position"], checkpointed["v"], bytes(checkpointed["link"])),
+            first["last_v"],
+            (first["cp_position"], first["cp_v"], bytes(first["cp_link"])),
             bytes(now) if now is not None else None,
         )
 
