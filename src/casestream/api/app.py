@@ -121,6 +121,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         scheduled = start_checkpoints(settings, case_history)
         case_history.find_duplicates = duplicate_finder(projections)
+        changes = store.changes()  # wakes /events/stream on a commit
+        app.state.changes = changes
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if scheduled is not None:
                 scheduled.stop()
+            changes.close()
             projections.stop()
             access_log.close()
             case_history.close()

@@ -13,6 +13,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 from psycopg.conninfo import make_conninfo
 
 from casestream.access_log import AccessLog, PostgresAccessLog
+from casestream.persistence.changes import Changes, ListenedChanges
 from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import PostgresRecordedAtFactory, Roles
 from casestream.persistence.postgres_health import PostgresHealth
@@ -82,6 +83,11 @@ class PostgresStore(Store):
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             **({"POSTGRES_SCHEMA": s.db_schema} if s.db_schema else {}),
         }
+
+    def changes(self) -> Changes:
+        from casestream.migrate import events_table  # imports the application
+
+        return ListenedChanges(self.conninfo, events_table())
 
     def registry(self) -> Registry:
         return PostgresRegistry(

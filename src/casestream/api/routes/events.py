@@ -22,6 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 from casestream.api.auth import Permission, Principal, Role, require
 from casestream.api.deps import (
     CaseHistoryDep,
+    ChangesDep,
     PrincipalDep,
     ProjectionsDep,
     SettingsDep,
@@ -31,6 +32,7 @@ from casestream.api.errors import PROBLEM_RESPONSES, MalformedCursor, MalformedH
 from casestream.api.feed import read_page, topics_for
 from casestream.api.schemas import EventPage
 from casestream.application import CaseHistory
+from casestream.persistence.changes import Changes
 
 router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEM_RESPONSES)
 
@@ -138,6 +140,7 @@ def stream_events(
     cases: CaseHistoryDep,
     projections: ProjectionsDep,
     settings: SettingsDep,
+    changes: ChangesDep,
     after: Position = 0,
     types: Types = None,
     max_seconds: Annotated[
@@ -168,6 +171,7 @@ def stream_events(
             poll=settings.feed_poll_seconds,
             deadline=None if max_seconds is None else monotonic() + max_seconds,
             stop=stop,
+            changes=changes,
         ),
         stop,
     )
@@ -183,12 +187,15 @@ def _tail(
     poll: float,
     deadline: float | None,
     stop: threading.Event,
+    changes: Changes,
 ) -> Iterator[str]:
-    """Poll the store every ``poll`` seconds (a sync generator: Starlette runs it in a
-    worker thread) until the deadline, or until the response ends."""
+    """Read the store when told of a commit, or every ``poll`` seconds where nothing
+    tells (a sync generator: Starlette runs it in a worker thread), until the
+    deadline, or until the response ends."""
     yield f"retry: {int(poll * 2000)}\n\n"
     quiet_since = monotonic()
     while not stop.is_set() and (deadline is None or monotonic() < deadline):
+        mark = changes.mark()  # before the read: a commit during it wakes the wait
         events, after = read_page(
             cases,
             after,
@@ -207,4 +214,4 @@ def _tail(
             quiet_since = monotonic()
             yield ": keepalive\n\n"
         wait = poll if deadline is None else min(poll, max(deadline - monotonic(), 0))
-        stop.wait(wait)
+        changes.wait(mark, wait, stop)
