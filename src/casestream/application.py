@@ -214,6 +214,7 @@ class CaseHistory(Application[UUID]):
         new: dict[UUID, int] = {}
         for event in processing_event.events:
             new[event.originator_id] = new.get(event.originator_id, 0) + 1
+        taken = []
         for oid, count in new.items():
             aggregate = processing_event.aggregates.get(oid)
             interval = self.snapshotting_intervals.get(type(aggregate))
@@ -221,7 +222,9 @@ class CaseHistory(Application[UUID]):
                 continue
             if aggregate.version // interval > (aggregate.version - count) // interval:
                 snapshot_class = getattr(type(aggregate), "Snapshot", Snapshot)
-                self.snapshots.put([snapshot_class.take(aggregate)])
+                taken.append(snapshot_class.take(aggregate))
+        if taken:  # one write for all of a save's snapshots (a bulk import has many)
+            self.snapshots.put(taken)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -177,19 +177,19 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             ),
             self.sql("REVOKE ALL ON FUNCTION {schema}.{lock}() FROM PUBLIC"),
             # A command's append in one statement, so one round trip with its
-            # commit (autocommit): the writers' lock, the wake-up, the idempotency
-            # key, then the events (the trigger adds recorded-at and chain link).
-            # The same steps, in the same order, as the library's pipelined
-            # transaction; it runs with the caller's rights.
+            # commit (autocommit): the idempotency key (a repeat fails here, before
+            # any lock), the writers' lock, the wake-up, then the events (the
+            # trigger adds recorded-at and chain link). The library's pipelined
+            # transaction in one call; it runs with the caller's rights.
             self.sql(
                 "CREATE OR REPLACE FUNCTION {schema}.{append}(events "
                 "{schema}.{stored_event}[], key text, fingerprint text, "
                 "lock_timeout text) RETURNS SETOF bigint LANGUAGE plpgsql AS $$ "
-                "BEGIN PERFORM set_config('lock_timeout', lock_timeout, true); "
-                "PERFORM {schema}.{lock}(); NOTIFY {channel}; "
-                "IF key IS NOT NULL THEN INSERT INTO {schema}.{idempotency} VALUES "
-                "(key, fingerprint, events[cardinality(events)].originator_id, "
+                "BEGIN IF key IS NOT NULL THEN INSERT INTO {schema}.{idempotency} "
+                "VALUES (key, fingerprint, events[cardinality(events)].originator_id, "
                 "events[cardinality(events)].originator_version); END IF; "
+                "PERFORM set_config('lock_timeout', lock_timeout, true); "
+                "PERFORM {schema}.{lock}(); NOTIFY {channel}; "
                 "RETURN QUERY INSERT INTO {schema}.{events} (originator_id, "
                 "originator_version, topic, state) SELECT e.originator_id, "
                 "e.originator_version, e.topic, e.state FROM unnest(events) e "
