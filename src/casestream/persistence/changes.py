@@ -91,5 +91,6 @@ class ListenedChanges(Changes):
             return self._count != mark
 
     def close(self) -> None:
+        """Ask the listener to stop; it does within a second (not waited for: a
+        server's shutdown need not wait for a connection that writes nothing)."""
         self._closed.set()
-        self._thread.join(timeout=5)
