@@ -273,19 +273,18 @@ def full_lifecycle(app: CaseHistory) -> UUID:
     return case
 
 
-def log_contacts(app: CaseHistory, case_id: UUID, n: int) -> None:
+def log_contacts(app: CaseHistory, case_id: UUID, n: int, **overrides: Any) -> None:
     """``n`` attended office contacts through the command path, ids k0, k1, ..."""
+    fields = {
+        "contact_type": "office",
+        "attendance": "attended",
+        "location": "Office",
+        "summary": "Reported",
+        **overrides,
+    }
     for k in range(n):
         app.execute(
-            case_id,
-            cmd.LogContact(
-                contact_id=f"k{k}",
-                contact_type="office",
-                attendance="attended",
-                location="Office",
-                summary="Reported",
-            ),
-            actor=OFFICER,
+            case_id, cmd.LogContact(contact_id=f"k{k}", **fields), actor=OFFICER
         )
 
 
