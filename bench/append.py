@@ -6,7 +6,9 @@
    an idempotency key (as every API write has), and through the library's plain
    PostgreSQL recorder (``PERSISTENCE_MODULE=eventsourcing.postgres``): the cost of the
    chain. Baseline: raw ``psycopg`` single-row INSERT transactions of the same bytes
-   into a table of the same shape, at the same concurrency.
+   into a table of the same shape, at the same concurrency. **store append + key**
+   is casestream's recorder alone (one stored event with recorded-at, chain link and
+   idempotency key, no command): what an append costs against that raw INSERT.
 2. Bulk import (a legacy history migration): demo histories built on the aggregates in
    memory, then saved through the application in batches; baseline: ``COPY`` of the
    very same rows into a table of the same shape, in the same batches.
@@ -27,7 +29,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import JSONTranscoder, StoredEvent
 from rich.table import Table
 
 from bench.common import (
@@ -57,7 +59,13 @@ from casestream.settings import Settings
 
 CASES_PER_WRITER = 4
 SAMPLE: list[tuple[str, bytes]] = []  # the bytes every raw INSERT writes
-VARIANTS = ("raw INSERT", "library recorder", "casestream", "casestream + key")
+VARIANTS = (
+    "raw INSERT",
+    "store append + key",
+    "library recorder",
+    "casestream",
+    "casestream + key",
+)
 
 RAW_TABLE = """
 CREATE TABLE {name} (
@@ -152,6 +160,25 @@ class AppWriter:
         contact_id = f"k{self.run_id}-{w}-{n}"
         key = f"{self.run_id}-{w}-{n}" if self.keyed else None
         log_contact(self.app, case_id, contact_id, key)
+
+
+class StoreWriter:
+    """Appends through casestream's recorder alone, no command: one stored event with
+    its recorded-at, chain link and idempotency key, each writer on its own stream."""
+
+    def __init__(
+        self, app: CaseHistory, writers: int, topic: str, state: bytes
+    ) -> None:
+        self.recorder = app.recorder
+        self.ids = [uuid.uuid4() for _ in range(writers)]
+        self.topic, self.state = topic, state
+        self.run_id = uuid.uuid4().hex[:6]
+
+    def __call__(self, w: int, n: int) -> None:
+        event = StoredEvent(self.ids[w], n + 1, self.topic, self.state)
+        self.recorder.insert_events(
+            [event], idempotency=(f"s{self.run_id}-{w}-{n}", "bench")
+        )
 
 
 class LibraryCases(Application[UUID]):
@@ -280,6 +307,10 @@ def _one_run(
         with LibraryCases(env=library_env(settings)) as library:
             return run_writers(writers, seconds, LibraryWriter(library, writers))
     with CaseHistory(env=open_store(settings).env()) as app:
+        if variant.startswith("store"):
+            topic, state = SAMPLE[0]
+            store_writer = StoreWriter(app, writers, topic, state)
+            return run_writers(writers, seconds, store_writer)
         writer = AppWriter(app, writers, keyed=variant.endswith("key"))
         return run_writers(writers, seconds, writer)
 

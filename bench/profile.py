@@ -1,13 +1,14 @@
-"""Where a command's time goes: the slowest path against its baseline is the append
-(one command = load the case, run the command, save one event), at about a tenth of
-a raw INSERT's rate. This profiles it on PostgreSQL three ways:
+"""Where a command's time goes: the append (one command = bring the case up to date,
+run the command, save one event) against a raw INSERT. This profiles it on
+PostgreSQL three ways:
 
 1. pyinstrument over a run of commands (text report in ``bench/results/``);
-2. the command split into its stages, each timed directly (no profiler overhead);
+2. the command split into the stages ``CaseHistory.execute`` takes, each timed
+   directly (no profiler overhead), beside the full checked load an uncached case
+   needs instead of the first stage;
 3. what-ifs, each in its own process, against the unchanged path in the same run:
-   ``python -O`` (drops the library's per-event ``assert isinstance(event,
-   CanMutateProtocol)``, a runtime Protocol check), ``POSTGRES_PRE_PING=n`` (no
-   round trip to test each pooled connection before use) and both.
+   ``python -O``, ``POSTGRES_PRE_PING=y`` (a round trip to test each pooled
+   connection before use, as before issue #12) and no case cache.
 
 Then the slowest API read against its baseline, ``GET /caseloads/{officer}``, step by
 step as the route takes them (without HTTP), on a store of 100,000 demo events.
@@ -47,8 +48,8 @@ CASES = 4
 WHAT_IFS: dict[str, tuple[list[str], dict[str, str]]] = {
     "as shipped": ([], {}),
     "python -O": (["-O"], {}),
-    "POSTGRES_PRE_PING=n": ([], {"POSTGRES_PRE_PING": "n"}),
-    "-O and no pre-ping": (["-O"], {"POSTGRES_PRE_PING": "n"}),
+    "POSTGRES_PRE_PING=y (as before #12)": ([], {"POSTGRES_PRE_PING": "y"}),
+    "no case cache (CASE_CACHE_SIZE=0)": ([], {"CASE_CACHE_SIZE": "0"}),
 }
 
 
@@ -114,42 +115,34 @@ def what_ifs(commands: int, rounds: int) -> list[dict[str, Any]]:
 
 
 def stages(app: CaseHistory, ids: list[Any], commands: int) -> list[dict[str, Any]]:
-    """Each stage of the command, timed on its own (medians over ``commands``)."""
-    from eventsourcing.application import project_aggregate
-
-    assert app.snapshots is not None
+    """Each stage of the command path as ``CaseHistory.execute`` takes it, timed on
+    its own (medians over ``commands``), and, beside it, the full checked load a
+    command on an uncached case makes instead of the first stage."""
     parts: dict[str, list[float]] = {
-        "read snapshot (1 query)": [],
-        "read events after it (1 query)": [],
-        "deserialise (JSON, upcast)": [],
-        "replay (project_aggregate)": [],
+        "cached case brought to the head (1 statement, rows checked)": [],
         "run the command (domain rules)": [],
-        "save: chain, lock, insert, commit": [],
+        "save: one statement (key, lock, insert, commit)": [],
     }
+    full: list[float] = []
     replayed: list[int] = []
     for n in range(commands):
         case_id = ids[n % CASES]
         t0 = time.perf_counter()
-        snaps = app.snapshots.recorder.select_events(case_id, desc=True, limit=1)
+        case, checked = app._writable(case_id)
         t1 = time.perf_counter()
-        gt = snaps[0].originator_version if snaps else None
-        stored = app.recorder.select_events(case_id, gt=gt)
-        t2 = time.perf_counter()
-        events = [app.mapper.to_domain_event(s) for s in [*snaps, *stored]]
-        t3 = time.perf_counter()
-        case: Any = project_aggregate(None, events)
-        t4 = time.perf_counter()
         case.execute(cmd.LogContact(contact_id=f"s{n}", **CONTACT), OFFICER)
-        t5 = time.perf_counter()
+        t2 = time.perf_counter()
         app.save(case)
-        t6 = time.perf_counter()
-        replayed.append(len(events))
-        for name, seconds in zip(
-            parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5), strict=True
-        ):
+        app._keep(case, checked)
+        t3 = time.perf_counter()
+        loaded = app.load_case(case_id)
+        t4 = time.perf_counter()
+        full.append(t4 - t3)
+        replayed.append(len(loaded.recorded) - 1)
+        for name, seconds in zip(parts, (t1 - t0, t2 - t1, t3 - t2), strict=True):
             parts[name].append(seconds)
     total = sum(statistics.median(v) for v in parts.values())
-    return [
+    rows = [
         {
             "stage": name,
             "median_ms": round(statistics.median(v) * 1000, 3),
@@ -158,6 +151,15 @@ def stages(app: CaseHistory, ids: list[Any], commands: int) -> list[dict[str, An
         }
         for name, v in parts.items()
     ]
+    rows.append(
+        {
+            "stage": "for comparison: full checked load (snapshot + rows), uncached",
+            "median_ms": round(statistics.median(full) * 1000, 3),
+            "share": round(statistics.median(full) / total, 3),
+            "events_replayed_mean": round(statistics.fmean(replayed), 1),
+        }
+    )
+    return rows
 
 
 def profile_text(app: CaseHistory, ids: list[Any], commands: int) -> str:

@@ -364,9 +364,111 @@ def profile_tables() -> str:
     return out
 
 
+def _pick(rows: list[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
+    return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+
+def goals() -> str:
+    """Issue #12's goal table with the latest run's figure for each row."""
+    append, load_d, catchup, api = (
+        load(b) for b in ("append", "load", "catchup", "api")
+    )
+    concurrent = append["results"]["concurrent"] if append else []
+    found: list[list[str]] = []
+
+    def ratios(variant: str, writers: tuple[int, ...]) -> str:
+        cells = [_pick(concurrent, variant=variant, writers=w) for w in writers]
+        return " / ".join(f"{c['vs_raw_insert']:.2f}" if c else "-" for c in cells)
+
+    found.append(
+        [
+            "store append (event + chain link + recorded-at + key) vs raw INSERT, "
+            "1 / 4 / 16 writers",
+            "≥ 0.9 each",
+            ratios("store append + key", (1, 4, 16)),
+        ]
+    )
+    for variant in ("casestream", "casestream + key"):
+        found.append(
+            [
+                f"command with a cached aggregate ({variant}), 1 / 16 writers, "
+                "vs raw INSERT",
+                "≥ 0.6 each",
+                ratios(variant, (1, 16)),
+            ]
+        )
+    bulk = (
+        _pick(append["results"]["bulk"], variant="casestream: app.save")
+        if append
+        else None
+    )
+    found.append(
+        [
+            "bulk import (batches through `CaseHistory.save`) vs `COPY`",
+            "≥ 0.5",
+            f"{bulk['vs_copy']:.2f}" if bulk else "-",
+        ]
+    )
+    loaded = (
+        _pick(
+            load_d["results"],
+            store="postgres",
+            events=1000,
+            operation="load, snapshots",
+        )
+        if load_d
+        else None
+    )
+    found.append(
+        [
+            "load a 1,000-event case (PostgreSQL) vs one `SELECT` of its rows",
+            f"≤ 1.5{TIMES}",
+            f"{loaded['x_baseline_time']:.2f}{TIMES}" if loaded else "-",
+        ]
+    )
+    found.append(
+        ["officer caseload as of T on a 1M-event store", "≤ 100 ms p50", "not measured"]
+    )
+    one = _pick(api["results"], workers=1) if api else None
+    endpoints = one["endpoints"] if one else []
+    figures = []
+    for name in (
+        "GET /caseloads/{officer}",
+        "GET /probationers/{id}",
+        "POST /probationers/{id}/contacts",
+    ):
+        r = _pick(endpoints, endpoint=name)
+        figures.append(f"{r['vs_healthz']:.2f}" if r else "-")
+    errors = sum(r["errors"] for r in endpoints)
+    found.append(
+        [
+            "HTTP, 1 worker: caseload / one case / `POST …/contacts` vs `/healthz`",
+            "≥ 0.5 / 0.5 / 0.3, zero non-2xx",
+            " / ".join(figures) + (f", {errors} non-2xx" if one else ""),
+        ]
+    )
+    found.append(
+        [
+            "event committed → caseload row and SSE client updated, p50 / p99",
+            "≤ 20 ms / 100 ms",
+            "not measured",
+        ]
+    )
+    audit = _pick(catchup["results"], store="postgres") if catchup else None
+    found.append(
+        [
+            "audit projection rebuild vs read + deserialise (PostgreSQL)",
+            "≥ 0.5",
+            f"{audit['audit_vs_baseline']:.2f}" if audit else "-",
+        ]
+    )
+    return table(["measure", "goal", "latest run"], found, numbers=False)
+
+
 BENCHMARKS = ("append", "load", "catchup", "growth", "api", "profile")
 SECTIONS: dict[str, Callable[[], str]] = {
     "machine": machine,
+    "goals": goals,
     "append": append_concurrent,
     "bulk": append_bulk,
     "load": load_table,

@@ -273,6 +273,21 @@ def full_lifecycle(app: CaseHistory) -> UUID:
     return case
 
 
+def log_contacts(app: CaseHistory, case_id: UUID, n: int, **overrides: Any) -> None:
+    """``n`` attended office contacts through the command path, ids k0, k1, ..."""
+    fields = {
+        "contact_type": "office",
+        "attendance": "attended",
+        "location": "Office",
+        "summary": "Reported",
+        **overrides,
+    }
+    for k in range(n):
+        app.execute(
+            case_id, cmd.LogContact(contact_id=f"k{k}", **fields), actor=OFFICER
+        )
+
+
 def fill_events(app: CaseHistory, events: int, per_case: int = 100) -> None:
     """A large store quickly: cases of ``per_case`` contacts, one transaction per case."""
     from casestream.domain.probationer import Probationer

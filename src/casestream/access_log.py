@@ -271,10 +271,13 @@ class PostgresAccessLog(AccessLog):
             name="casestream-access-log",
         )
         s, t = Identifier(schema), Identifier(TABLE)
+        # A page of rows in one statement: one round trip and one commit, where a
+        # row per statement (autocommit) committed, and flushed the WAL, per row.
         self._insert = SQL(
             "INSERT INTO {s}.{t} "
             "(user_id, role, probationer_id, endpoint, query, outcome) "
-            "VALUES (%s, %s, %s, %s, %s, %s)"
+            "SELECT * FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::text[], "
+            "%s::text[], %s::text[])"
         ).format(s=s, t=t)
         self._select_from = SQL(
             "SELECT id, at, user_id, role, probationer_id, endpoint, query, outcome "
@@ -336,21 +339,18 @@ class PostgresAccessLog(AccessLog):
         self.record_many([attempt])
 
     def record_many(self, attempts: Sequence[AccessAttempt]) -> None:
-        with self._pool.connection() as conn, conn.cursor() as curs:
-            curs.executemany(
-                self._insert,
-                [
-                    (
-                        a.user_id,
-                        a.role,
-                        a.probationer_id,
-                        a.endpoint,
-                        _clip(a.query),
-                        a.outcome.value,
-                    )
-                    for a in attempts
-                ],
-            )
+        if not attempts:
+            return
+        columns = (
+            [a.user_id for a in attempts],
+            [a.role for a in attempts],
+            [a.probationer_id for a in attempts],
+            [a.endpoint for a in attempts],
+            [_clip(a.query) for a in attempts],
+            [a.outcome.value for a in attempts],
+        )
+        with self._pool.connection() as conn:
+            conn.execute(self._insert, columns, prepare=True)
 
     def select(self, query: AccessQuery) -> list[AccessRecord]:
         where: list[Composed | SQL] = []

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
@@ -86,6 +88,8 @@ class LoadedCase:
     case: Probationer
     integrity: Integrity
     recorded: dict[int, datetime]
+    # The chain link of the last row read (the case's head when loaded at its head).
+    head_link: bytes | None = None
 
 
 def event_payload(event: DomainEventProtocol[Any]) -> dict[str, Any]:
@@ -120,6 +124,27 @@ class Written:
 # A command that lost a race and named no version is retried this many times.
 RETRIES = 8
 
+# The last version of a case whose stored row was checked, and that row's chain link.
+Checked = tuple[int, bytes | None]
+
+# Cases kept decided-on in memory per process (least recently used dropped first).
+CASE_CACHE_SIZE = 1000
+
+
+@dataclass
+class _CachedCase:
+    """A case as this process last checked or wrote it.
+
+    ``case`` is at ``case.version``; the stored rows were checked up to ``checked``,
+    whose chain link is ``link`` (``checked`` 0: from genesis). Rows after
+    ``checked`` (this process's own writes, or anyone's since) are read and checked
+    against that link before the next command decides on the case.
+    """
+
+    case: Probationer
+    checked: int
+    link: bytes | None
+
 
 class CaseHistory(Application[UUID]):
     """Records every entry of a probation case as an event; answers 'what did it say, when'."""
@@ -137,7 +162,13 @@ class CaseHistory(Application[UUID]):
         # of the aggregate). Consulted after an idempotent replay, so a retried open
         # returns its first result instead of finding itself.
         self.find_duplicates: Callable[[cmd.OpenCase], list[str]] | None = None
+        # The command path's cache: a case is taken out while one command decides on
+        # it and put back only after that command's events are stored, so no two
+        # commands share an object and a failed one leaves nothing half-changed.
+        self._cases: OrderedDict[UUID, _CachedCase] = OrderedDict()
+        self._cases_lock = threading.Lock()
         super().__init__(env)
+        self._case_cache_size = int(self.env.get("CASE_CACHE_SIZE") or CASE_CACHE_SIZE)
 
     def notification_pages(
         self,
@@ -209,6 +240,7 @@ class CaseHistory(Application[UUID]):
         new: dict[UUID, int] = {}
         for event in processing_event.events:
             new[event.originator_id] = new.get(event.originator_id, 0) + 1
+        taken = []
         for oid, count in new.items():
             aggregate = processing_event.aggregates.get(oid)
             interval = self.snapshotting_intervals.get(type(aggregate))
@@ -216,7 +248,9 @@ class CaseHistory(Application[UUID]):
                 continue
             if aggregate.version // interval > (aggregate.version - count) // interval:
                 snapshot_class = getattr(type(aggregate), "Snapshot", Snapshot)
-                self.snapshots.put([snapshot_class.take(aggregate)])
+                taken.append(snapshot_class.take(aggregate))
+        if taken:  # one write for all of a save's snapshots (a bulk import has many)
+            self.snapshots.put(taken)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -256,7 +290,7 @@ class CaseHistory(Application[UUID]):
             return Written(replayed.originator_id, replayed.originator_version)
         for attempt in range(RETRIES):
             try:
-                aggregate = self._decide(
+                aggregate, checked = self._decide(
                     target, command, actor, expected_version, authorize
                 )
             except CaseError:
@@ -268,6 +302,7 @@ class CaseHistory(Application[UUID]):
                 raise
             try:
                 self.save(aggregate, idempotency=idem)
+                self._keep(aggregate, checked)
             except IntegrityError:
                 replayed = self._replayed(idem)
                 if replayed is not None:
@@ -292,9 +327,11 @@ class CaseHistory(Application[UUID]):
         actor: Actor,
         expected_version: int | None,
         authorize: Callable[[Probationer | Partner], None] | None,
-    ) -> Probationer | Partner:
-        """Load (or create) the aggregate, authorize, check, and run the command."""
+    ) -> tuple[Probationer | Partner, Checked]:
+        """Load (or create) the aggregate, authorize, check, and run the command;
+        with it, how far its stored rows were checked (for the cache)."""
         aggregate: Probationer | Partner
+        checked: Checked = (0, None)
         if isinstance(command, cmd.OpenCase):
             aggregate = Probationer.open(command, actor, target)
             self._check_duplicates(command)
@@ -305,7 +342,7 @@ class CaseHistory(Application[UUID]):
         elif isinstance(command, cmd.PartnerCommand):
             aggregate = self.get_partner(target)
         else:
-            aggregate = self._writable(target)
+            aggregate, checked = self._writable(target)
             if isinstance(command, cmd.EraseCase):
                 self._check_shreddable(target)
         if authorize is not None:
@@ -326,7 +363,7 @@ class CaseHistory(Application[UUID]):
             self.get_partner(UUID(str(command.recipient_partner_id)))
         if not isinstance(command, cmd.OpenCase | cmd.RegisterPartner):
             aggregate.execute(command, actor)
-        return aggregate
+        return aggregate, checked
 
     def _check_shreddable(self, case_id: UUID) -> None:
         """Erasure destroys a key: refuse it where that would leave plaintext."""
@@ -430,7 +467,7 @@ class CaseHistory(Application[UUID]):
             raise CaseNotFound(f"no probationer {case_id}")
         self._report(case_id, integrity)
         recorded = {e.stored.originator_version: e.recorded_at for e in rows.events}
-        return LoadedCase(aggregate, integrity, recorded)
+        return LoadedCase(aggregate, integrity, recorded, rows.events[-1].link)
 
     def checked_rows(self, case_id: UUID) -> tuple[list[ChainedEvent], Integrity]:
         """Every stored row of a case in one read, checked (and a failure reported)."""
@@ -462,6 +499,8 @@ class CaseHistory(Application[UUID]):
             integrity.broken_at,
             integrity.problem,
         )
+        with self._cases_lock:  # nothing is decided on a broken case from memory
+            self._cases.pop(case_id, None)
         for listener in self.integrity_listeners:
             listener(case_id, integrity)
 
@@ -474,7 +513,16 @@ class CaseHistory(Application[UUID]):
             raise IdempotencyKeyReused(idem[0])
         return found
 
-    def _writable(self, case_id: UUID) -> Probationer:
+    def _writable(self, case_id: UUID) -> tuple[Probationer, Checked]:
+        """The case a command decides on, checked to its head: from the cache,
+        fast-forwarded over the rows stored since it was last checked (one query),
+        else from a full checked load."""
+        with self._cases_lock:
+            cached = self._cases.pop(case_id, None)
+        if cached is not None:
+            found = self._fast_forward(case_id, cached)
+            if found is not None:
+                return found
         loaded = self.load_case(case_id)
         if not loaded.integrity.intact:
             raise IntegrityBroken(
@@ -482,4 +530,39 @@ class CaseHistory(Application[UUID]):
                 f"{loaded.integrity.broken_at} ({loaded.integrity.problem}); nothing "
                 "is written on it until an administrator has investigated"
             )
-        return loaded.case
+        return loaded.case, (loaded.case.version, loaded.head_link)
+
+    def _fast_forward(
+        self, case_id: UUID, cached: _CachedCase
+    ) -> tuple[Probationer, Checked] | None:
+        """The cached case brought to the store's head, every row after the checked
+        one verified against its link (as a load from a sealed snapshot does); None
+        when the rows do not continue what was cached (then a full load decides)."""
+        if cached.checked > cached.case.version:
+            return None
+        rows = self.store.case_rows(case_id, gte=max(cached.checked, 1))
+        integrity = check_rows(
+            case_id, rows, from_link=cached.link if cached.checked else None
+        )
+        if not integrity.intact or not rows.events:
+            return None
+        head = rows.events[-1]
+        case: Any = cached.case
+        if head.stored.originator_version < case.version:
+            return None  # rows this process wrote are gone: let the full load say so
+        for row in rows.events:
+            if row.stored.originator_version > case.version:
+                event: Any = self.mapper.to_domain_event(row.stored)
+                case = event.mutate(case)
+        return cast(Probationer, case), (head.stored.originator_version, head.link)
+
+    def _keep(self, aggregate: Probationer | Partner, checked: Checked) -> None:
+        """Put a case whose command was stored back in the cache."""
+        if not isinstance(aggregate, Probationer) or self._case_cache_size <= 0:
+            return
+        version, link = checked
+        with self._cases_lock:
+            self._cases[aggregate.id] = _CachedCase(aggregate, version, link)
+            self._cases.move_to_end(aggregate.id)
+            while len(self._cases) > self._case_cache_size:
+                self._cases.popitem(last=False)

@@ -27,6 +27,7 @@ from tests.api.conftest import (
 
 from casestream.api.routes.events import EventStream, _tail
 from casestream.application import CaseHistory
+from casestream.persistence.changes import Changes
 from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
@@ -270,6 +271,7 @@ def test_the_stream_stops_polling_as_soon_as_the_client_disconnects(spec_version
                 poll=30.0,
                 deadline=None,
                 stop=stop,
+                changes=Changes(),
             )
         finally:
             finished.set()

@@ -22,7 +22,7 @@ from tests.factories import (
 )
 
 from casestream import queries
-from casestream.application import CaseHistory, Idempotency, LoadedCase
+from casestream.application import CaseHistory, Idempotency
 from casestream.domain import commands as cmd, policies
 from casestream.domain.errors import (
     CaseClosed,
@@ -40,6 +40,7 @@ from casestream.domain.errors import (
 )
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import Actor
+from casestream.persistence import CaseRows
 from casestream.verify import verify_case
 
 
@@ -337,19 +338,21 @@ def test_a_stale_expected_version_is_a_conflict(app: CaseHistory):
 
 
 def race(app: CaseHistory, case_id: UUID, expected: int | None) -> dict[str, object]:
-    """Two writers that both load the case before either saves."""
+    """Two writers that both read the case's rows before either saves (a full load
+    or a cached case brought up to date: both read the rows)."""
     both_loaded = threading.Barrier(2, timeout=10)
     waited: set[int] = set()
-    load = app.load_case
+    store = app.store
+    read = store.case_rows
 
-    def racing_load(cid: UUID, version: int | None = None) -> LoadedCase:
-        case = load(cid, version)
-        if threading.get_ident() not in waited:  # only the first load races
+    def racing_read(cid: UUID, *, gte: int = 1, lte: int | None = None) -> CaseRows:
+        rows = read(cid, gte=gte, lte=lte)
+        if threading.get_ident() not in waited:  # only the first read races
             waited.add(threading.get_ident())
             both_loaded.wait()
-        return case
+        return rows
 
-    app.load_case = racing_load  # type: ignore[method-assign]
+    store.case_rows = racing_read  # type: ignore[method-assign]
     outcomes: dict[str, object] = {}
 
     def write(contact_id: str) -> None:
@@ -365,7 +368,7 @@ def race(app: CaseHistory, case_id: UUID, expected: int | None) -> dict[str, obj
         t.start()
     for t in threads:
         t.join(timeout=20)
-    app.load_case = load  # type: ignore[method-assign]
+    store.case_rows = read  # type: ignore[method-assign]
     return outcomes
 
 
@@ -615,14 +618,15 @@ def test_a_command_loads_the_case_once_and_authorizes_the_state_it_changes(
 ):
     case_id = open_case(app)
     loads: list[int] = []
-    load = app.load_case
+    store = app.store
+    read = store.case_rows
 
-    def counted(cid: UUID, version: int | None = None) -> LoadedCase:
-        loaded = load(cid, version)
-        loads.append(loaded.case.version)
-        return loaded
+    def counted(cid: UUID, *, gte: int = 1, lte: int | None = None) -> CaseRows:
+        rows = read(cid, gte=gte, lte=lte)
+        loads.append(rows.events[-1].stored.originator_version)
+        return rows
 
-    app.load_case = counted  # type: ignore[method-assign]
+    store.case_rows = counted  # type: ignore[method-assign]
     seen: list[int] = []
     written = app.execute(
         case_id,
@@ -630,9 +634,9 @@ def test_a_command_loads_the_case_once_and_authorizes_the_state_it_changes(
         actor=OFFICER,
         authorize=lambda case: seen.append(case.version),
     )
-    app.load_case = load  # type: ignore[method-assign]
+    store.case_rows = read  # type: ignore[method-assign]
 
-    assert loads == [1]  # one load ...
+    assert loads == [1]  # one read of its rows ...
     assert seen == [1]  # ... whose state the caller's check saw
     assert written.version == 2
 
@@ -674,3 +678,36 @@ def test_the_partner_directory_is_read_in_one_pass_not_one_load_per_partner(
 
     assert [(p.id, p.active) for p in partners] == [(first, True), (second, False)]
     assert loads == []
+
+
+# The command path's cache: a case decided on from memory must decide exactly as a
+# case loaded from the store would.
+
+
+def test_a_cached_case_catches_up_with_what_another_process_wrote(
+    app: CaseHistory, env: dict[str, str]
+):
+    case_id = open_case(app)
+    contact(app, case_id, "k1")  # this process now holds the case at version 2
+    with CaseHistory(env=env) as other:  # another process (its own cache)
+        contact(other, case_id, "k2")
+        contact(other, case_id, "k3")
+
+    assert contact(app, case_id, "k4") == 5
+    assert list(app.get_case(case_id).entries) == ["k1", "k2", "k3", "k4"]
+    with pytest.raises(ConcurrencyConflict):  # its version is the store's, not its own
+        contact(app, case_id, "k5", expected_version=4)
+    assert contact(app, case_id, "k5", expected_version=5) == 6
+
+
+def test_a_refused_command_leaves_nothing_behind_in_the_cached_case(app: CaseHistory):
+    case_id = open_case(app)
+    contact(app, case_id, "k1")
+
+    with pytest.raises(CaseError):  # the same contact id twice is refused
+        contact(app, case_id, "k1")
+    with pytest.raises(ConcurrencyConflict):
+        contact(app, case_id, "k2", expected_version=1)
+
+    assert contact(app, case_id, "k2") == 3
+    assert list(app.get_case(case_id).entries) == ["k1", "k2"]

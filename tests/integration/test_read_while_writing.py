@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from tests.factories import OFFICER, days_ago, open_case
+from tests.factories import days_ago, log_contacts, open_case
 
 from casestream.application import CaseHistory
-from casestream.domain import commands as cmd
 
 WRITES = 60
 
@@ -26,19 +25,7 @@ def test_reads_racing_a_writer_never_see_a_broken_chain(app: CaseHistory) -> Non
 
     def write() -> None:
         try:
-            for k in range(WRITES):
-                app.execute(
-                    case_id,
-                    cmd.LogContact(
-                        contact_id=f"k{k}",
-                        contact_type="office",
-                        attendance="attended",
-                        location="Office",
-                        summary="Reported",
-                        effective_at=days_ago(1),
-                    ),
-                    actor=OFFICER,
-                )
+            log_contacts(app, case_id, WRITES, effective_at=days_ago(1))
         finally:
             done.set()
 

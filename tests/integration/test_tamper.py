@@ -19,7 +19,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from tests.conftest import postgres_dsn, store_settings
-from tests.factories import OFFICER, full_lifecycle, open_case
+from tests.factories import OFFICER, full_lifecycle, log_contacts, open_case
 
 from casestream import chain
 from casestream.api.app import create_app
@@ -96,19 +96,22 @@ def sql(settings: Settings, store: str) -> Iterator[Execute]:
     pg.close()
 
 
-def contacts(app: CaseHistory, case_id: UUID, n: int) -> None:
-    for k in range(n):
-        app.execute(
-            case_id,
-            cmd.LogContact(
-                contact_id=f"k{k}",
-                contact_type="office",
-                attendance="attended",
-                location="Office",
-                summary="Reported",
-            ),
-            actor=OFFICER,
-        )
+contacts = log_contacts
+
+
+def flip_a_byte(app: CaseHistory, sql: Execute, case_id: UUID, version: int) -> None:
+    """Change one byte of a stored event in the database, as an intruder would."""
+    [state] = [
+        e.state
+        for e in app.recorder.select_events(case_id)
+        if e.originator_version == version
+    ]
+    tampered = bytearray(state)
+    tampered[len(tampered) // 2] ^= 0x01
+    sql(
+        "UPDATE {events} SET state = ? WHERE originator_id = ? AND originator_version = ?",
+        (bytes(tampered), case_id, version),
+    )
 
 
 def test_an_untouched_store_verifies_clean_and_refuses_updates_and_deletes(
@@ -145,18 +148,8 @@ def test_an_untouched_store_verifies_clean_and_refuses_updates_and_deletes(
 def test_a_changed_byte_is_found_at_its_version(app: CaseHistory, sql: Execute):
     case_id = open_case(app)
     contacts(app, case_id, 5)
-    [(state,)] = [
-        (e.state,)
-        for e in app.recorder.select_events(case_id)
-        if e.originator_version == 3
-    ]
-    tampered = bytearray(state)
-    tampered[len(tampered) // 2] ^= 0x01
 
-    sql(
-        "UPDATE {events} SET state = ? WHERE originator_id = ? AND originator_version = 3",
-        (bytes(tampered), case_id),
-    )
+    flip_a_byte(app, sql, case_id, 3)
 
     verdict = verify_case(app.store, case_id)
     assert (verdict.intact, verdict.broken_at) == (False, 3)
@@ -548,3 +541,16 @@ def test_verify_on_the_command_line_names_the_broken_case_in_full(tmp_path: Path
     assert f"case {case_id} (3 versions): BROKEN at v4" in one.stdout
     assert every.returncode == 1
     assert f"case {case_id} was cut from version 4 to 3" in every.stdout
+
+
+def test_a_case_held_in_memory_is_refused_when_its_last_row_is_changed(
+    app: CaseHistory, sql: Execute
+):
+    case_id = open_case(app)
+    contacts(app, case_id, 3)  # its last command left the case cached at version 4
+
+    flip_a_byte(app, sql, case_id, 4)
+
+    with pytest.raises(IntegrityBroken):  # the cached case's rows are checked first
+        app.execute(case_id, cmd.AddNote(note_id="n1", text="x"), actor=OFFICER)
+    assert app.load_case(case_id).case.version == 4

@@ -146,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if settings.run_projections and settings.webhook_every_seconds:
             dispatcher.start()
+        changes = store.changes()  # wakes /events/stream on a commit
+        app.state.changes = changes
         app.state.case_history = case_history
         app.state.access_log = access_log
         app.state.projections = projections
@@ -160,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             evaluator.stop()
             if scheduled is not None:
                 scheduled.stop()
+            changes.close()
             projections.stop()
             access_log.close()
             case_history.close()

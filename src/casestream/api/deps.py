@@ -45,6 +45,7 @@ from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import EntryKind
 from casestream.projections.caseload import restrictions
+from casestream.persistence.changes import Changes
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
 from casestream.settings import Settings
@@ -78,6 +79,11 @@ def get_projections(request: Request) -> ReadModels:
     return projections
 
 
+def get_changes(request: Request) -> Changes:
+    changes: Changes = request.app.state.changes
+    return changes
+
+
 def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
@@ -88,6 +94,7 @@ CaseHistoryDep = Annotated[CaseHistory, Depends(get_case_history)]
 AccessLogDep = Annotated[AccessLog, Depends(get_access_log)]
 MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 ProjectionsDep = Annotated[ReadModels, Depends(get_projections)]
+ChangesDep = Annotated[Changes, Depends(get_changes)]
 
 
 class ReadModelsOff(Exception):

@@ -3,7 +3,7 @@ checkpoints beside the library's events table, append-only by triggers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,13 +11,18 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import (
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
+from eventsourcing.utils import retry
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -90,6 +95,9 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             "checkpoint_heads": f"{t}_checkpoint_heads",
             "link_function": f"{t}_chain_link",
             "lock": lock_function_name(t),
+            "append": append_function_name(t),
+            "stored_event": self.stored_event_type_name,
+            "channel": self.channel_name,
         }
         # Same lock timeout as the library, then the lock through the function.
         self.lock_table_statements = [
@@ -168,6 +176,25 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 "END $$"
             ),
             self.sql("REVOKE ALL ON FUNCTION {schema}.{lock}() FROM PUBLIC"),
+            # A command's append in one statement, so one round trip with its
+            # commit (autocommit): the idempotency key (a repeat fails here, before
+            # any lock), the writers' lock, the wake-up, then the events (the
+            # trigger adds recorded-at and chain link). The library's pipelined
+            # transaction in one call; it runs with the caller's rights.
+            self.sql(
+                "CREATE OR REPLACE FUNCTION {schema}.{append}(events "
+                "{schema}.{stored_event}[], key text, fingerprint text, "
+                "lock_timeout text) RETURNS SETOF bigint LANGUAGE plpgsql AS $$ "
+                "BEGIN IF key IS NOT NULL THEN INSERT INTO {schema}.{idempotency} "
+                "VALUES (key, fingerprint, events[cardinality(events)].originator_id, "
+                "events[cardinality(events)].originator_version); END IF; "
+                "PERFORM set_config('lock_timeout', lock_timeout, true); "
+                "PERFORM {schema}.{lock}(); NOTIFY {channel}; "
+                "RETURN QUERY INSERT INTO {schema}.{events} (originator_id, "
+                "originator_version, topic, state) SELECT e.originator_id, "
+                "e.originator_version, e.topic, e.state FROM unnest(events) e "
+                "RETURNING notification_id; END $$"
+            ),
             # Append-only: the database itself refuses to change or remove history.
             append_only_function(Identifier(self.datastore.schema)),
             *(
@@ -202,32 +229,37 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 "SELECT MAX(notification_id) AS n FROM {schema}.{events} "
                 "WHERE recorded_at <= %s"
             ),
-            "insert_idempotency": self.sql(
-                "INSERT INTO {schema}.{idempotency} VALUES (%s, %s, %s, %s)"
+            "append": self.sql(
+                "SELECT n FROM {schema}.{append}(%s::{schema}.{stored_event}[], "
+                "%s::text, %s::text, %s::text) AS n"
             ),
             "lookup_idempotency": self.sql(
                 "SELECT fingerprint, originator_id, originator_version "
                 "FROM {schema}.{idempotency} WHERE key = %s"
             ),
-            "case_events": self.sql(
-                "SELECT e.originator_version AS v, e.topic, e.state, "
+            # A case's rows with the highest linked version and the head the latest
+            # checkpoint saw, in one statement, so from one snapshot (under READ
+            # COMMITTED each statement has its own: a writer committing between two
+            # made an intact case look broken) and in one round trip. The two
+            # one-row parts are joined to every event row (and to none, as nulls).
+            "case_rows": self.sql(
+                "WITH last AS (SELECT MAX(originator_version) AS last_v FROM "
+                "{schema}.{chain} WHERE originator_id = %(id)s), "
+                "cp AS (SELECT h.position AS cp_position, h.originator_version AS "
+                "cp_v, h.link AS cp_link, c.link AS cp_now FROM "
+                "{schema}.{checkpoint_heads} h LEFT JOIN {schema}.{chain} c "
+                "ON c.originator_id = h.originator_id "
+                "AND c.originator_version = h.originator_version "
+                "WHERE h.originator_id = %(id)s ORDER BY h.position DESC LIMIT 1), "
+                "ev AS (SELECT e.originator_version AS v, e.topic, e.state, "
                 "e.recorded_at AS t, e.notification_id AS n, c.link "
                 "FROM {schema}.{events} e LEFT JOIN {schema}.{chain} c "
                 "ON c.originator_id = e.originator_id "
                 "AND c.originator_version = e.originator_version "
-                "WHERE e.originator_id = %s AND e.originator_version >= %s "
-                "AND e.originator_version <= %s ORDER BY e.originator_version"
-            ),
-            "last_linked": self.sql(
-                "SELECT MAX(originator_version) AS v FROM {schema}.{chain} "
-                "WHERE originator_id = %s"
-            ),
-            "checkpointed": self.sql(
-                "SELECT h.position, h.originator_version AS v, h.link, c.link AS now "
-                "FROM {schema}.{checkpoint_heads} h LEFT JOIN {schema}.{chain} c "
-                "ON c.originator_id = h.originator_id "
-                "AND c.originator_version = h.originator_version "
-                "WHERE h.originator_id = %s ORDER BY h.position DESC LIMIT 1"
+                "WHERE e.originator_id = %(id)s AND e.originator_version >= %(gte)s "
+                "AND e.originator_version <= %(lte)s) "
+                "SELECT * FROM last LEFT JOIN cp ON true LEFT JOIN ev ON true "
+                "ORDER BY ev.v"
             ),
             "link": self.sql(
                 "SELECT link FROM {schema}.{chain} "
@@ -281,29 +313,40 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
         idents = {k: Identifier(v) for k, v in {**self._names, **names}.items()}
         return SQL(text).format(**idents)
 
-    def _query(self, name: str, params: Sequence[Any]) -> list[Any]:
+    # Reads retry a lost connection as the library's writes do: the pool does not
+    # ping a connection before handing it out (a round trip on every checkout).
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def _query(self, name: str, params: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._sql[name], params, prepare=True)
             return list(curs.fetchall())
 
-    def _insert_events(
-        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        """Runs inside the events' transaction: the key commits with the events (the
-        links are written by the trigger on the events table).
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Store a command's events with its idempotency key in one statement: one
+        round trip, commit included, where the library's transaction takes five.
 
-        The library runs this in pipeline mode, before its table lock. The nested
-        pipeline block syncs on exit, so a conflict on the key (a twin request with the same key) is raised
-        here, as an IntegrityError. Without that sync the error could arrive while the
-        library was still queueing its own statements: the commit then failed with
-        "pipeline aborted" (an OperationalError, retried ten times and answered 503
-        instead of 409), or left the connection's prepared statements out of step
-        ("prepared statement ... does not exist", a 500 on a later request).
+        A conflict (a version or key already stored) is an IntegrityError, raised
+        before anything of the command is stored.
         """
-        with curs.connection.pipeline():
-            row = idempotency_row(stored_events, kwargs.get("idempotency"))
-            if row is not None:
-                curs.execute(self._sql["insert_idempotency"], row, prepare=True)
+        if not stored_events:
+            return []
+        row = idempotency_row(stored_events, kwargs.get("idempotency"))
+        key, fingerprint = (row[0], row[1]) if row is not None else (None, None)
+        events = [
+            self.construct_pg_stored_event(
+                e.originator_id, e.originator_version, e.topic, e.state
+            )
+            for e in stored_events
+        ]
+        timeout = f"{self.datastore.lock_timeout}s"
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self._sql["append"], (events, key, fingerprint, timeout), prepare=True
+            )
+            return [r["n"] for r in curs.fetchall()]
 
     def max_version_recorded_at(self, originator_id: UUID, at: datetime) -> int | None:
         [row] = self._query("max_version_at", (originator_id, at))
@@ -329,29 +372,15 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
             r["fingerprint"], r["originator_id"], r["originator_version"]
         )
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def case_rows(
         self, originator_id: UUID, *, gte: int = 1, lte: int | None = None
     ) -> CaseRows:
-        """One round trip (a pipeline) for the events, the last link and the head
-        the latest checkpoint saw, all from one snapshot (REPEATABLE READ): under
-        READ COMMITTED each statement has its own, so a writer committing between
-        them made an intact case look broken (a link without its event)."""
+        """The events, the last link and the head the latest checkpoint saw, from
+        one statement (see ``case_rows`` above)."""
         top = lte if lte is not None else 2**62
-        with (
-            self.datastore.get_connection() as conn,
-            conn.pipeline(),
-            conn.transaction(),
-            conn.cursor() as c1,
-            conn.cursor() as c2,
-            conn.cursor() as c3,
-        ):
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            c1.execute(
-                self._sql["case_events"], (originator_id, gte, top), prepare=True
-            )
-            c2.execute(self._sql["last_linked"], (originator_id,), prepare=True)
-            c3.execute(self._sql["checkpointed"], (originator_id,), prepare=True)
-            rows, last, checkpointed = c1.fetchall(), c2.fetchone(), c3.fetchone()
+        rows = self._query("case_rows", {"id": originator_id, "gte": gte, "lte": top})
+        first = rows[0]
         events = [
             ChainedEvent(
                 StoredEvent(originator_id, r["v"], r["topic"], bytes(r["state"])),
@@ -360,15 +389,15 @@ class PostgresRecordedAtRecorder(PostgresApplicationRecorder, RecordedAtRecorder
                 bytes(r["link"]) if r["link"] is not None else None,
             )
             for r in rows
+            if r["v"] is not None
         ]
-        last_linked = last["v"] if last else None
-        if checkpointed is None:
-            return CaseRows(events, last_linked)
-        now = checkpointed["now"]
+        if first["cp_position"] is None:
+            return CaseRows(events, first["last_v"])
+        now = first["cp_now"]
         return CaseRows(
             events,
-            last_linked,
-            (checkpointed["position"], checkpointed["v"], bytes(checkpointed["link"])),
+            first["last_v"],
+            (first["cp_position"], first["cp_v"], bytes(first["cp_link"])),
             bytes(now) if now is not None else None,
         )
 
@@ -478,6 +507,11 @@ def lock_function_name(events_table: str) -> str:
     return f"{events_table}_lock"
 
 
+def append_function_name(events_table: str) -> str:
+    """The function that stores a command's events in one statement (see above)."""
+    return f"{events_table}_append"
+
+
 Privileges = tuple[str, ...]
 
 # Tables beside the events table (by suffix) that the service only ever reads and
@@ -547,6 +581,11 @@ def grant_event_store(curs: Any, schema: str, events_table: str, role: str) -> N
     curs.execute(
         SQL("GRANT EXECUTE ON FUNCTION {}() TO {}").format(
             Identifier(schema, lock_function_name(events_table)), Identifier(role)
+        )
+    )
+    curs.execute(
+        SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+            Identifier(schema, append_function_name(events_table)), Identifier(role)
         )
     )
 

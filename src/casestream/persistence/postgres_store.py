@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.sql import SQL, Identifier
 
 from casestream.access_log import AccessLog, PostgresAccessLog
+from casestream.persistence.changes import Changes, ListenedChanges
 from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import PostgresRecordedAtFactory, Roles
 from casestream.persistence.postgres_health import PostgresHealth
@@ -77,12 +78,20 @@ class PostgresStore(Store):
             # A stuck writer must not block every writer forever (EVENTSOURCING.md §9).
             "POSTGRES_LOCK_TIMEOUT": str(s.lock_timeout_seconds),
             "POSTGRES_CONNECT_TIMEOUT": str(s.connect_timeout_seconds),
-            "POSTGRES_PRE_PING": "y",
+            # No ping per checkout (a round trip each, three per command): a
+            # connection lost with a restart fails its statement, which the
+            # recorders retry on another one.
+            "POSTGRES_PRE_PING": "n",
             # Never POSTGRES_ENABLE_DB_FUNCTIONS: that path skips the table lock and
             # lets a subscriber miss events (EVENTSOURCING.md §2.5).
             "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
             **({"POSTGRES_SCHEMA": s.db_schema} if s.db_schema else {}),
         }
+
+    def changes(self) -> Changes:
+        from casestream.migrate import events_table  # imports the application
+
+        return ListenedChanges(self.conninfo, events_table())
 
     def registry(self) -> Registry:
         return PostgresRegistry(

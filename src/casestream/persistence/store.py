@@ -25,6 +25,7 @@ from eventsourcing.utils import Environment, get_topic, resolve_topic
 from casestream.access_log import AccessLog
 from casestream.domain import derived
 from casestream.keys import SNAPSHOT_KEY, SigningKeyMissing, snapshot_mac_key
+from casestream.persistence.changes import Changes
 from casestream.persistence.health import StoreHealth
 from casestream.persistence.postgres import Roles
 from casestream.persistence.webhook_db import WebhookDB
@@ -154,6 +155,11 @@ class Store(ABC):
         """Database roles, for ``migrate`` and ``grant-runtime``; None where the store
         has none (its triggers alone keep history append-only)."""
         return None
+
+    def changes(self) -> Changes:
+        """How readers learn that events were stored (polling, unless the database
+        can tell them); the caller closes it."""
+        return Changes()
 
     def forget(self) -> None:  # noqa: B027 (only the in-memory store keeps anything)
         """Drop what this process keeps of the store (tests); a database is untouched."""

@@ -27,6 +27,7 @@ from casestream.api.auth import (
 )
 from casestream.api.deps import (
     CaseHistoryDep,
+    ChangesDep,
     PrincipalDep,
     ProjectionsDep,
     SettingsDep,
@@ -37,6 +38,7 @@ from casestream.api.feed import read_page, topics_for
 from casestream.api.schemas import EventPage
 from casestream.application import CaseHistory
 from casestream.redaction import Visible
+from casestream.persistence.changes import Changes
 
 router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEM_RESPONSES)
 
@@ -147,6 +149,7 @@ def stream_events(
     cases: CaseHistoryDep,
     projections: ProjectionsDep,
     settings: SettingsDep,
+    changes: ChangesDep,
     after: Position = 0,
     types: Types = None,
     max_seconds: Annotated[
@@ -178,6 +181,7 @@ def stream_events(
             poll=settings.feed_poll_seconds,
             deadline=None if max_seconds is None else monotonic() + max_seconds,
             stop=stop,
+            changes=changes,
         ),
         stop,
     )
@@ -194,6 +198,7 @@ def _tail(
     poll: float,
     deadline: float | None,
     stop: threading.Event,
+    changes: Changes,
 ) -> Iterator[str]:
     """Poll the store every ``poll`` seconds (a sync generator: Starlette runs it in a
     worker thread) until the deadline, or until the response ends."""
@@ -216,7 +221,7 @@ def _tail(
             for e in events
         ]
 
-    return sse(messages, poll=poll, deadline=deadline, stop=stop)
+    return sse(messages, poll=poll, deadline=deadline, stop=stop, changes=changes)
 
 
 def sse(
@@ -225,13 +230,16 @@ def sse(
     poll: float,
     deadline: float | None,
     stop: threading.Event,
+    changes: Changes | None = None,
 ) -> Iterator[str]:
     """Server-sent events: ask ``messages`` for the next batch, at once while there
-    are some, every ``poll`` seconds when there are none (with a keepalive comment
-    every ``KEEPALIVE_SECONDS``), until the deadline or the response ends."""
+    are some; when there are none, wait for ``changes`` to tell of a commit, or
+    ``poll`` seconds where nothing tells (with a keepalive comment every
+    ``KEEPALIVE_SECONDS``), until the deadline or the response ends."""
     yield f"retry: {int(poll * 2000)}\n\n"
     quiet_since = monotonic()
     while not stop.is_set() and (deadline is None or monotonic() < deadline):
+        mark = changes.mark() if changes else 0  # before the read: a commit wakes it
         batch = messages()
         yield from batch
         if batch:
@@ -241,4 +249,7 @@ def sse(
             quiet_since = monotonic()
             yield ": keepalive\n\n"
         wait = poll if deadline is None else min(poll, max(deadline - monotonic(), 0))
-        stop.wait(wait)
+        if changes is None:
+            stop.wait(wait)
+        else:
+            changes.wait(mark, wait, stop)
