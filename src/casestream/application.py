@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -27,7 +27,9 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from casestream.domain import commands as cmd
+from casestream.domain.directory import Officer, Unit, officer_key, unit_key
 from casestream.domain.errors import (
+    AlreadyRegistered,
     CaseError,
     CaseNotFound,
     ConcurrencyConflict,
@@ -36,6 +38,8 @@ from casestream.domain.errors import (
     InvalidInput,
     PartnerNotFound,
     PossibleDuplicate,
+    UnknownOfficer,
+    UnknownUnit,
 )
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
@@ -113,6 +117,12 @@ class Written:
     id: UUID
     version: int
 
+
+# What a command may be run on.
+Target = Probationer | Partner | Officer | Unit
+D = TypeVar("D", Partner, Officer, Unit)
+# Commands that create their aggregate rather than run on one.
+CREATING = (cmd.OpenCase, cmd.RegisterPartner, cmd.RegisterUnit, cmd.RegisterOfficer)
 
 # A command that lost a race and named no version is retried this many times.
 RETRIES = 8
@@ -213,7 +223,7 @@ class CaseHistory(Application[UUID]):
         actor: Actor,
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
-        authorize: Callable[[Probationer | Partner], None] | None = None,
+        authorize: Callable[[Target], None] | None = None,
     ) -> Written:
         """Run one command on the case or partner ``target`` (None for a command that
         creates one) and return what it wrote.
@@ -263,15 +273,25 @@ class CaseHistory(Application[UUID]):
         command: cmd.Command,
         actor: Actor,
         expected_version: int | None,
-        authorize: Callable[[Probationer | Partner], None] | None,
-    ) -> Probationer | Partner:
+        authorize: Callable[[Target], None] | None,
+    ) -> Target:
         """Load (or create) the aggregate, authorize, check, and run the command."""
-        aggregate: Probationer | Partner
+        aggregate: Target
         if isinstance(command, cmd.OpenCase):
             aggregate = Probationer.open(command, actor, target)
+            self.check_assignable(command.officer_id, command.unit_id)
             self._check_duplicates(command)
         elif isinstance(command, cmd.RegisterPartner):
             aggregate = Partner.register(command, actor, target)
+        elif isinstance(command, cmd.RegisterUnit):
+            if self.find_unit(command.unit_id) is not None:
+                raise AlreadyRegistered(f"unit {command.unit_id!r} is registered")
+            aggregate = Unit.register(command, actor)
+        elif isinstance(command, cmd.RegisterOfficer):
+            if self.find_officer(command.officer_id) is not None:
+                raise AlreadyRegistered(f"officer {command.officer_id!r} is registered")
+            self.check_assignable(None, command.unit_id)
+            aggregate = Officer.register(command, actor)
         elif target is None:
             raise InvalidInput("id", f"{type(command).__name__} needs a target")
         elif isinstance(command, cmd.PartnerCommand):
@@ -292,8 +312,12 @@ class CaseHistory(Application[UUID]):
                 raise PartnerNotFound(f"no partner {command.partner_id!r}") from None
             partner = self.get_partner(partner_id)
             partner.check_offers(command.service_type)
-        if not isinstance(command, cmd.OpenCase | cmd.RegisterPartner):
+        if not isinstance(command, CREATING):
             aggregate.execute(command, actor)
+        if isinstance(command, cmd.AssignOfficer):
+            # After the aggregate's own rules (a reason, an open case): a transfer
+            # is checked against the directory only once it is otherwise valid.
+            self.check_assignable(command.officer_id, command.unit_id)
         return aggregate
 
     def _check_duplicates(self, command: cmd.OpenCase) -> None:
@@ -315,6 +339,56 @@ class CaseHistory(Application[UUID]):
                 "open; send confirm_duplicate with a reason if a second case is right",
             )
 
+    # The directory: who cases may be assigned to.
+
+    def check_assignable(self, officer_id: str | None, unit_id: str) -> None:
+        """Refuse an officer or unit the directory does not list: a case assigned
+        to a name nobody holds would be out of every officer's reach."""
+        if self.find_unit(unit_id) is None:
+            raise UnknownUnit(
+                "unit_id",
+                f"no unit {unit_id!r} in the directory; register it (POST /units)",
+            )
+        if officer_id is not None and self.find_officer(officer_id) is None:
+            raise UnknownOfficer(
+                "officer_id",
+                f"no officer {officer_id!r} in the directory; register them "
+                "(POST /officers)",
+            )
+
+    def find_officer(self, officer_id: str) -> Officer | None:
+        """The officer registered under this user id, if any (one load by id)."""
+        return self._find(officer_key(officer_id), Officer)
+
+    def find_unit(self, unit_id: str) -> Unit | None:
+        """The unit registered under this id, if any (one load by id)."""
+        return self._find(unit_key(unit_id), Unit)
+
+    def _find(self, key: UUID, kind: type[D]) -> D | None:
+        try:
+            found: object = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def list_officers(self) -> list[Officer]:
+        """Every registered officer, in registration order."""
+        return self._replay_all([Officer.OfficerRegistered], Officer)
+
+    def list_units(self) -> list[Unit]:
+        """Every registered unit, in registration order."""
+        return self._replay_all([Unit.UnitRegistered], Unit)
+
+    def _replay_all(self, classes: list[type[Any]], kind: type[D]) -> list[D]:
+        """Every aggregate of a kind, in one pass over its events (a query a page)."""
+        found: dict[UUID, Any] = {}
+        for page in self.notification_pages(topics=[get_topic(c) for c in classes]):
+            for notification in page:
+                event: Any = self.mapper.to_domain_event(notification)
+                oid = cast(UUID, notification.originator_id)
+                found[oid] = event.mutate(found.get(oid))
+        return [a for a in found.values() if isinstance(a, kind)]
+
     def get_partner(self, partner_id: UUID) -> Partner:
         try:
             partner: object = self.repository.get(partner_id)
@@ -327,21 +401,9 @@ class CaseHistory(Application[UUID]):
     def list_partners(self) -> list[Partner]:
         """Every registered partner, in registration order: one pass over the partner
         events (a query a page), not one load per partner."""
-        topics = [
-            get_topic(cls)
-            for cls in (
-                Partner.Registered,
-                Partner.ServicesUpdated,
-                Partner.Deactivated,
-            )
-        ]
-        partners: dict[UUID, Partner] = {}
-        for page in self.notification_pages(topics=topics):
-            for notification in page:
-                event: Any = self.mapper.to_domain_event(notification)
-                oid = cast(UUID, notification.originator_id)
-                partners[oid] = event.mutate(partners.get(oid))
-        return list(partners.values())
+        return self._replay_all(
+            [Partner.Registered, Partner.ServicesUpdated, Partner.Deactivated], Partner
+        )
 
     # Reads: current state, state at a version, as recorded at T, as effective at T.
 

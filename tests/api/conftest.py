@@ -98,10 +98,24 @@ def case_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def register_staff(client: TestClient, officer_id: str, unit_id: str) -> None:
+    """Put an officer and their unit in the directory (an admin's POSTs) unless they
+    are there: cases are opened for, and transferred to, registered officers only."""
+    for path, body in (
+        ("/units", {"unit_id": unit_id, "name": f"{unit_id} office"}),
+        (
+            "/officers",
+            {"officer_id": officer_id, "name": f"{officer_id} name", "unit_id": unit_id},
+        ),
+    ):
+        response = client.post(path, json=body, headers=ADMIN)
+        assert response.status_code in (201, 409), response.text
+
+
 def open_case(client: TestClient, headers: Headers = OFFICER, **overrides: Any) -> UUID:
-    response = client.post(
-        "/probationers", json=case_body(**overrides), headers=headers
-    )
+    body = case_body(**overrides)
+    register_staff(client, body["officer_id"], body["unit_id"])
+    response = client.post("/probationers", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return UUID(response.json()["id"])
 

@@ -54,6 +54,9 @@ class Permission(StrEnum):
     RESTRICT_CASES = "restrict_cases"
     # Signing a checkpoint adds evidence and changes no record: auditors may.
     TAKE_CHECKPOINTS = "take_checkpoints"
+    # The directory of officers and units: admins register, supervisors may read.
+    READ_DIRECTORY = "read_directory"
+    MANAGE_DIRECTORY = "manage_directory"
 
 
 # The whole policy in one table (DESIGN.md §6). Case permissions are further narrowed
@@ -70,6 +73,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_PARTNERS,
             Permission.READ_OUTCOMES,
             Permission.RESTRICT_CASES,
+            Permission.READ_DIRECTORY,
         }
     ),
     Role.AUDITOR: frozenset(

@@ -95,6 +95,8 @@ if TYPE_CHECKING:
     LiftRestriction = Schema
     RegisterPartner = Schema
     DeactivatePartner = Schema
+    RegisterUnit = Schema
+    RegisterOfficer = Schema
 else:
     OpenCase = body_of(cmd.OpenCase)
     ModifyConditions = body_of(cmd.ModifyConditions)
@@ -123,3 +125,5 @@ else:
     LiftRestriction = body_of(cmd.LiftRestriction)
     RegisterPartner = body_of(cmd.RegisterPartner)
     DeactivatePartner = body_of(cmd.DeactivatePartner)
+    RegisterUnit = body_of(cmd.RegisterUnit)
+    RegisterOfficer = body_of(cmd.RegisterOfficer)

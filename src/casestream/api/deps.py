@@ -34,10 +34,9 @@ from casestream.api.auth import (
 from casestream.api.identity import Verifier
 from casestream.api.metrics import Metrics
 from casestream.api.schemas import Recorded
-from casestream.application import CaseHistory, Idempotency
+from casestream.application import CaseHistory, Idempotency, Target
 from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput
-from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
@@ -174,10 +173,10 @@ def sees_case(principal: Principal, case: Probationer) -> bool:
     ) and (case.sealed is None or principal.role in SEES_SEALED)
 
 
-def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]:
+def case_writer(principal: Principal) -> Callable[[Target], None]:
     """The scope check a command runs on the very state it changes (loaded once)."""
 
-    def check(aggregate: Probationer | Partner) -> None:
+    def check(aggregate: Target) -> None:
         if not isinstance(aggregate, Probationer):
             return
         if not sees_case(principal, aggregate):
@@ -268,7 +267,7 @@ class Submission:
         command: cmd.Command,
         body: BaseModel | None,
         *,
-        authorize: Callable[[Probationer | Partner], None] | None = None,
+        authorize: Callable[[Target], None] | None = None,
     ) -> Recorded:
         """Run one command as this caller, with the key and version the request
         named; a case the caller could not see anyway is answered 403, not 404."""

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from casestream.api.auth import Forbidden, Unauthenticated
 from casestream.api.deps import ReadModelsOff
 from casestream.domain.errors import (
+    AlreadyRegistered,
     CaseAlreadyOpen,
     CaseClosed,
     CaseError,
@@ -45,6 +46,8 @@ from casestream.domain.errors import (
     StaleEntryVersion,
     StateConflict,
     UnknownEntry,
+    UnknownOfficer,
+    UnknownUnit,
 )
 from casestream.keys import SigningKeyMissing
 
@@ -93,6 +96,8 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
         422, "Invalid effective time", "invalid-effective-time"
     ),
     UnknownEntry: ProblemType(422, "Unknown entry", "unknown-entry"),
+    UnknownOfficer: ProblemType(422, "Officer not in the directory", "unknown-officer"),
+    UnknownUnit: ProblemType(422, "Unit not in the directory", "unknown-unit"),
     IdempotencyKeyReused: ProblemType(
         422, "Idempotency key reused", "idempotency-key-reused"
     ),
@@ -107,6 +112,7 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     PartnerInactive: ProblemType(409, "Partner cannot take it", "partner-inactive"),
     ConcurrencyConflict: ProblemType(409, "Stale version", "stale-version"),
     PossibleDuplicate: ProblemType(409, "Possible duplicate", "possible-duplicate"),
+    AlreadyRegistered: ProblemType(409, "Already registered", "already-registered"),
     NotYetCheckpointed: ProblemType(
         409, "No signed checkpoint covers the case yet", "not-yet-checkpointed"
     ),

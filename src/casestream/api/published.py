@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeAlias
 
+from casestream.domain.directory import Officer, Unit
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 
@@ -174,6 +175,9 @@ PUBLISHED: dict[type, Shape] = {
     Partner.Registered: {"services": CODE},
     Partner.ServicesUpdated: {"services": CODE},
     Partner.Deactivated: {},
+    # The directory: ids only (an officer's or unit's name stays inside).
+    Unit.UnitRegistered: {"unit_id": CODE},
+    Officer.OfficerRegistered: {"officer_id": CODE, "unit_id": CODE},
 }
 
 

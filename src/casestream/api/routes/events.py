@@ -35,7 +35,13 @@ from casestream.application import CaseHistory
 router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEM_RESPONSES)
 
 Position = Annotated[
-    int, Query(ge=0, le=2**63 - 1, description="Last position seen; 0 for the start.")
+    int,
+    Query(
+        ge=0,
+        le=2**63 - 1,
+        description="The last position processed (a page's `next`); 0 for the start.",
+        examples=[0],
+    ),
 ]
 Types = Annotated[
     list[str] | None,
@@ -61,7 +67,9 @@ def read_events(
     cases: CaseHistoryDep,
     projections: ProjectionsDep,
     after: Position = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="At most this many events.")
+    ] = 100,
     types: Types = None,
 ) -> EventPage:
     """Events after a position, oldest first, as CloudEvents; ``next`` is the cursor.
@@ -83,7 +91,7 @@ def read_events(
         redacted=_redacted(principal),
         hidden=hidden_cases(principal, cases, projections),
     )
-    return EventPage(events=events, next=next_position)
+    return EventPage(items=events, next=str(next_position))
 
 
 class EventStream(StreamingResponse):
