@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from tests.conftest import store_settings
+from tests.factories import register_staff as register_staff_in
 
 from casestream.api.app import create_app
 from casestream.api.auth import mint_token
@@ -32,9 +33,21 @@ def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sett
     )
 
 
+# The officers and units the API tests assign cases to, in the directory from the
+# start (opening a case for, or transferring it to, anyone else is refused).
+STAFF = (
+    ("officer-ana", "unit-north"),
+    ("officer-cy", "unit-north"),
+    ("officer-zed", "unit-south"),
+    ("officer-new", "unit-east"),
+)
+
+
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
+        for officer_id, unit_id in STAFF:
+            register_staff(test_client, officer_id, unit_id)
         yield test_client
 
 
@@ -99,17 +112,9 @@ def case_body(**overrides: Any) -> dict[str, Any]:
 
 
 def register_staff(client: TestClient, officer_id: str, unit_id: str) -> None:
-    """Put an officer and their unit in the directory (an admin's POSTs) unless they
-    are there: cases are opened for, and transferred to, registered officers only."""
-    for path, body in (
-        ("/units", {"unit_id": unit_id, "name": f"{unit_id} office"}),
-        (
-            "/officers",
-            {"officer_id": officer_id, "name": f"{officer_id} name", "unit_id": unit_id},
-        ),
-    ):
-        response = client.post(path, json=body, headers=ADMIN)
-        assert response.status_code in (201, 409), response.text
+    """Put an officer and their unit in the directory of the client's store unless
+    they are there (cases are opened for, and transferred to, registered officers)."""
+    register_staff_in(client.app.state.case_history, officer_id, unit_id)  # type: ignore[attr-defined]
 
 
 def open_case(client: TestClient, headers: Headers = OFFICER, **overrides: Any) -> UUID:

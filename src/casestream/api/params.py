@@ -14,7 +14,7 @@ from uuid import UUID
 
 from fastapi import Query
 
-from casestream.api.schemas import Instant, RecordedInstant
+from casestream.api.schemas import AtInstant
 from casestream.domain.errors import InvalidInput
 
 V = TypeVar("V")
@@ -42,7 +42,7 @@ UnitId = Annotated[
     str | None, Query(min_length=1, max_length=100, description="Only this unit.")
 ]
 AsRecordedAt = Annotated[
-    RecordedInstant | None,
+    AtInstant | None,
     Query(
         description="The record as it stood at this time: only what had been "
         "recorded by then (RFC 3339 with a zone; to the millisecond, the whole "
@@ -51,10 +51,10 @@ AsRecordedAt = Annotated[
     ),
 ]
 AsEffectiveAt = Annotated[
-    Instant | None,
+    AtInstant | None,
     Query(
         description="What we now know was in effect at this time (RFC 3339 with a "
-        "zone); late entries are flagged.",
+        "zone; to the millisecond, the whole millisecond); late entries are flagged.",
         examples=["2026-03-03T12:00:00.000Z"],
     ),
 ]

@@ -6,7 +6,7 @@ Shared by every route, old and new:
 
 - ``Timestamp``: a time in an answer (RFC 3339, UTC, ``Z``, milliseconds; one
   serializer, ``casestream.timestamps.rfc3339``);
-- ``Instant`` / ``RecordedInstant``: a time in a request (zone required);
+- ``Instant`` / ``AtInstant``: a time in a request (zone required);
 - ``Page[T]``: a list answer, ``{"items": [...], "next": <cursor or null>}``, with
   ``page_of`` to cut one from a longer fetch;
 - ``Problem``: the RFC 9457 body of every error (``api/errors.py`` sends it).
@@ -29,6 +29,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from casestream.access_log import AccessOutcome
 from casestream.domain.values import (
     CaseStatus,
     RiskLevel,
@@ -53,9 +54,10 @@ def _utc(value: datetime) -> datetime:
 
 # Times must carry a zone; they are kept in UTC.
 Instant = Annotated[AwareDatetime, AfterValidator(_utc)]
-# A recorded time to read the record at: given to the millisecond (as answers give
-# them), it covers that whole millisecond (``timestamps.through_millisecond``).
-RecordedInstant = Annotated[Instant, AfterValidator(through_millisecond)]
+# A time to read the record at (as recorded at, as effective at, up to): given to the
+# millisecond, as answers give times, it covers that whole millisecond
+# (``timestamps.through_millisecond``), so a time read from an answer finds its event.
+AtInstant = Annotated[Instant, AfterValidator(through_millisecond)]
 
 # A time in an answer: always this, never a bare ``datetime`` (the contract test
 # walks the OpenAPI document for date-times without the format's pattern).
@@ -336,8 +338,8 @@ class AccessEntry(Schema):
     probationer_id: UUID = Field(description="The case read.")
     endpoint: str = Field(description="The route, e.g. `GET /probationers/{id}`.")
     query: str = Field(description="The query string asked with it.")
-    outcome: Literal["allowed", "denied"] = Field(
-        description="Whether the read was allowed."
+    outcome: AccessOutcome = Field(
+        description="Whether the read was allowed (`not_found`: no such case)."
     )
 
 

@@ -32,9 +32,9 @@ from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.params import AsRecordedAt, UnitId, deprecated, renamed
 from casestream.api.routes.probationers import named_rows
 from casestream.api.schemas import (
+    AtInstant,
     Caseload,
     Outcomes,
-    RecordedInstant,
     Workload,
     WorkloadRow,
 )
@@ -130,9 +130,7 @@ def officer_caseload(
     risk: Risk = None,
     overdue: Overdue = False,
     as_recorded_at: AsRecordedAt = None,
-    as_of: Annotated[
-        RecordedInstant | None, deprecated("as_of", "as_recorded_at")
-    ] = None,
+    as_of: Annotated[AtInstant | None, deprecated("as_of", "as_recorded_at")] = None,
 ) -> Caseload:
     """An officer's active cases, soonest contact due first; or as the record stood
     at a recorded time (replayed from the store)."""

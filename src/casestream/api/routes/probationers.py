@@ -41,6 +41,7 @@ from casestream.api.params import (
     renamed,
 )
 from casestream.api.schemas import (
+    AtInstant,
     CaseChanges,
     CaseloadRow,
     CaseState,
@@ -48,7 +49,6 @@ from casestream.api.schemas import (
     HistoryPage,
     PointInTime,
     Recorded,
-    RecordedInstant,
     SearchResults,
     page_of,
 )
@@ -247,15 +247,13 @@ def get_diff(
     cases: CaseHistoryDep,
     principal: PrincipalDep,
     recorded_from: Annotated[
-        RecordedInstant | None, Query(description="The earlier recorded time.")
+        AtInstant | None, Query(description="The earlier recorded time.")
     ] = None,
     recorded_to: Annotated[
-        RecordedInstant | None, Query(description="The later recorded time.")
+        AtInstant | None, Query(description="The later recorded time.")
     ] = None,
-    old_from: Annotated[
-        RecordedInstant | None, deprecated("from", "recorded_from")
-    ] = None,
-    old_to: Annotated[RecordedInstant | None, deprecated("to", "recorded_to")] = None,
+    old_from: Annotated[AtInstant | None, deprecated("from", "recorded_from")] = None,
+    old_to: Annotated[AtInstant | None, deprecated("to", "recorded_to")] = None,
 ) -> CaseChanges:
     """What the record changed between two recorded times, and which events did it."""
     since = renamed("recorded_from", recorded_from, "from", old_from)
