@@ -18,6 +18,7 @@ from casestream.api.middleware import (
     RefuseNul,
     RequestMetrics,
 )
+from casestream.api.openapi import install_openapi
 from casestream.api.routes import (
     audit,
     case_entries,
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     install_error_handlers(app)
+    install_openapi(app)
     ui.install(app)  # the reviewer's pages and offline /docs (wraps the handlers)
     # Added last = outermost: metrics see every answer, including a 413.
     app.add_middleware(IntegrityHeader)

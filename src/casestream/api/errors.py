@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from casestream.api.auth import Forbidden, Unauthenticated
 from casestream.api.deps import ReadModelsOff
+from casestream.api.openapi import ERROR_DESCRIPTIONS
 from casestream.domain.errors import (
     AlreadyRegistered,
     CaseAlreadyOpen,
@@ -149,15 +150,11 @@ GENERIC_TITLES = {
     500: "Internal server error",
 }
 
-# For route declarations, so that /docs lists the problem responses.
+# For route declarations, so that /docs lists the problem responses (each with the
+# ``Problem`` schema: ``api/openapi.py`` fills it in, with the descriptions).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": title, "content": {PROBLEM_JSON: {}}}
-    for status, title in {
-        400: "Malformed header",
-        401: "No valid bearer token",
-        403: "Role or scope does not allow it",
-        422: "Invalid input",
-    }.items()
+    status: {"description": ERROR_DESCRIPTIONS[status]}
+    for status in (400, 401, 403, 404, 409, 422, 503)
 }
 
 

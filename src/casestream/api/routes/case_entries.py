@@ -23,10 +23,7 @@ from casestream.domain.commands import Id
 router = APIRouter(
     prefix="/probationers/{probationer_id}",
     tags=["case entries"],
-    responses={
-        **PROBLEM_RESPONSES,
-        409: {"description": "Stale If-Match, or the case's state refuses it"},
-    },
+    responses=PROBLEM_RESPONSES,
 )
 CREATED = status.HTTP_201_CREATED
 
@@ -55,6 +52,7 @@ def override_supervision_level(
 def revise_plan(
     probationer_id: UUID, body: bodies.RevisePlan, submitted: SubmissionDep
 ) -> Recorded:
+    """Publish a new plan version (goals → objectives → interventions)."""
     command = command_of(cmd.RevisePlan, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -84,6 +82,7 @@ def record_goal_progress(
     body: bodies.RecordGoalProgress,
     submitted: SubmissionDep,
 ) -> Recorded:
+    """Record progress on a goal of the current plan (its status may move on)."""
     command = command_of(cmd.RecordGoalProgress, body, goal_id=goal_id)
     return submitted.on_case(probationer_id, command, body)
 
@@ -104,6 +103,7 @@ def change_referral_status(
     body: bodies.ChangeReferralStatus,
     submitted: SubmissionDep,
 ) -> Recorded:
+    """Move a referral along its lifecycle (accepted, started, completed, …)."""
     command = command_of(cmd.ChangeReferralStatus, body, referral_id=referral_id)
     return submitted.on_case(probationer_id, command, body)
 
@@ -112,6 +112,7 @@ def change_referral_status(
 def log_contact(
     probationer_id: UUID, body: bodies.LogContact, submitted: SubmissionDep
 ) -> Recorded:
+    """Log a contact (office, home, phone, …), possibly late: ``effective_at`` says when it happened."""
     command = command_of(cmd.LogContact, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -120,6 +121,7 @@ def log_contact(
 def record_drug_test(
     probationer_id: UUID, body: bodies.RecordDrugTest, submitted: SubmissionDep
 ) -> Recorded:
+    """Record a drug test and its results by substance."""
     command = command_of(cmd.RecordDrugTest, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -128,6 +130,7 @@ def record_drug_test(
 def record_violation(
     probationer_id: UUID, body: bodies.RecordViolation, submitted: SubmissionDep
 ) -> Recorded:
+    """Record a violation of the conditions; it stays open until responded to."""
     command = command_of(cmd.RecordViolation, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -151,6 +154,7 @@ def record_court_action(
     body: bodies.RecordCourtAction,
     submitted: SubmissionDep,
 ) -> Recorded:
+    """Record what the court decided on a violation (hearing, outcome, disposition)."""
     command = command_of(cmd.RecordCourtAction, body, violation_id=violation_id)
     return submitted.on_case(probationer_id, command, body)
 
@@ -173,6 +177,7 @@ def correct_or_void_entry(
 def add_note(
     probationer_id: UUID, body: bodies.AddNote, submitted: SubmissionDep
 ) -> Recorded:
+    """Add a case note; ``sensitive`` or ``victim_info`` withholds its text from courts and auditors."""
     command = command_of(cmd.AddNote, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -181,6 +186,7 @@ def add_note(
 def modify_conditions(
     probationer_id: UUID, body: bodies.ModifyConditions, submitted: SubmissionDep
 ) -> Recorded:
+    """Add or remove conditions of supervision, by court order."""
     command = command_of(cmd.ModifyConditions, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -198,6 +204,7 @@ def transfer(
 def close_case(
     probationer_id: UUID, body: bodies.CloseCase, submitted: SubmissionDep
 ) -> Recorded:
+    """Close the case with its outcome (completed, revoked, …) and a reason."""
     command = command_of(cmd.CloseCase, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -206,5 +213,6 @@ def close_case(
 def reopen_case(
     probationer_id: UUID, body: bodies.ReopenCase, submitted: SubmissionDep
 ) -> Recorded:
+    """Reopen a closed case, by court order, with a reason."""
     command = command_of(cmd.ReopenCase, body)
     return submitted.on_case(probationer_id, command, body)
