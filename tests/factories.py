@@ -78,6 +78,21 @@ def register_staff(app: CaseHistory, officer_id: str, unit_id: str) -> None:
         )
 
 
+# The officers and units tests assign cases to (API and reliability suites register
+# them all up front; ``open_case`` registers whichever it names).
+STAFF = (
+    ("officer-ana", "unit-north"),
+    ("officer-cy", "unit-north"),
+    ("officer-zed", "unit-south"),
+    ("officer-new", "unit-east"),
+)
+
+
+def register_all_staff(app: CaseHistory) -> None:
+    for officer_id, unit_id in STAFF:
+        register_staff(app, officer_id, unit_id)
+
+
 def open_case(app: CaseHistory, **overrides: Any) -> UUID:
     fields = case_fields(**overrides)
     register_staff(app, fields["officer_id"], fields["unit_id"])

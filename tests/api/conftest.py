@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from tests.conftest import store_settings
-from tests.factories import register_staff as register_staff_in
+from tests.factories import register_all_staff, register_staff as register_staff_in
 
 from casestream.api.app import create_app
 from casestream.api.auth import mint_token
@@ -33,21 +33,12 @@ def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sett
     )
 
 
-# The officers and units the API tests assign cases to, in the directory from the
-# start (opening a case for, or transferring it to, anyone else is refused).
-STAFF = (
-    ("officer-ana", "unit-north"),
-    ("officer-cy", "unit-north"),
-    ("officer-zed", "unit-south"),
-    ("officer-new", "unit-east"),
-)
-
-
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
-        for officer_id, unit_id in STAFF:
-            register_staff(test_client, officer_id, unit_id)
+        # The officers and units the tests assign cases to are in the directory
+        # from the start (opening a case for anyone else is refused).
+        register_all_staff(test_client.app.state.case_history)  # type: ignore[attr-defined]
         yield test_client
 
 

@@ -24,6 +24,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from tests.api.test_case_entries_api import every_command
 from tests.conftest import store_settings
+from tests.factories import register_all_staff
 from tests.reliability.harness import SECRET, Tally, bearer, case_body, record_figures
 
 from casestream.access_log import AccessLog, AccessOutcome, AccessQuery
@@ -167,6 +168,7 @@ def api(
     )
     with TestClient(create_app(chosen)) as client:
         app = CaseHistory(env=open_store(chosen).env())
+        register_all_staff(app)
         try:
             yield client, app, client.app.state.access_log  # type: ignore[attr-defined]
         finally:

@@ -251,7 +251,7 @@ def test_database_restart_under_load(cluster: OwnCluster, tmp_path: Path):
                 page = client.get(
                     "/audit", params={"after": after, "limit": 1000}, headers=AUDITOR
                 ).json()
-                audit_positions += [r["position"] for r in page["rows"]]
+                audit_positions += [r["position"] for r in page["items"]]
                 if page["next"] is None:
                     break
                 after = page["next"]
