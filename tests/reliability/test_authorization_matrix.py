@@ -364,6 +364,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
             ("GET /workload", "/workload", caller.may(Permission.READ_OUTCOMES)),
             ("GET /outcomes", "/outcomes", caller.may(Permission.READ_OUTCOMES)),
             ("GET /partners", "/partners", caller.may(Permission.READ_PARTNERS)),
+            ("GET /officers", "/officers", caller.may(Permission.READ_DIRECTORY)),
+            ("GET /units", "/units", caller.may(Permission.READ_DIRECTORY)),
             ("GET /events", "/events?limit=1000", caller.may(Permission.READ_FEED)),
             (
                 "GET /events/stream",
@@ -445,6 +447,27 @@ def test_every_endpoint_every_role_every_kind_of_case(
             lambda h=h: client.post(
                 "/partners",
                 json={"name": "P", "services": ["housing"], "contact": "p@x.example"},
+                headers=h,
+            ),
+            [],
+        )
+        # A unit and officer of the caller's own (a second ask would be a 409).
+        check(
+            "POST /units",
+            caller,
+            caller.may(Permission.MANAGE_DIRECTORY),
+            lambda h=h, c=caller: client.post(
+                "/units", json={"unit_id": f"unit-{c.user}", "name": "U"}, headers=h
+            ),
+            [],
+        )
+        check(
+            "POST /officers",
+            caller,
+            caller.may(Permission.MANAGE_DIRECTORY),
+            lambda h=h, c=caller: client.post(
+                "/officers",
+                json={"officer_id": c.user, "name": "O", "unit_id": "unit-north"},
                 headers=h,
             ),
             [],

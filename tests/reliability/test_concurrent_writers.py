@@ -176,7 +176,7 @@ def test_concurrent_writers_on_one_case(
     assert [r["version"] for r in audit_rows] == list(range(1, expected_version + 1))
     assert [r["position"] for r in audit_rows] == [n.id for n in stored]
     assert {r["type"] for r in audit_rows[1:]} == {"ContactLogged"}
-    assert {r["payload"]["contact_id"] for r in audit_rows[1:]} == set(acknowledged)
+    assert {r["data"]["contact_id"] for r in audit_rows[1:]} == set(acknowledged)
     assert row["version"] == expected_version
     if datetime.now(UTC).strftime("%Y-%m") == month:  # not across a month's end
         # (the row keeps the latest counting contacts: enough for any standard)
