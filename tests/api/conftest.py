@@ -116,6 +116,30 @@ def open_case(client: TestClient, headers: Headers = OFFICER, **overrides: Any) 
     return UUID(response.json()["id"])
 
 
+def plan_body() -> dict[str, Any]:
+    """An initial plan with one goal (g1) and one objective."""
+    return {
+        "plan_type": "initial",
+        "prompted_by": "intake",
+        "agreement": "agreed",
+        "goals": [
+            {
+                "goal_id": "g1",
+                "need_area": "drug_use",
+                "statement": "Stay drug free",
+                "objectives": [
+                    {
+                        "objective_id": "o1",
+                        "description": "Complete treatment",
+                        "measure": "Attendance record",
+                        "target_date": "2026-09-01",
+                    }
+                ],
+            }
+        ],
+    }
+
+
 def contact_body(contact_id: str = "k1", **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "contact_id": contact_id,

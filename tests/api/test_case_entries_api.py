@@ -18,6 +18,7 @@ from tests.api.conftest import (
     contact_body,
     log_contact,
     open_case,
+    plan_body,
 )
 
 from casestream.application import CaseHistory
@@ -64,29 +65,7 @@ def every_command(partner: UUID) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         ("supervision-level", {"level": "intensive", "reason": "Victim safety"}),
-        (
-            "plans",
-            {
-                "plan_type": "initial",
-                "prompted_by": "intake",
-                "agreement": "agreed",
-                "goals": [
-                    {
-                        "goal_id": "g1",
-                        "need_area": "drug_use",
-                        "statement": "Stay drug free",
-                        "objectives": [
-                            {
-                                "objective_id": "o1",
-                                "description": "Complete treatment",
-                                "measure": "Attendance record",
-                                "target_date": "2026-09-01",
-                            }
-                        ],
-                    }
-                ],
-            },
-        ),
+        ("plans", plan_body()),
         ("plans/goals/g1/progress", {"status": "active", "note": "Attending"}),
         (
             "incentives",

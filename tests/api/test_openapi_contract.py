@@ -19,6 +19,7 @@ from tests.api.conftest import (
     auth,
     case_body,
     open_case,
+    plan_body,
 )
 
 from casestream.api.schemas import TIMESTAMP_PATTERN
@@ -198,29 +199,7 @@ def test_answers_keep_to_the_envelope_vocabulary_and_one_time_format(
 ):
     case_id = open_case(client)
     client.post(
-        f"/probationers/{case_id}/plans",
-        json={
-            "plan_type": "initial",
-            "prompted_by": "intake",
-            "agreement": "agreed",
-            "goals": [
-                {
-                    "goal_id": "g1",
-                    "need_area": "drug_use",
-                    "statement": "Stay drug free",
-                    "objectives": [
-                        {
-                            "objective_id": "o1",
-                            "description": "Complete treatment",
-                            "measure": "Attendance",
-                            "target_date": "2027-01-01",
-                            "interventions": ["Outpatient programme"],
-                        }
-                    ],
-                }
-            ],
-        },
-        headers=OFFICER,
+        f"/probationers/{case_id}/plans", json=plan_body(), headers=OFFICER
     ).raise_for_status()
     client.post("/checkpoints", headers=AUDITOR).raise_for_status()
     answers = {

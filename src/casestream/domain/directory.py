@@ -31,8 +31,9 @@ def unit_key(unit_id: str) -> UUID:
     return uuid5(DIRECTORY_NAMESPACE, f"unit:{unit_id}")
 
 
-class Unit(Aggregate):
-    """A unit (team, office) that officers belong to and cases are held by."""
+class Listed(Aggregate):
+    """An entry in the directory: who registered it, and why (the same envelope as
+    every other event)."""
 
     class Event(Aggregate.Event):
         class_version = 1  # schema version; see Probationer.Event
@@ -41,8 +42,17 @@ class Unit(Aggregate):
         actor_role: str
         reason: str | None
 
+    @singledispatchmethod
+    def execute(self, c: cmd.DirectoryCommand, actor: Actor) -> None:
+        """Run one command on this entry (none change one yet)."""
+        raise TypeError(f"{type(c).__name__} is not a command on {type(self).__name__}")
+
+
+class Unit(Listed):
+    """A unit (team, office) that officers belong to and cases are held by."""
+
     # Named apart from Partner.Registered: the audit trail filters by event name.
-    class UnitRegistered(Event, Aggregate.Created):
+    class UnitRegistered(Listed.Event, Aggregate.Created):
         unit_id: str
         name: str
 
@@ -51,7 +61,7 @@ class Unit(Aggregate):
             aggregate.name = self.name
 
     def __init__(self) -> None:
-        """Empty shell: Registered.apply sets the state."""
+        """Empty shell: UnitRegistered.apply sets the state."""
         self.unit_id = ""
         self.name = ""
 
@@ -68,23 +78,11 @@ class Unit(Aggregate):
             name=require_text(c.name, "name", max_length=200),
         )
 
-    @singledispatchmethod
-    def execute(self, c: cmd.DirectoryCommand, actor: Actor) -> None:
-        """Run one command on this unit's record (none change it yet)."""
-        raise TypeError(f"{type(c).__name__} is not a command on a unit")
 
-
-class Officer(Aggregate):
+class Officer(Listed):
     """A probation officer: a user who may be assigned cases, in one unit."""
 
-    class Event(Aggregate.Event):
-        class_version = 1  # schema version; see Probationer.Event
-
-        actor_id: str
-        actor_role: str
-        reason: str | None
-
-    class OfficerRegistered(Event, Aggregate.Created):
+    class OfficerRegistered(Listed.Event, Aggregate.Created):
         officer_id: str
         name: str
         unit_id: str
@@ -95,7 +93,7 @@ class Officer(Aggregate):
             aggregate.unit_id = self.unit_id
 
     def __init__(self) -> None:
-        """Empty shell: Registered.apply sets the state."""
+        """Empty shell: OfficerRegistered.apply sets the state."""
         self.officer_id = ""
         self.name = ""
         self.unit_id = ""
@@ -113,8 +111,3 @@ class Officer(Aggregate):
             name=require_text(c.name, "name", max_length=200),
             unit_id=c.unit_id,
         )
-
-    @singledispatchmethod
-    def execute(self, c: cmd.DirectoryCommand, actor: Actor) -> None:
-        """Run one command on this officer's record (none change it yet)."""
-        raise TypeError(f"{type(c).__name__} is not a command on an officer")

@@ -9,12 +9,18 @@ from fastapi import APIRouter, Response, status
 from casestream.api import bodies
 from casestream.api.auth import Permission, require
 from casestream.api.bodies import command_of
-from casestream.api.deps import CaseHistoryDep, PrincipalDep, SubmissionDep
+from casestream.api.deps import (
+    CaseHistoryDep,
+    PrincipalDep,
+    Submission,
+    SubmissionDep,
+)
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.schemas import (
     OfficerPage,
     OfficerView,
     Recorded,
+    Schema,
     UnitPage,
     UnitView,
 )
@@ -28,11 +34,8 @@ def register_unit(
     body: bodies.RegisterUnit, submitted: SubmissionDep, response: Response
 ) -> Recorded:
     """Register a unit (admins); 409 ``already-registered`` if its id is taken."""
-    require(submitted.principal, Permission.MANAGE_DIRECTORY)
     command = command_of(cmd.RegisterUnit, body)
-    recorded = submitted.execute(None, command, body)
-    response.headers["Location"] = f"/units#{command.unit_id}"
-    return recorded
+    return _register(submitted, command, body, response, f"/units#{command.unit_id}")
 
 
 @router.get("/units")
@@ -61,10 +64,22 @@ def register_officer(
     """Register an officer in a registered unit (admins), by the user id their
     token carries; 422 ``unknown-unit`` for a unit not registered, 409
     ``already-registered`` if the officer is."""
-    require(submitted.principal, Permission.MANAGE_DIRECTORY)
     command = command_of(cmd.RegisterOfficer, body)
+    location = f"/officers#{command.officer_id}"
+    return _register(submitted, command, body, response, location)
+
+
+def _register(
+    submitted: Submission,
+    command: cmd.DirectoryCommand,
+    body: Schema,
+    response: Response,
+    location: str,
+) -> Recorded:
+    """One registration, as an admin, through the one command path."""
+    require(submitted.principal, Permission.MANAGE_DIRECTORY)
     recorded = submitted.execute(None, command, body)
-    response.headers["Location"] = f"/officers#{command.officer_id}"
+    response.headers["Location"] = location
     return recorded
 
 
