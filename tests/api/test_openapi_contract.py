@@ -202,6 +202,7 @@ def test_answers_keep_to_the_envelope_vocabulary_and_one_time_format(
         f"/probationers/{case_id}/plans", json=plan_body(), headers=OFFICER
     ).raise_for_status()
     client.post("/checkpoints", headers=AUDITOR).raise_for_status()
+    client.app.state.projections.wait()  # type: ignore[attr-defined]
     answers = {
         "case": client.get(f"/probationers/{case_id}", headers=OFFICER),
         "history": client.get(f"/probationers/{case_id}/history", headers=OFFICER),
@@ -247,6 +248,7 @@ def test_old_parameter_names_still_work_for_one_release(client: TestClient):
             headers=OFFICER,
         ).raise_for_status()
     history = f"/probationers/{case_id}/history"
+    client.app.state.projections.wait()  # type: ignore[attr-defined]
 
     new = client.get(history, params={"after": 2, "limit": 1}, headers=OFFICER).json()
     old = client.get(history, params={"offset": 2, "limit": 1}, headers=OFFICER).json()
@@ -316,6 +318,7 @@ def test_the_directory_registers_lists_and_guards_assignments(client: TestClient
     )
     officers = client.get("/officers", headers=SUPERVISOR)
     units = client.get("/units", headers=ADMIN)
+    client.app.state.projections.wait()  # type: ignore[attr-defined]
     west = client.get(
         "/caseloads", params={"unit_id": "unit-west"}, headers=ADMIN
     ).json()
