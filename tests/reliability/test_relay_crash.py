@@ -121,6 +121,8 @@ def facts_from_stream(received: list[Received]) -> Facts:
     versions: dict[str, int] = {}
     for r in received:
         case, data = r.event["subject"], r.event["data"]
+        if not r.event["type"].startswith("casestream.probationer."):
+            continue  # the directory's units and officers
         if r.event["type"] == "casestream.probationer.ContactLogged":
             contacts[case].add(data["contact_id"])
         versions[case] = max(versions.get(case, 0), data["version"])
