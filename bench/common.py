@@ -330,8 +330,24 @@ def case_command(
     )
 
 
+def register_bench_staff(app: CaseHistory, officer: str) -> None:
+    """The benchmark's unit and officer in the directory (cases need them)."""
+    admin = Actor("admin-bench", "admin")
+    if app.find_unit("unit-bench") is None:
+        app.execute(
+            None, cmd.RegisterUnit(unit_id="unit-bench", name="Bench"), actor=admin
+        )
+    if app.find_officer(officer) is None:
+        app.execute(
+            None,
+            cmd.RegisterOfficer(officer_id=officer, name=officer, unit_id="unit-bench"),
+            actor=admin,
+        )
+
+
 def open_case(app: CaseHistory, n: int, officer: str = "officer-bench") -> UUID:
     """A case like the demo's, through the application (one transaction)."""
+    register_bench_staff(app, officer)
     opened = datetime.now(UTC) - timedelta(days=200)
     command = case_command(
         f"Bench Person {n}", f"CR-B-{n}", opened, officer, {"crn": f"B{n:06d}"}

@@ -259,7 +259,8 @@ def caseload_stages(events: int, repeats: int, quick: bool) -> dict[str, Any]:
                     officer_id=officer.id,
                     position=position,
                     lag=0,
-                    rows=[CaseloadRow(**listed(r)) for r in rows],
+                    items=[CaseloadRow(**listed(r)) for r in rows],
+                    next=None,
                 ).model_dump_json()
                 t7 = time.perf_counter()
                 for name, seconds in zip(

@@ -12,6 +12,7 @@ from casestream.domain.values import Actor
 
 OFFICER = Actor("officer-ana", "officer")
 SUPERVISOR = Actor("supervisor-bo", "supervisor")
+ADMIN = Actor("admin-root", "admin")
 
 
 def state(case: Any) -> dict[str, Any]:
@@ -58,8 +59,44 @@ def case_fields(now: datetime | None = None, **overrides: Any) -> dict[str, Any]
     return fields
 
 
+def register_staff(app: CaseHistory, officer_id: str, unit_id: str) -> None:
+    """Put an officer and their unit in the directory unless they are there (cases
+    are opened for, and transferred to, registered officers only)."""
+    if app.find_unit(unit_id) is None:
+        app.execute(
+            None,
+            cmd.RegisterUnit(unit_id=unit_id, name=f"{unit_id} office"),
+            actor=ADMIN,
+        )
+    if app.find_officer(officer_id) is None:
+        app.execute(
+            None,
+            cmd.RegisterOfficer(
+                officer_id=officer_id, name=f"{officer_id} name", unit_id=unit_id
+            ),
+            actor=ADMIN,
+        )
+
+
+# The officers and units tests assign cases to (API and reliability suites register
+# them all up front; ``open_case`` registers whichever it names).
+STAFF = (
+    ("officer-ana", "unit-north"),
+    ("officer-cy", "unit-north"),
+    ("officer-zed", "unit-south"),
+    ("officer-new", "unit-east"),
+)
+
+
+def register_all_staff(app: CaseHistory) -> None:
+    for officer_id, unit_id in STAFF:
+        register_staff(app, officer_id, unit_id)
+
+
 def open_case(app: CaseHistory, **overrides: Any) -> UUID:
-    return app.execute(None, cmd.OpenCase(**case_fields(**overrides)), actor=OFFICER).id
+    fields = case_fields(**overrides)
+    register_staff(app, fields["officer_id"], fields["unit_id"])
+    return app.execute(None, cmd.OpenCase(**fields), actor=OFFICER).id
 
 
 def register_partner(app: CaseHistory, *services: str) -> UUID:
@@ -252,6 +289,7 @@ def full_lifecycle(app: CaseHistory) -> UUID:
         ),
         actor=OFFICER,
     )
+    register_staff(app, "officer-cy", "unit-south")
     app.execute(
         case,
         cmd.AssignOfficer(

@@ -10,7 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import (
@@ -30,7 +30,9 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from casestream.domain import commands as cmd
+from casestream.domain.directory import Officer, Unit, officer_key, unit_key
 from casestream.domain.errors import (
+    AlreadyRegistered,
     CaseError,
     CaseNotFound,
     ConcurrencyConflict,
@@ -40,6 +42,8 @@ from casestream.domain.errors import (
     InvalidInput,
     PartnerNotFound,
     PossibleDuplicate,
+    UnknownOfficer,
+    UnknownUnit,
 )
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
@@ -120,6 +124,12 @@ class Written:
     id: UUID
     version: int
 
+
+# What a command may be run on.
+Target = Probationer | Partner | Officer | Unit
+D = TypeVar("D", Partner, Officer, Unit)
+# Commands that create their aggregate rather than run on one.
+CREATING = (cmd.OpenCase, cmd.RegisterPartner, cmd.RegisterUnit, cmd.RegisterOfficer)
 
 # A command that lost a race and named no version is retried this many times.
 RETRIES = 8
@@ -273,7 +283,7 @@ class CaseHistory(Application[UUID]):
         actor: Actor,
         expected_version: int | None = None,
         idempotency: Idempotency | None = None,
-        authorize: Callable[[Probationer | Partner], None] | None = None,
+        authorize: Callable[[Target], None] | None = None,
     ) -> Written:
         """Run one command on the case or partner ``target`` (None for a command that
         creates one) and return what it wrote.
@@ -326,17 +336,27 @@ class CaseHistory(Application[UUID]):
         command: cmd.Command,
         actor: Actor,
         expected_version: int | None,
-        authorize: Callable[[Probationer | Partner], None] | None,
-    ) -> tuple[Probationer | Partner, Checked]:
+        authorize: Callable[[Target], None] | None,
+    ) -> tuple[Target, Checked]:
         """Load (or create) the aggregate, authorize, check, and run the command;
         with it, how far its stored rows were checked (for the cache)."""
-        aggregate: Probationer | Partner
+        aggregate: Target
         checked: Checked = (0, None)
         if isinstance(command, cmd.OpenCase):
             aggregate = Probationer.open(command, actor, target)
+            self.check_assignable(command.officer_id, command.unit_id)
             self._check_duplicates(command)
         elif isinstance(command, cmd.RegisterPartner):
             aggregate = Partner.register(command, actor, target)
+        elif isinstance(command, cmd.RegisterUnit):
+            if self.find_unit(command.unit_id) is not None:
+                raise AlreadyRegistered(f"unit {command.unit_id!r} is registered")
+            aggregate = Unit.register(command, actor)
+        elif isinstance(command, cmd.RegisterOfficer):
+            if self.find_officer(command.officer_id) is not None:
+                raise AlreadyRegistered(f"officer {command.officer_id!r} is registered")
+            self.check_assignable(None, command.unit_id)
+            aggregate = Officer.register(command, actor)
         elif target is None:
             raise InvalidInput("id", f"{type(command).__name__} needs a target")
         elif isinstance(command, cmd.PartnerCommand):
@@ -361,8 +381,12 @@ class CaseHistory(Application[UUID]):
             partner.check_offers(command.service_type)
         if isinstance(command, cmd.RecordConsent):  # to a partner in the directory
             self.get_partner(UUID(str(command.recipient_partner_id)))
-        if not isinstance(command, cmd.OpenCase | cmd.RegisterPartner):
+        if not isinstance(command, CREATING):
             aggregate.execute(command, actor)
+        if isinstance(command, cmd.AssignOfficer):
+            # After the aggregate's own rules (a reason, an open case): a transfer
+            # is checked against the directory only once it is otherwise valid.
+            self.check_assignable(command.officer_id, command.unit_id)
         return aggregate, checked
 
     def _check_shreddable(self, case_id: UUID) -> None:
@@ -403,6 +427,56 @@ class CaseHistory(Application[UUID]):
                 "open; send confirm_duplicate with a reason if a second case is right",
             )
 
+    # The directory: who cases may be assigned to.
+
+    def check_assignable(self, officer_id: str | None, unit_id: str) -> None:
+        """Refuse an officer or unit the directory does not list: a case assigned
+        to a name nobody holds would be out of every officer's reach."""
+        if self.find_unit(unit_id) is None:
+            raise UnknownUnit(
+                "unit_id",
+                f"no unit {unit_id!r} in the directory; register it (POST /units)",
+            )
+        if officer_id is not None and self.find_officer(officer_id) is None:
+            raise UnknownOfficer(
+                "officer_id",
+                f"no officer {officer_id!r} in the directory; register them "
+                "(POST /officers)",
+            )
+
+    def find_officer(self, officer_id: str) -> Officer | None:
+        """The officer registered under this user id, if any (one load by id)."""
+        return self._find(officer_key(officer_id), Officer)
+
+    def find_unit(self, unit_id: str) -> Unit | None:
+        """The unit registered under this id, if any (one load by id)."""
+        return self._find(unit_key(unit_id), Unit)
+
+    def _find(self, key: UUID, kind: type[D]) -> D | None:
+        try:
+            found: object = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        return found if isinstance(found, kind) else None
+
+    def list_officers(self) -> list[Officer]:
+        """Every registered officer, in registration order."""
+        return self._replay_all([Officer.OfficerRegistered], Officer)
+
+    def list_units(self) -> list[Unit]:
+        """Every registered unit, in registration order."""
+        return self._replay_all([Unit.UnitRegistered], Unit)
+
+    def _replay_all(self, classes: list[type[Any]], kind: type[D]) -> list[D]:
+        """Every aggregate of a kind, in one pass over its events (a query a page)."""
+        found: dict[UUID, Any] = {}
+        for page in self.notification_pages(topics=[get_topic(c) for c in classes]):
+            for notification in page:
+                event: Any = self.mapper.to_domain_event(notification)
+                oid = cast(UUID, notification.originator_id)
+                found[oid] = event.mutate(found.get(oid))
+        return [a for a in found.values() if isinstance(a, kind)]
+
     def get_partner(self, partner_id: UUID) -> Partner:
         try:
             partner: object = self.repository.get(partner_id)
@@ -415,21 +489,9 @@ class CaseHistory(Application[UUID]):
     def list_partners(self) -> list[Partner]:
         """Every registered partner, in registration order: one pass over the partner
         events (a query a page), not one load per partner."""
-        topics = [
-            get_topic(cls)
-            for cls in (
-                Partner.Registered,
-                Partner.ServicesUpdated,
-                Partner.Deactivated,
-            )
-        ]
-        partners: dict[UUID, Partner] = {}
-        for page in self.notification_pages(topics=topics):
-            for notification in page:
-                event: Any = self.mapper.to_domain_event(notification)
-                oid = cast(UUID, notification.originator_id)
-                partners[oid] = event.mutate(partners.get(oid))
-        return list(partners.values())
+        return self._replay_all(
+            [Partner.Registered, Partner.ServicesUpdated, Partner.Deactivated], Partner
+        )
 
     # Reads: current state, state at a version, as recorded at T, as effective at T.
 
@@ -556,7 +618,7 @@ class CaseHistory(Application[UUID]):
                 case = event.mutate(case)
         return cast(Probationer, case), (head.stored.originator_version, head.link)
 
-    def _keep(self, aggregate: Probationer | Partner, checked: Checked) -> None:
+    def _keep(self, aggregate: Target, checked: Checked) -> None:
         """Put a case whose command was stored back in the cache."""
         if not isinstance(aggregate, Probationer) or self._case_cache_size <= 0:
             return

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from tests.conftest import store_settings
+from tests.factories import register_all_staff, register_staff as register_staff_in
 
 from casestream.api.app import create_app
 from casestream.api.auth import mint_token
@@ -41,6 +42,9 @@ def settings(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> Sett
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as test_client:
+        # The officers and units the tests assign cases to are in the directory
+        # from the start (opening a case for anyone else is refused).
+        register_all_staff(test_client.app.state.case_history)  # type: ignore[attr-defined]
         yield test_client
 
 
@@ -104,12 +108,42 @@ def case_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+def register_staff(client: TestClient, officer_id: str, unit_id: str) -> None:
+    """Put an officer and their unit in the directory of the client's store unless
+    they are there (cases are opened for, and transferred to, registered officers)."""
+    register_staff_in(client.app.state.case_history, officer_id, unit_id)  # type: ignore[attr-defined]
+
+
 def open_case(client: TestClient, headers: Headers = OFFICER, **overrides: Any) -> UUID:
-    response = client.post(
-        "/probationers", json=case_body(**overrides), headers=headers
-    )
+    body = case_body(**overrides)
+    register_staff(client, body["officer_id"], body["unit_id"])
+    response = client.post("/probationers", json=body, headers=headers)
     assert response.status_code == 201, response.text
     return UUID(response.json()["id"])
+
+
+def plan_body() -> dict[str, Any]:
+    """An initial plan with one goal (g1) and one objective."""
+    return {
+        "plan_type": "initial",
+        "prompted_by": "intake",
+        "agreement": "agreed",
+        "goals": [
+            {
+                "goal_id": "g1",
+                "need_area": "drug_use",
+                "statement": "Stay drug free",
+                "objectives": [
+                    {
+                        "objective_id": "o1",
+                        "description": "Complete treatment",
+                        "measure": "Attendance record",
+                        "target_date": "2026-09-01",
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def contact_body(contact_id: str = "k1", **overrides: Any) -> dict[str, Any]:

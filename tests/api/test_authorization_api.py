@@ -233,7 +233,7 @@ def test_the_actor_comes_from_the_token_never_from_the_body(client: TestClient):
     items = client.get(f"/probationers/{case_id}/history", headers=AUDITOR).json()[
         "items"
     ]
-    assert [(i["actor"], i["role"]) for i in items] == [
+    assert [(i["actor_id"], i["actor_role"]) for i in items] == [
         ("supervisor-bo", "supervisor"),
         ("officer-ana", "officer"),
     ]

@@ -23,6 +23,7 @@ from tests.api.conftest import (
     contact_body,
     log_contact,
     open_case,
+    register_staff,
 )
 
 from casestream.api.routes.events import EventStream, _tail
@@ -32,23 +33,31 @@ from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 
+def head(client: TestClient) -> int:
+    """The feed's last position (the directory's units and officers come first)."""
+    return int(
+        client.get("/events", params={"limit": 1000}, headers=ADMIN).json()["next"]
+    )
+
+
 def test_the_feed_is_cursor_paginated_cloud_events(client: TestClient):
+    b = head(client)
     case_id = open_case(client)
     for i in range(4):
         log_contact(client, case_id, f"k{i}")
 
-    first = client.get("/events", params={"after": 0, "limit": 3}, headers=CONSUMER)
+    first = client.get("/events", params={"after": b, "limit": 3}, headers=CONSUMER)
     rest = client.get(
         "/events", params={"after": first.json()["next"], "limit": 3}, headers=CONSUMER
     )
     end = client.get("/events", params={"after": rest.json()["next"]}, headers=CONSUMER)
 
-    events = first.json()["events"] + rest.json()["events"]
-    assert [int(e["sequence"]) for e in events] == [1, 2, 3, 4, 5]
+    events = first.json()["items"] + rest.json()["items"]
+    assert [int(e["sequence"]) for e in events] == [b + 1, b + 2, b + 3, b + 4, b + 5]
     assert [e["id"] for e in events] == [f"{case_id}/{v}" for v in range(1, 6)]
-    assert first.json()["next"] == 3
-    assert rest.json()["next"] == 5
-    assert end.json() == {"events": [], "next": 5}
+    assert first.json()["next"] == str(b + 3)
+    assert rest.json()["next"] == str(b + 5)
+    assert end.json() == {"items": [], "next": str(b + 5)}
     opened, contact = events[0], events[1]
     assert opened["type"] == "casestream.probationer.CaseOpened"
     assert {k: v for k, v in contact.items() if k != "data"} == {
@@ -59,7 +68,7 @@ def test_the_feed_is_cursor_paginated_cloud_events(client: TestClient):
         "time": contact["time"],
         "subject": str(case_id),
         "datacontenttype": "application/json",
-        "sequence": "00000000000000000002",
+        "sequence": f"{b + 2:020d}",
     }
     assert (
         contact["data"]
@@ -80,6 +89,7 @@ def test_the_feed_is_cursor_paginated_cloud_events(client: TestClient):
 
 
 def test_consumers_get_codes_while_auditors_get_the_text(client: TestClient):
+    b = head(client)
     case_id = open_case(client)
     client.post(
         f"/probationers/{case_id}/close",
@@ -87,8 +97,9 @@ def test_consumers_get_codes_while_auditors_get_the_text(client: TestClient):
         headers=OFFICER,
     )
 
-    consumer = client.get("/events", headers=CONSUMER).json()["events"]
-    auditor = client.get("/events", headers=AUDITOR).json()["events"]
+    after = {"after": b}
+    consumer = client.get("/events", params=after, headers=CONSUMER).json()["items"]
+    auditor = client.get("/events", params=after, headers=AUDITOR).json()["items"]
 
     opened = consumer[0]["data"]
     assert list(opened["person"]) == ["identifiers"]
@@ -105,6 +116,7 @@ def test_consumers_get_codes_while_auditors_get_the_text(client: TestClient):
 
 
 def test_the_feed_filters_by_type(client: TestClient):
+    b = head(client)
     case_id = open_case(client)
     log_contact(client, case_id, "k1")
     client.post(
@@ -120,13 +132,13 @@ def test_the_feed_filters_by_type(client: TestClient):
         "/events", params={"type": contacts}, headers=ADMIN
     ).json()
     both = client.get(
-        "/events", params={"type": [contacts, notes], "after": 2}, headers=ADMIN
+        "/events", params={"type": [contacts, notes], "after": b + 2}, headers=ADMIN
     ).json()
     unknown = client.get("/events", params={"type": "casestream.nope"}, headers=ADMIN)
 
-    assert [e["data"]["contact_id"] for e in only_contacts["events"]] == ["k1", "k2"]
-    assert only_contacts["next"] == 4
-    assert [e["type"] for e in both["events"]] == [notes, contacts]
+    assert [e["data"]["contact_id"] for e in only_contacts["items"]] == ["k1", "k2"]
+    assert only_contacts["next"] == str(b + 4)
+    assert [e["type"] for e in both["items"]] == [notes, contacts]
     assert assert_problem(unknown, 422)["field"] == "type"
 
 
@@ -148,6 +160,7 @@ def test_the_stream_sends_stored_and_new_events_as_server_sent_events(
 ):
     """Read the stored event, then write one and read it live: each step waits on
     what the stream sent, never on a sleep."""
+    b = head(client)
     case_id = open_case(client)
     log_contact(client, case_id, "k1")
     messages: list[dict[str, Any]] = []
@@ -155,7 +168,7 @@ def test_the_stream_sends_stored_and_new_events_as_server_sent_events(
     with client.stream(
         "GET",
         "/events/stream",
-        params={"after": 1, "max_seconds": 5.0},  # a bound, not a wait
+        params={"after": b + 1, "max_seconds": 5.0},  # a bound, not a wait
         headers=CONSUMER,
     ) as response:
         assert response.status_code == 200
@@ -167,12 +180,12 @@ def test_the_stream_sends_stored_and_new_events_as_server_sent_events(
                 continue
             messages.extend(parse_sse("\n".join(block) + "\n\n"))
             block = []
-            if [m["id"] for m in messages] == ["2"]:
+            if [m["id"] for m in messages] == [str(b + 2)]:
                 log_contact(client, case_id, "k2")  # written while the stream is open
             if len(messages) == 2:
                 break
 
-    assert [m["id"] for m in messages] == ["2", "3"]
+    assert [m["id"] for m in messages] == [str(b + 2), str(b + 3)]
     assert [json.loads(m["data"])["data"]["contact_id"] for m in messages] == [
         "k1",
         "k2",
@@ -181,15 +194,18 @@ def test_the_stream_sends_stored_and_new_events_as_server_sent_events(
     resumed = client.get(
         "/events/stream",
         params={"max_seconds": 0.2},
-        headers={**CONSUMER, "Last-Event-ID": "2"},
+        headers={**CONSUMER, "Last-Event-ID": str(b + 2)},
     )
-    assert [m["id"] for m in parse_sse(resumed.text)] == ["3"]
+    assert [m["id"] for m in parse_sse(resumed.text)] == [str(b + 3)]
 
 
 def test_a_tailing_consumer_never_misses_or_repeats_an_event_under_concurrent_writers(
     client: TestClient, settings: Settings
 ):
     writers, per_writer = 4, 25
+    for w in range(writers):
+        register_staff(client, f"officer-{w}", "unit-north")
+    head_before = head(client)
     cases = [
         open_case(
             client,
@@ -232,17 +248,17 @@ def test_a_tailing_consumer_never_misses_or_repeats_an_event_under_concurrent_wr
         page = client.get(
             "/events", params={"after": position, "limit": 7}, headers=CONSUMER
         ).json()
-        seen.extend((int(e["sequence"]), e["id"]) for e in page["events"])
+        seen.extend((int(e["sequence"]), e["id"]) for e in page["items"])
         position = page["next"]
-        pages_while_writing += bool(page["events"]) and not finished
-        if finished and not page["events"]:
+        pages_while_writing += bool(page["items"]) and not finished
+        if finished and not page["items"]:
             break
     writing.join()
 
     assert failures == []
     everything = client.get("/events", params={"limit": 1000}, headers=ADMIN).json()
-    stored = [(int(e["sequence"]), e["id"]) for e in everything["events"]]
-    assert len(stored) == writers * (per_writer + 1)
+    stored = [(int(e["sequence"]), e["id"]) for e in everything["items"]]
+    assert len(stored) == head_before + writers * (per_writer + 1)
     assert seen == stored  # same events, same order: none missed, none repeated
     assert len({event_id for _, event_id in seen}) == len(seen)
     for w, case_id in enumerate(cases):
@@ -300,12 +316,13 @@ def test_the_stream_stops_polling_as_soon_as_the_client_disconnects(spec_version
 def test_a_cursor_past_the_head_is_a_400_problem_not_a_silent_stall(
     client: TestClient,
 ):
+    b = head(client)
     case_id = open_case(client)
     log_contact(client, case_id, "k1")
 
     response = client.get("/events", params={"after": 99_999}, headers=CONSUMER)
-    at_head = client.get("/events", params={"after": 2}, headers=CONSUMER)
+    at_head = client.get("/events", params={"after": b + 2}, headers=CONSUMER)
 
     body = assert_problem(response, 400)
     assert body["type"].endswith("cursor-past-head")
-    assert (at_head.status_code, at_head.json()["events"]) == (200, [])
+    assert (at_head.status_code, at_head.json()["items"]) == (200, [])

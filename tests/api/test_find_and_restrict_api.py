@@ -17,6 +17,7 @@ from tests.api.conftest import (
     auth,
     case_body,
     open_case,
+    register_staff,
 )
 
 PERSON = {
@@ -34,7 +35,7 @@ ORDER = {
 def found(client: TestClient, query: str, headers: dict[str, str]) -> list[str]:
     response = client.get(f"/probationers?{query}", headers=headers)
     assert response.status_code == 200, response.text
-    return [r["probationer_id"] for r in response.json()["rows"]]
+    return [r["probationer_id"] for r in response.json()["items"]]
 
 
 def wait_for_read_models(client: TestClient) -> None:
@@ -105,6 +106,7 @@ def test_a_second_open_case_for_the_crn_is_a_possible_duplicate(client: TestClie
 def test_the_existing_case_is_named_only_to_those_who_may_see_it(client: TestClient):
     open_case(client, person=PERSON, court_order=ORDER)
     south = auth("officer", "officer-sam", unit="unit-south")
+    register_staff(client, "officer-sam", "unit-south")
 
     refused = client.post(
         "/probationers",
@@ -184,14 +186,14 @@ def test_an_excluded_user_cannot_read_list_or_find_the_case(client: TestClient):
         403,
     )
     caseload = client.get("/caseloads/officer-ana", headers=OFFICER).json()
-    assert caseload["rows"] == []
+    assert caseload["items"] == []
     # Others in scope, and admins, still see it; the state says who is excluded.
     state = client.get(f"/probationers/{case_id}", headers=SUPERVISOR).json()
     assert state["restriction"]["mode"] == "exclude"
     assert client.get(f"/probationers/{case_id}", headers=ADMIN).status_code == 200
     unit = client.get("/caseloads?unit=unit-north", headers=SUPERVISOR).json()
-    assert [r["probationer_id"] for r in unit["rows"]] == [str(case_id)]
-    assert "restriction" not in unit["rows"][0]
+    assert [r["probationer_id"] for r in unit["items"]] == [str(case_id)]
+    assert "restriction" not in unit["items"][0]
     log = client.get("/audit/access?user=officer-ana", headers=ADMIN).json()
     denied = [e for e in log["items"] if e["outcome"] == "denied"]
     assert denied

@@ -74,9 +74,9 @@ def test_the_server_steps_over_the_event_and_starts_again_with_it_in_store(
             "one poisoned",
         )
         audit = client.get(
-            "/audit", params={"probationer": str(case_id)}, headers=AUDITOR
+            "/audit", params={"probationer_id": str(case_id)}, headers=AUDITOR
         ).json()
-        assert [r["version"] for r in audit["rows"]] == [1, 3]
+        assert [r["version"] for r in audit["items"]] == [1, 3]
         assert audit["lag"] == 0
         view = client.app.state.projections.view("audit")  # type: ignore[attr-defined]
         [poisoned] = view.poisoned_events()
@@ -84,7 +84,7 @@ def test_the_server_steps_over_the_event_and_starts_again_with_it_in_store(
         assert poisoned.error.startswith(expected), poisoned.error
         metrics = client.get("/metrics").text
         assert 'casestream_events_poisoned_total{read_model="audit"} 1.0' in metrics
-        [row] = client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"]
+        [row] = client.get("/caseloads/officer-ana", headers=OFFICER).json()["items"]
         assert (row["version"], row["poisoned_versions"]) == (3, [])
 
     # A restart with the event in the store: the server starts and stays ready.

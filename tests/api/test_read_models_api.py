@@ -46,24 +46,26 @@ def test_an_officers_caseload_lists_their_cases_with_due_dates(client: TestClien
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["lag"] == 0
-    [row] = body["rows"]
+    [row] = body["items"]
     assert row["probationer_id"] == str(mine)
     assert row["last_contact"] == datetime.now(UTC).date().isoformat()
     assert row["supervision_level"] == "pending_assessment"
     assert row["compliance"] in {"on_track", "reassessment_overdue", "contact_overdue"}
     assert_problem(client.get("/caseloads/officer-ana", headers=OTHER_OFFICER), 403)
     assert_problem(client.get("/caseloads/officer-ana", headers=CONSUMER), 403)
-    unit = client.get("/caseloads", params={"unit": "unit-north"}, headers=SUPERVISOR)
-    assert len(unit.json()["rows"]) == 2
+    unit = client.get(
+        "/caseloads", params={"unit_id": "unit-north"}, headers=SUPERVISOR
+    )
+    assert len(unit.json()["items"]) == 2
     assert_problem(
         client.get(
-            "/caseloads", params={"unit": "unit-north"}, headers=OTHER_SUPERVISOR
+            "/caseloads", params={"unit_id": "unit-north"}, headers=OTHER_SUPERVISOR
         ),
         403,
     )
     overdue = client.get(
         "/caseloads/officer-ana", params={"overdue": "true"}, headers=OFFICER
-    ).json()["rows"]
+    ).json()["items"]
     assert all(r["compliance"] != "on_track" for r in overdue)
 
 
@@ -72,7 +74,7 @@ def test_a_caseload_as_of_a_past_time_is_what_it_was_then(client: TestClient):
     caught_up(client)
     time.sleep(0.01)
     then = datetime.now(UTC)
-    before = client.get("/caseloads/officer-ana", headers=SUPERVISOR).json()["rows"]
+    before = client.get("/caseloads/officer-ana", headers=SUPERVISOR).json()["items"]
     time.sleep(0.01)
     client.post(
         f"/probationers/{first}/transfer",
@@ -82,13 +84,13 @@ def test_a_caseload_as_of_a_past_time_is_what_it_was_then(client: TestClient):
 
     past = client.get(
         "/caseloads/officer-ana",
-        params={"as_of": then.isoformat()},
+        params={"as_recorded_at": then.isoformat()},
         headers=SUPERVISOR,
     )
 
     assert past.status_code == 200, past.text
     assert (
-        [r["probationer_id"] for r in past.json()["rows"]]
+        [r["probationer_id"] for r in past.json()["items"]]
         == [r["probationer_id"] for r in before]
         == [str(first)]
     )
@@ -111,30 +113,30 @@ def test_the_audit_trail_filters_and_pairs_corrections(client: TestClient):
     caught_up(client)
 
     trail = client.get(
-        "/audit", params={"probationer": str(case_id)}, headers=AUDITOR
+        "/audit", params={"probationer_id": str(case_id)}, headers=AUDITOR
     ).json()
     contacts = client.get(
         "/audit",
-        params={"type": "ContactLogged", "actor": "officer-ana"},
+        params={"type": "ContactLogged", "actor_id": "officer-ana"},
         headers=AUDITOR,
     ).json()
     pairs = client.get(
-        "/audit/corrections", params={"probationer": str(case_id)}, headers=AUDITOR
-    ).json()
+        "/audit/corrections", params={"probationer_id": str(case_id)}, headers=AUDITOR
+    ).json()["items"]
 
-    assert [r["event_type"] for r in trail["rows"]] == [
+    assert [r["type"] for r in trail["items"]] == [
         "CaseOpened",
         "ContactLogged",
         "EntryCorrected",
     ]
-    assert trail["rows"][1]["summary"] == "Contact logged: office visit, attended"
-    assert [r["version"] for r in contacts["rows"]] == [2]
+    assert trail["items"][1]["summary"] == "Contact logged: office visit, attended"
+    assert [r["version"] for r in contacts["items"]] == [2]
     [pair] = pairs
     assert pair["correction"]["corrects_version"] == 2
-    assert pair["corrected"]["payload"]["contact_type"] == "office"
+    assert pair["corrected"]["data"]["contact_type"] == "office"
     assert_problem(client.get("/audit", headers=OFFICER), 403)
     access = client.get(
-        "/audit/access", params={"user": "auditor-eve"}, headers=AUDITOR
+        "/audit/access", params={"actor_id": "auditor-eve"}, headers=AUDITOR
     ).json()["items"]
     assert {a["probationer_id"] for a in access} == {str(case_id)}
 
@@ -147,6 +149,7 @@ def test_outcomes_and_workload_for_managers_only(client: TestClient):
     load = client.get("/workload", headers=AUDITOR)
 
     assert figures.status_code == 200, figures.text
+
     body = figures.json()
     assert body["next"] is None
     assert body["cohort"] is None
@@ -177,10 +180,10 @@ def test_outcomes_and_workload_for_managers_only(client: TestClient):
     assert_problem(
         client.get("/outcomes", params={"cohort": "shoe_size"}, headers=SUPERVISOR), 422
     )
-    assert load.json()["officers"][0]["cases"] == 1
+    assert load.json()["items"][0]["cases"] == 1
     assert_problem(client.get("/outcomes", headers=OFFICER), 403)
     assert_problem(
-        client.get("/outcomes", params={"unit": "x"}, headers=SUPERVISOR), 403
+        client.get("/outcomes", params={"unit_id": "x"}, headers=SUPERVISOR), 403
     )
 
 
@@ -199,7 +202,9 @@ def test_verify_and_a_certified_export(client: TestClient, tmp_path: Path):
 
     verdict = client.get(f"/probationers/{case_id}/verify", headers=AUDITOR).json()
     not_yet = client.get(f"/probationers/{case_id}/export", headers=AUDITOR)
-    assert client.get("/checkpoints", headers=AUDITOR).json() == []  # a GET wrote none
+    assert (
+        client.get("/checkpoints", headers=AUDITOR).json()["items"] == []
+    )  # a GET wrote none
     assert_problem(client.post("/checkpoints", headers=OFFICER), 403)
     taken = client.post("/checkpoints", headers=AUDITOR)
     bundle = client.get(f"/probationers/{case_id}/export", headers=AUDITOR)
@@ -216,7 +221,7 @@ def test_verify_and_a_certified_export(client: TestClient, tmp_path: Path):
     }
     assert assert_problem(not_yet, 409)["type"].endswith("not-yet-checkpointed")
     assert taken.status_code == 201, taken.text
-    assert client.get("/checkpoints", headers=AUDITOR).json() == [taken.json()]
+    assert client.get("/checkpoints", headers=AUDITOR).json()["items"] == [taken.json()]
     assert bundle.status_code == 200, bundle.text
     assert bundle.json()["checkpoint"]["signature"] == taken.json()["signature"]
     tool = _verifier()
@@ -253,10 +258,11 @@ def test_a_sealed_case_is_seen_only_by_admin_and_a_granted_court(client: TestCli
             client.get(f"/probationers/{case_id}", headers=headers), 403
         )
         assert "Dana" not in str(body)
-    assert client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"] == []
-    feed = client.get("/events", headers=CONSUMER).json()["events"]
+    assert client.get("/caseloads/officer-ana", headers=OFFICER).json()["items"] == []
+    feed = client.get("/events", headers=CONSUMER).json()["items"]
     assert str(case_id) not in {e["subject"] for e in feed}
-    assert client.get("/audit", headers=AUDITOR).json()["rows"] == []
+    trail = client.get("/audit", headers=AUDITOR).json()["items"]
+    assert [r for r in trail if r["probationer_id"]] == []  # the directory's stay
     assert_problem(
         client.post(
             f"/probationers/{case_id}/contacts",
@@ -317,7 +323,7 @@ def test_api_processes_can_read_models_a_separate_worker_keeps(settings: Setting
         ):
             caught_up(client)  # the API process waits on the worker's progress
 
-            rows = client.get("/caseloads/officer-ana", headers=OFFICER).json()["rows"]
+            rows = client.get("/caseloads/officer-ana", headers=OFFICER).json()["items"]
             trail = client.get("/audit", headers=AUDITOR).json()
 
         assert [r["probationer_id"] for r in rows] == [str(case_id)]

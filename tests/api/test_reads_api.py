@@ -96,18 +96,18 @@ def test_history_is_paginated_with_offset_and_limit(client: TestClient):
 
     first = client.get(url, params={"limit": 4}, headers=OFFICER).json()
     second = client.get(
-        url, params={"offset": first["next_offset"], "limit": 4}, headers=OFFICER
+        url, params={"after": first["next"], "limit": 4}, headers=OFFICER
     ).json()
 
     assert first["total"] == second["total"] == 6
     assert [i["version"] for i in first["items"]] == [1, 2, 3, 4]
     assert [i["version"] for i in second["items"]] == [5, 6]
-    assert first["next_offset"] == 4
-    assert second["next_offset"] is None
+    assert first["next"] == "4"
+    assert second["next"] is None
     opened, contact = first["items"][0], first["items"][1]
     assert opened["type"] == "CaseOpened"
     assert contact["type"] == "ContactLogged"
-    assert (contact["actor"], contact["role"]) == ("officer-ana", "officer")
+    assert (contact["actor_id"], contact["actor_role"]) == ("officer-ana", "officer")
     assert contact["summary"] == "Contact logged: office visit, attended"
     assert contact["data"]["contact_id"] == "k0"
     assert contact["recorded_at"]
@@ -128,10 +128,10 @@ def test_every_read_of_a_case_is_in_the_access_log(client: TestClient):
     client.get(f"/probationers/{UUID(int=1)}", headers=ADMIN)  # unknown
 
     log = client.get(
-        "/audit/access", params={"probationer": str(case_id)}, headers=AUDITOR
+        "/audit/access", params={"probationer_id": str(case_id)}, headers=AUDITOR
     )
     rows = [
-        (r["user"], r["role"], r["endpoint"], r["query"], r["outcome"])
+        (r["actor_id"], r["actor_role"], r["endpoint"], r["query"], r["outcome"])
         for r in log.json()["items"]
     ]
     assert rows == [
@@ -153,14 +153,14 @@ def test_every_read_of_a_case_is_in_the_access_log(client: TestClient):
         ("officer-cy", "officer", "GET /probationers/{probationer_id}", "", "denied"),
     ]
     by_user = client.get(
-        "/audit/access", params={"user": "officer-cy"}, headers=ADMIN
+        "/audit/access", params={"actor_id": "officer-cy"}, headers=ADMIN
     ).json()["items"]
     assert [(r["probationer_id"], r["outcome"]) for r in by_user] == [
         (str(case_id), "denied"),
         (str(other_case), "allowed"),
     ]
     unknown = client.get(
-        "/audit/access", params={"probationer": str(UUID(int=1))}, headers=ADMIN
+        "/audit/access", params={"probationer_id": str(UUID(int=1))}, headers=ADMIN
     ).json()["items"]
     assert [r["outcome"] for r in unknown] == ["not_found"]
 
@@ -174,25 +174,29 @@ def test_the_access_log_filters_by_time_and_pages(client: TestClient):
 
     page1 = client.get(
         "/audit/access",
-        params={"from": before.isoformat(), "to": after.isoformat(), "limit": 3},
+        params={
+            "recorded_from": before.isoformat(),
+            "recorded_to": after.isoformat(),
+            "limit": 3,
+        },
         headers=AUDITOR,
     ).json()
     page2 = client.get(
         "/audit/access",
-        params={"offset": page1["next_offset"], "limit": 3},
+        params={"after": page1["next"], "limit": 3},
         headers=AUDITOR,
     ).json()
     none_later = client.get(
-        "/audit/access", params={"from": after.isoformat()}, headers=AUDITOR
+        "/audit/access", params={"recorded_from": after.isoformat()}, headers=AUDITOR
     ).json()
     none_earlier = client.get(
-        "/audit/access", params={"to": before.isoformat()}, headers=AUDITOR
+        "/audit/access", params={"recorded_to": before.isoformat()}, headers=AUDITOR
     ).json()
 
     assert len(page1["items"]) == 3
-    assert page1["next_offset"] == 3
+    assert page1["next"] == "3"
     assert len(page2["items"]) == 2
-    assert page2["next_offset"] is None
+    assert page2["next"] is None
     ids = [r["id"] for r in page1["items"] + page2["items"]]
     assert ids == sorted(ids)
     assert none_later["items"] == none_earlier["items"] == []
@@ -201,7 +205,10 @@ def test_the_access_log_filters_by_time_and_pages(client: TestClient):
         client.get("/audit/access", headers=auth("court", cases=(UUID(int=1),))), 403
     )
     assert_problem(
-        client.get("/audit/access", params={"from": "yesterday"}, headers=AUDITOR), 422
+        client.get(
+            "/audit/access", params={"recorded_from": "yesterday"}, headers=AUDITOR
+        ),
+        422,
     )
 
 
@@ -222,10 +229,14 @@ def test_the_diff_between_two_recorded_times_lists_changes_and_is_logged(
     now = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
 
     diff = client.get(
-        f"{url}/diff", params={"from": opened_at, "to": now}, headers=SUPERVISOR
+        f"{url}/diff",
+        params={"recorded_from": opened_at, "recorded_to": now},
+        headers=SUPERVISOR,
     )
     backwards = client.get(
-        f"{url}/diff", params={"from": now, "to": opened_at}, headers=SUPERVISOR
+        f"{url}/diff",
+        params={"recorded_from": now, "recorded_to": opened_at},
+        headers=SUPERVISOR,
     )
 
     assert diff.status_code == 200, diff.text
@@ -237,7 +248,7 @@ def test_the_diff_between_two_recorded_times_lists_changes_and_is_logged(
     assert_problem(backwards, 422)
     assert_problem(client.get(f"{url}/diff", headers=SUPERVISOR), 422)
     logged = client.get(
-        "/audit/access", params={"user": "supervisor-bo"}, headers=AUDITOR
+        "/audit/access", params={"actor_id": "supervisor-bo"}, headers=AUDITOR
     ).json()["items"]
     assert [r["endpoint"] for r in logged] == [
         "GET /probationers/{probationer_id}/diff"

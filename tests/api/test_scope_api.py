@@ -47,10 +47,12 @@ def past_caseload(
     client: TestClient, officer: str, at: datetime, headers: Headers
 ) -> list[str]:
     response = client.get(
-        f"/caseloads/{officer}", params={"as_of": at.isoformat()}, headers=headers
+        f"/caseloads/{officer}",
+        params={"as_recorded_at": at.isoformat()},
+        headers=headers,
     )
     assert response.status_code == 200, response.text
-    return [r["probationer_id"] for r in response.json()["rows"]]
+    return [r["probationer_id"] for r in response.json()["items"]]
 
 
 def test_after_a_transfer_the_old_officer_and_supervisor_lose_its_past_caseload(
@@ -69,9 +71,9 @@ def test_after_a_transfer_the_old_officer_and_supervisor_lose_its_past_caseload(
     old_supervisor = past_caseload(client, "officer-ana", then, SUPERVISOR)
     new_supervisor = client.get(
         "/caseloads/officer-ana",
-        params={"as_of": then.isoformat()},
+        params={"as_recorded_at": then.isoformat()},
         headers=OTHER_SUPERVISOR,
-    ).json()["rows"]
+    ).json()["items"]
     auditor = past_caseload(client, "officer-ana", then, AUDITOR)
 
     assert old_officer == []
@@ -133,7 +135,7 @@ def test_two_users_with_the_same_idempotency_key_never_meet(client: TestClient):
     assert other_unit == (201, 2)
     assert retry == (201, 2)  # the officer's own retry still replays
     assert reused[0] == 422  # and their own key with another body is still refused
-    assert [(i["actor"], i["type"]) for i in history["items"][1:]] == [
+    assert [(i["actor_id"], i["type"]) for i in history["items"][1:]] == [
         ("officer-ana", "CaseNoteAdded"),
         ("supervisor-bo", "CaseNoteAdded"),
     ]

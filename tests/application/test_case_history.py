@@ -18,6 +18,7 @@ from tests.factories import (
     full_lifecycle,
     open_case,
     register_partner,
+    register_staff,
     state,
 )
 
@@ -484,6 +485,7 @@ def test_assessment_and_policy_level_are_recorded_with_provenance(app: CaseHisto
 def test_a_repeated_idempotency_key_returns_the_first_result_and_writes_nothing(
     app: CaseHistory,
 ):
+    register_staff(app, "officer-ana", "unit-north")
     case_id = app.execute(
         None,
         cmd.OpenCase(**case_fields()),
@@ -554,6 +556,7 @@ def test_a_diff_names_what_changed_between_two_times_and_the_events_that_did_it(
         ),
         actor=SUPERVISOR,
     )
+    register_staff(app, "officer-cy", "unit-south")
     app.execute(
         case_id,
         cmd.AssignOfficer(
@@ -606,6 +609,7 @@ def test_opening_a_case_with_an_id_already_taken_is_a_conflict_not_a_raw_error(
     app: CaseHistory,
 ):
     taken = uuid4()
+    register_staff(app, "officer-ana", "unit-north")
     app.execute(taken, cmd.OpenCase(**case_fields()), actor=OFFICER)
 
     with pytest.raises(ConcurrencyConflict):

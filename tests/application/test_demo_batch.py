@@ -62,8 +62,9 @@ def test_batch_saves_many_cases_per_transaction(
 
     ids = load_demo(app, 12, batch=True, batch_events=200)
 
-    assert sum(saves) == 7 + 12  # seven partners, then each case once
-    assert len(saves) < 7 + 6  # ... in far fewer saves than cases
+    # three units and six officers, seven partners, then each case once
+    assert sum(saves) == 3 + 6 + 7 + 12
+    assert len(saves) < 3 + 6 + 7 + 6  # ... in far fewer saves than cases
     assert all(app.get_case(i).version > 1 for i in ids)
 
 

@@ -43,7 +43,7 @@ def test_the_runtime_role_appends_and_reads_but_cannot_update_delete_or_truncate
                 count = admin.execute(
                     f'SELECT count(*) FROM "{schema}".casehistory_events'
                 ).fetchone()
-            assert count == (1,)
+            assert count == (3,)  # the directory's unit and officer, the case
             with admin.transaction():
                 admin.execute(f"SET LOCAL ROLE {role}")
                 admin.execute(

@@ -123,7 +123,8 @@ def test_an_untouched_store_verifies_clean_and_refuses_updates_and_deletes(
     verdict = verify_store(app.store, public_key=settings.agency_public_key())
 
     assert verdict.intact
-    assert len(verdict.cases) == 2  # the case and its partner
+    # The case, its partner, and the directory's two units and two officers.
+    assert len(verdict.cases) == 2 + 4
     assert verdict.checkpoints
     assert verdict.checkpoints[0].intact
     env = open_store(settings).env()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from eventsourcing.persistence import OperationalError
-from tests.factories import OFFICER, SUPERVISOR, open_case
+from tests.factories import OFFICER, SUPERVISOR, open_case, register_staff
 
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
@@ -258,6 +258,7 @@ def test_the_caseload_as_of_a_past_time_is_what_the_live_view_said_then(
     [first, second, *_] = [
         i for i in app_case_ids(app) if app.get_case(i).status != CaseStatus.CLOSED
     ]
+    register_staff(app, "officer-new", "unit-east")
     app.execute(
         first,
         cmd.AssignOfficer(

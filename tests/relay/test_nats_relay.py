@@ -77,8 +77,13 @@ def consumer_feed(settings: Settings) -> list[dict[str, Any]]:
             headers={"Authorization": f"Bearer {token}"},
         )
     assert response.status_code == 200, response.text
-    events: list[dict[str, Any]] = response.json()["events"]
+    events: list[dict[str, Any]] = response.json()["items"]
     return events
+
+
+def on_cases(received: list[Any]) -> list[Any]:
+    """The messages of case events (the directory's come first in these tests)."""
+    return [m for m in received if ".probationer." in m.event["type"]]
 
 
 def test_the_relay_publishes_what_the_feed_serves_a_consumer(
@@ -97,19 +102,23 @@ def test_the_relay_publishes_what_the_feed_serves_a_consumer(
 
     feed = consumer_feed(settings)
     received = read_stream(jetstream)
-    assert published == len(feed) == 5  # the sealed case's 5 events are passed over
+    # The directory's unit and officer, then the kept case's 5 events (the sealed
+    # case's 5 are passed over).
+    assert published == len(feed) == 2 + 5
     assert [r.event for r in received] == feed  # same ids, order, data, redaction
     assert [r.sequence for r in received] == list(range(1, len(feed) + 1))
     assert [r.subject for r in received] == [
         subject_for(e["type"], jetstream.prefix) for e in feed
     ]
-    assert received[1].subject == f"{jetstream.prefix}.probationer.ContactLogged"
+    assert received[1].subject == f"{jetstream.prefix}.officer.OfficerRegistered"
+    assert received[3].subject == f"{jetstream.prefix}.probationer.ContactLogged"
     assert [r.headers["Nats-Msg-Id"] for r in received] == [e["id"] for e in feed]
     assert [int(r.headers[POSITION_HEADER]) for r in received] == [
         int(e["sequence"]) for e in feed
     ]
-    assert {r.event["subject"] for r in received} == {str(kept)}
-    assert "summary" not in received[1].event["data"]
+    assert {r.event["subject"] for r in on_cases(received)} == {str(kept)}
+    assert "summary" not in received[3].event["data"]
+    assert "name" not in received[1].event["data"]  # an officer's name stays inside
 
 
 def test_a_restarted_relay_goes_on_after_the_last_event_the_stream_holds(
@@ -124,8 +133,8 @@ def test_a_restarted_relay_goes_on_after_the_last_event_the_stream_holds(
     idle = relay_once(app, jetstream)
 
     received = read_stream(jetstream)
-    assert (first, again, idle) == (2, 1, 0)
-    assert [r.event["id"] for r in received] == [
+    assert (first, again, idle) == (2 + 2, 1, 0)  # the directory's two, then the case
+    assert [r.event["id"] for r in on_cases(received)] == [
         f"{case_id}/1",
         f"{case_id}/2",
         f"{case_id}/3",
@@ -150,7 +159,7 @@ def test_two_relays_on_one_stream_still_publish_each_event_once_in_order(
     asyncio.run(both())
 
     received = read_stream(jetstream)
-    assert [r.event["id"] for r in received] == [
+    assert [r.event["id"] for r in on_cases(received)] == [
         f"{case_id}/{v}" for v in range(1, 122)
     ]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from tests.conftest import store_settings
+from tests.factories import register_all_staff
 from tests.reliability.harness import SECRET, Server, running, server_env
 
 from casestream.application import CaseHistory
@@ -19,10 +20,17 @@ from casestream.settings import Settings
 def live_settings(
     store: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Settings:
-    """A fresh store (a new PostgreSQL schema, or a new SQLite file) for one scenario."""
-    return store_settings(store, tmp_path, request).model_copy(
+    """A fresh store (a new PostgreSQL schema, or a new SQLite file) for one
+    scenario, with the tests' officers and units in its directory."""
+    chosen = store_settings(store, tmp_path, request).model_copy(
         update={"jwt_secret": SecretStr(SECRET)}
     )
+    app = CaseHistory(env=open_store(chosen).env())
+    try:
+        register_all_staff(app)
+    finally:
+        app.close()
+    return chosen
 
 
 @pytest.fixture

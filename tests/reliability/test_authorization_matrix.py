@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from tests.api.test_case_entries_api import every_command
 from tests.conftest import store_settings
+from tests.factories import register_all_staff
 from tests.reliability.harness import SECRET, Tally, bearer, case_body, record_figures
 
 from casestream.access_log import AccessLog, AccessOutcome, AccessQuery
@@ -229,6 +230,7 @@ def api(
     )
     with TestClient(create_app(chosen)) as client:
         app = CaseHistory(env=open_store(chosen).env())
+        register_all_staff(app)
         try:
             yield client, app, client.app.state.access_log  # type: ignore[attr-defined]
         finally:
@@ -498,6 +500,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
                 "/referrals?limit=200",
                 caller.may(Permission.READ_REFERRALS),
             ),
+            ("GET /officers", "/officers", caller.may(Permission.READ_DIRECTORY)),
+            ("GET /units", "/units", caller.may(Permission.READ_DIRECTORY)),
             ("GET /events", "/events?limit=1000", caller.may(Permission.READ_FEED)),
             (
                 "GET /events/stream",
@@ -620,6 +624,27 @@ def test_every_endpoint_every_role_every_kind_of_case(
             lambda h=h: client.post(
                 "/partners",
                 json={"name": "P", "services": ["housing"], "contact": "p@x.example"},
+                headers=h,
+            ),
+            [],
+        )
+        # A unit and officer of the caller's own (a second ask would be a 409).
+        check(
+            "POST /units",
+            caller,
+            caller.may(Permission.MANAGE_DIRECTORY),
+            lambda h=h, c=caller: client.post(
+                "/units", json={"unit_id": f"unit-{c.user}", "name": "U"}, headers=h
+            ),
+            [],
+        )
+        check(
+            "POST /officers",
+            caller,
+            caller.may(Permission.MANAGE_DIRECTORY),
+            lambda h=h, c=caller: client.post(
+                "/officers",
+                json={"officer_id": c.user, "name": "O", "unit_id": "unit-north"},
                 headers=h,
             ),
             [],

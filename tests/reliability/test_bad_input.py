@@ -28,6 +28,7 @@ from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
 from schemathesis.generation import GenerationMode
 from tests.conftest import store_settings
+from tests.factories import register_all_staff
 from tests.reliability.harness import (
     SCALE,
     SECRET,
@@ -82,6 +83,7 @@ def api(
     )
     with TestClient(create_app(chosen), raise_server_exceptions=False) as client:
         app = CaseHistory(env=open_store(chosen).env())
+        register_all_staff(app)
         try:
             yield client, app, chosen
         finally:

@@ -98,26 +98,26 @@ def test_concurrent_writers_on_one_case(
     with server.client() as client:
         state = client.get(f"/probationers/{case_id}", headers=OFFICER).json()
         history: list[dict[str, Any]] = []
-        offset: int | None = 0
+        cursor: str | None = "0"
         for _ in range(100):  # pages of the case's history
             page = client.get(
                 f"/probationers/{case_id}/history",
-                params={"offset": offset, "limit": 500},
+                params={"after": cursor, "limit": 500},
                 headers=OFFICER,
             ).json()
             history += page["items"]
-            offset = page["next_offset"]
-            if offset is None:
+            cursor = page["next"]
+            if cursor is None:
                 break
         audit_rows: list[dict[str, Any]] = []
         after = 0
         for _ in range(100):  # pages of the audit trail for this case
             page = client.get(
                 "/audit",
-                params={"probationer": case_id, "after": after, "limit": 1000},
+                params={"probationer_id": case_id, "after": after, "limit": 1000},
                 headers=AUDITOR,
             ).json()
-            audit_rows += page["rows"]
+            audit_rows += page["items"]
             if page["next"] is None:
                 break
             after = page["next"]
@@ -131,7 +131,7 @@ def test_concurrent_writers_on_one_case(
     contact_ids = {e["id"] for e in state["entries"]}
     versions = sorted(acknowledged.values())
     expected_version = 1 + len(acknowledged)
-    row = next(r for r in caseload["rows"] if r["probationer_id"] == case_id)
+    row = next(r for r in caseload["items"] if r["probationer_id"] == case_id)
     duplicates = (
         len(versions)
         - len(set(versions))
@@ -175,8 +175,8 @@ def test_concurrent_writers_on_one_case(
     assert [i["version"] for i in history] == list(range(1, expected_version + 1))
     assert [r["version"] for r in audit_rows] == list(range(1, expected_version + 1))
     assert [r["position"] for r in audit_rows] == [n.id for n in stored]
-    assert {r["event_type"] for r in audit_rows[1:]} == {"ContactLogged"}
-    assert {r["payload"]["contact_id"] for r in audit_rows[1:]} == set(acknowledged)
+    assert {r["type"] for r in audit_rows[1:]} == {"ContactLogged"}
+    assert {r["data"]["contact_id"] for r in audit_rows[1:]} == set(acknowledged)
     assert row["version"] == expected_version
     if datetime.now(UTC).strftime("%Y-%m") == month:  # not across a month's end
         # (the row keeps the latest counting contacts: enough for any standard)

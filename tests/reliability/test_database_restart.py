@@ -19,6 +19,7 @@ from typing import Any
 import httpx2
 import pytest
 from pydantic import SecretStr
+from tests.factories import register_all_staff
 from tests.reliability.harness import (
     AUDITOR,
     OFFICER,
@@ -90,6 +91,11 @@ def test_database_restart_under_load(cluster: OwnCluster, tmp_path: Path):
         if response.status_code >= 500 and response.status_code != 503:
             failures.append(f"{response.status_code} {response.text[:300]}")
 
+    staffed = CaseHistory(env=open_store(settings).env())
+    try:
+        register_all_staff(staffed)
+    finally:
+        staffed.close()
     env = server_env(
         settings, CASESTREAM_CONNECT_TIMEOUT_SECONDS=str(CONNECT_TIMEOUT_SECONDS)
     )
@@ -251,7 +257,7 @@ def test_database_restart_under_load(cluster: OwnCluster, tmp_path: Path):
                 page = client.get(
                     "/audit", params={"after": after, "limit": 1000}, headers=AUDITOR
                 ).json()
-                audit_positions += [r["position"] for r in page["rows"]]
+                audit_positions += [r["position"] for r in page["items"]]
                 if page["next"] is None:
                     break
                 after = page["next"]

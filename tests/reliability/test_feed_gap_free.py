@@ -87,11 +87,11 @@ def page_consumer(
                 tally.add("consumer_failures")
                 return
             page = response.json()
-            seen.extend((int(e["sequence"]), e["id"]) for e in page["events"])
-            position = page["next"]
+            seen.extend((int(e["sequence"]), e["id"]) for e in page["items"])
+            position = int(page["next"])
             if done(position):
                 return
-            if not page["events"]:
+            if not page["items"]:
                 time.sleep(0.02)
 
 

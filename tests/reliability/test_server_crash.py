@@ -198,7 +198,7 @@ def test_kill_9_mid_write_loses_nothing_acknowledged(
             page = client.get(
                 "/audit", params={"after": after, "limit": 1000}, headers=AUDITOR
             ).json()
-            audit_positions += [r["position"] for r in page["rows"]]
+            audit_positions += [r["position"] for r in page["items"]]
             if page["next"] is None:
                 break
             after = page["next"]

@@ -236,7 +236,9 @@ def test_every_other_page_passes_axe_and_shows_page_views_in_the_access_log(
     expect(officer.locator("table")).to_contain_text("Dana Reyes")
     assert_accessible(officer)
     screenshot(officer, "02-cases", tmp_path)
-    officer.goto(f"{server.url}/ui/caseloads/officer-ana?as_of={quote(days_ago(0))}")
+    officer.goto(
+        f"{server.url}/ui/caseloads/officer-ana?as_recorded_at={quote(days_ago(0))}"
+    )
     expect(officer.locator("table")).to_contain_text("Dana Reyes")
     assert_accessible(officer)
     screenshot(officer, "08-caseload-as-of", tmp_path)
@@ -246,7 +248,7 @@ def test_every_other_page_passes_axe_and_shows_page_views_in_the_access_log(
     expect(auditor.locator("table")).to_contain_text("EntryCorrected")
     assert_accessible(auditor)
     screenshot(auditor, "09-audit-trail", tmp_path)
-    auditor.goto(f"{server.url}/ui/audit/access?user=officer-ana")
+    auditor.goto(f"{server.url}/ui/audit/access?actor_id=officer-ana")
     views = auditor.locator("table tbody tr", has_text="GET /ui/")
 
     expect(views.first).to_contain_text("/ui/cases")

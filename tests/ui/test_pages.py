@@ -233,7 +233,7 @@ def test_a_page_view_is_a_read_in_the_access_log(client: TestClient):
 
     client.get(f"/ui/cases/{case_id}")
     sign_in(client, AUDITOR)
-    access_page = client.get("/ui/audit/access", params={"user": "clerk-1"})
+    access_page = client.get("/ui/audit/access", params={"actor_id": "clerk-1"})
 
     log = client.get("/audit/access", params={"user": "clerk-1"}, headers=AUDITOR)
     [entry] = log.json()["items"]
@@ -277,11 +277,13 @@ def test_caseload_and_audit_pages_keep_the_apis_scopes(client: TestClient):
     sign_in(client, OFFICER)
 
     own = client.get("/ui/caseloads/officer-ana")
-    then = client.get("/ui/caseloads/officer-ana", params={"as_of": days_ago(2.5)})
+    then = client.get(
+        "/ui/caseloads/officer-ana", params={"as_recorded_at": days_ago(2.5)}
+    )
     other = client.get("/ui/caseloads/officer-cy")
     audit_refused = client.get("/ui/audit")
     sign_in(client, ADMIN)
-    audit = client.get("/ui/audit", params={"probationer": str(case_id)})
+    audit = client.get("/ui/audit", params={"probationer_id": str(case_id)})
 
     assert own.status_code == then.status_code == 200
     assert "Dana Reyes" in own.text

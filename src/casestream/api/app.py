@@ -19,6 +19,7 @@ from casestream.api.middleware import (
     RefuseNul,
     RequestMetrics,
 )
+from casestream.api.openapi import install_openapi
 from casestream.api.routes import (
     alerts,
     audit,
@@ -26,6 +27,7 @@ from casestream.api.routes import (
     case_reads,
     caseloads,
     checkpoints,
+    directory,
     events,
     operations,
     partners,
@@ -190,12 +192,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         case_entries.router,
         partners.router,
         referrals.router,
+        directory.router,
         events.router,
         audit.router,
         operations.router,
     ):
         app.include_router(router)
     install_error_handlers(app)
+    install_openapi(app)
     ui.install(app)  # the reviewer's pages and offline /docs (wraps the handlers)
     # Added last = outermost: metrics see every answer, including a 413.
     app.add_middleware(IntegrityHeader)

@@ -65,6 +65,9 @@ class Permission(StrEnum):
     WORK_REFERRALS = "work_referrals"
     # Configuring which systems receive alert events (webhooks): admins only.
     MANAGE_WEBHOOKS = "manage_webhooks"
+    # The directory of officers and units: admins register, supervisors may read.
+    READ_DIRECTORY = "read_directory"
+    MANAGE_DIRECTORY = "manage_directory"
 
 
 # The whole policy in one table (DESIGN.md §6). Case permissions are further narrowed
@@ -89,6 +92,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.RESTRICT_CASES,
             Permission.READ_REFERRALS,
             Permission.WORK_REFERRALS,
+            Permission.READ_DIRECTORY,
         }
     ),
     Role.AUDITOR: frozenset(

@@ -106,6 +106,8 @@ if TYPE_CHECKING:
     SnoozeAlert = Schema
     RegisterPartner = Schema
     DeactivatePartner = Schema
+    RegisterUnit = Schema
+    RegisterOfficer = Schema
 else:
     OpenCase = body_of(cmd.OpenCase)
     ModifyConditions = body_of(cmd.ModifyConditions)
@@ -145,3 +147,5 @@ else:
     SnoozeAlert = body_of(cmd.SnoozeAlert)
     RegisterPartner = body_of(cmd.RegisterPartner)
     DeactivatePartner = body_of(cmd.DeactivatePartner)
+    RegisterUnit = body_of(cmd.RegisterUnit)
+    RegisterOfficer = body_of(cmd.RegisterOfficer)

@@ -38,14 +38,13 @@ from casestream.api.auth import (
 from casestream.api.identity import Verifier
 from casestream.api.metrics import Metrics
 from casestream.api.schemas import Recorded
-from casestream.application import CaseHistory, Idempotency
+from casestream.application import CaseHistory, Idempotency, Target
 from casestream.domain import commands as cmd
 from casestream.domain.errors import CaseNotFound, InvalidInput
-from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import EntryKind
-from casestream.projections.caseload import restrictions
 from casestream.persistence.changes import Changes
+from casestream.projections.caseload import restrictions
 from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
 from casestream.settings import Settings
@@ -209,10 +208,10 @@ def sees_case(principal: Principal, case: Probationer) -> bool:
     ) and (case.sealed is None or principal.role in SEES_SEALED)
 
 
-def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]:
+def case_writer(principal: Principal) -> Callable[[Target], None]:
     """The scope check a command runs on the very state it changes (loaded once)."""
 
-    def check(aggregate: Probationer | Partner) -> None:
+    def check(aggregate: Target) -> None:
         if not isinstance(aggregate, Probationer):
             return
         if not sees_case(principal, aggregate):
@@ -221,15 +220,13 @@ def case_writer(principal: Principal) -> Callable[[Probationer | Partner], None]
     return check
 
 
-def referral_worker(
-    principal: Principal, referral_id: str
-) -> Callable[[Probationer | Partner], None]:
+def referral_worker(principal: Principal, referral_id: str) -> Callable[[Target], None]:
     """The check a referral's status change or session runs on the state it changes:
     a partner works only referrals addressed to it (an unknown one looks the same as
     another's: 403), on a case neither sealed nor restricted against them; anyone
     else, a case in their scope."""
 
-    def check(aggregate: Probationer | Partner) -> None:
+    def check(aggregate: Target) -> None:
         if not isinstance(aggregate, Probationer):
             return
         if principal.role != Role.PARTNER:
@@ -332,7 +329,7 @@ class Submission:
         command: cmd.Command,
         body: BaseModel | None,
         *,
-        authorize: Callable[[Probationer | Partner], None] | None = None,
+        authorize: Callable[[Target], None] | None = None,
     ) -> Recorded:
         """Run one command as this caller, with the key and version the request
         named; a case the caller could not see anyway is answered 403, not 404."""

@@ -21,7 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from casestream.api.auth import Forbidden, Unauthenticated
 from casestream.api.deps import ReadModelsOff
+from casestream.api.openapi import ERROR_DESCRIPTIONS
 from casestream.domain.errors import (
+    AlreadyRegistered,
     CaseAlreadyOpen,
     CaseClosed,
     CaseErasedError,
@@ -47,6 +49,8 @@ from casestream.domain.errors import (
     StaleEntryVersion,
     StateConflict,
     UnknownEntry,
+    UnknownOfficer,
+    UnknownUnit,
 )
 from casestream.keys import SigningKeyMissing
 
@@ -95,6 +99,8 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
         422, "Invalid effective time", "invalid-effective-time"
     ),
     UnknownEntry: ProblemType(422, "Unknown entry", "unknown-entry"),
+    UnknownOfficer: ProblemType(422, "Officer not in the directory", "unknown-officer"),
+    UnknownUnit: ProblemType(422, "Unit not in the directory", "unknown-unit"),
     IdempotencyKeyReused: ProblemType(
         422, "Idempotency key reused", "idempotency-key-reused"
     ),
@@ -111,6 +117,7 @@ PROBLEMS: dict[type[Exception], ProblemType] = {
     PartnerInactive: ProblemType(409, "Partner cannot take it", "partner-inactive"),
     ConcurrencyConflict: ProblemType(409, "Stale version", "stale-version"),
     PossibleDuplicate: ProblemType(409, "Possible duplicate", "possible-duplicate"),
+    AlreadyRegistered: ProblemType(409, "Already registered", "already-registered"),
     NotYetCheckpointed: ProblemType(
         409, "No signed checkpoint covers the case yet", "not-yet-checkpointed"
     ),
@@ -147,15 +154,11 @@ GENERIC_TITLES = {
     500: "Internal server error",
 }
 
-# For route declarations, so that /docs lists the problem responses.
+# For route declarations, so that /docs lists the problem responses (each with the
+# ``Problem`` schema: ``api/openapi.py`` fills it in, with the descriptions).
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": title, "content": {PROBLEM_JSON: {}}}
-    for status, title in {
-        400: "Malformed header",
-        401: "No valid bearer token",
-        403: "Role or scope does not allow it",
-        422: "Invalid input",
-    }.items()
+    status: {"description": ERROR_DESCRIPTIONS[status]}
+    for status in (400, 401, 403, 404, 409, 422, 503)
 }
 
 

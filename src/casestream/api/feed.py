@@ -22,10 +22,12 @@ from eventsourcing.utils import get_topic
 from casestream.api.published import for_consumers
 from casestream.api.schemas import CloudEvent
 from casestream.application import CaseHistory
+from casestream.domain.directory import Officer, Unit
 from casestream.domain.errors import InvalidInput
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.redaction import Visible, redact_event_data
+from casestream.timestamps import rfc3339
 
 SOURCE = "casestream"
 # Fields of the stored event that become CloudEvents attributes instead of data.
@@ -58,7 +60,7 @@ def _event_classes(aggregate: type) -> Iterable[type]:
 # CloudEvents type → stored topic, for the ``type`` filter.
 TOPICS_BY_TYPE: dict[str, str] = {
     cloud_type(get_topic(cls)): get_topic(cls)
-    for aggregate in (Probationer, Partner)
+    for aggregate in (Probationer, Partner, Officer, Unit)
     for cls in _event_classes(aggregate)
 }
 
@@ -75,12 +77,15 @@ def topics_for(types: Sequence[str]) -> list[str]:
 
 
 def json_safe(value: Any) -> Any:
-    """Plain JSON values from event data (dates as ISO text, UUIDs as text)."""
+    """Plain JSON values from event data (times as every answer writes them,
+    ``timestamps.rfc3339``; dates as ISO text, UUIDs as text)."""
     if isinstance(value, Enum):
         return json_safe(value.value)
     if isinstance(value, str | int | float | bool) or value is None:
         return value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, UUID):
         return str(value)

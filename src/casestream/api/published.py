@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 from casestream.domain.derived import labels_of
+from casestream.domain.directory import Officer, Unit
 from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.values import Label
@@ -274,6 +275,9 @@ PUBLISHED: dict[type, Shape] = {
     Partner.Registered: {"services": CODE},
     Partner.ServicesUpdated: {"services": CODE},
     Partner.Deactivated: {},
+    # The directory: ids only (an officer's or unit's name stays inside).
+    Unit.UnitRegistered: {"unit_id": CODE},
+    Officer.OfficerRegistered: {"officer_id": CODE, "unit_id": CODE},
 }
 
 

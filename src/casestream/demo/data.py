@@ -32,6 +32,30 @@ OFFICERS: tuple[tuple[str, str], ...] = (
     ("officer-emma", "unit-east"),
     ("officer-farid", "unit-east"),
 )
+# Names the directory lists beside the ids (officers a bigger demo adds are named
+# after their id).
+OFFICER_NAMES: dict[str, str] = {
+    "officer-ana": "Ana Moreno",
+    "officer-ben": "Ben Okafor",
+    "officer-chloe": "Chloe Martin",
+    "officer-dev": "Dev Patel",
+    "officer-emma": "Emma Lindqvist",
+    "officer-farid": "Farid Haddad",
+}
+
+
+def officer_name(officer_id: str) -> str:
+    """The demo officer's name in the directory."""
+    return OFFICER_NAMES.get(
+        officer_id, f"Officer {officer_id.removeprefix('officer-')}"
+    )
+
+
+def unit_name(unit_id: str) -> str:
+    """The demo unit's name in the directory: ``unit-north`` → North district."""
+    return f"{unit_id.removeprefix('unit-').title()} district"
+
+
 SUPERVISORS: dict[str, str] = {
     "unit-north": "supervisor-mara",
     "unit-south": "supervisor-omar",

@@ -64,7 +64,9 @@ from casestream.demo.data import (
     Milestone,
     Offence,
     Roster,
+    officer_name,
     roster_for,
+    unit_name,
 )
 from casestream.domain import commands as cmd, policies
 from casestream.domain.partner import Partner
@@ -304,6 +306,7 @@ def _scripts(
     today = datetime.now(UTC).date()
     horizon = int(months * 365 / 12)
     roster = roster_for(people, officer_tag)
+    _register_directory(app, roster)
     partners = _register_partners(app)
     if directory is not None:
         directory.update({p.id: app.get_partner(UUID(p.id)) for p in partners})
@@ -311,6 +314,30 @@ def _scripts(
         script = _plan_case(rng, today, person_features, horizon, roster)
         _write_streams(script, partners, person_features)
         yield script
+
+
+def _register_directory(app: CaseHistory, roster: Roster) -> None:
+    """The units and officers cases are assigned to, registered by an administrator
+    as in real use (those an earlier demo in this store registered are kept)."""
+    actor = Actor("admin-demo", "admin")
+    for unit_id in sorted({unit for _, unit in roster.officers}):
+        if app.find_unit(unit_id) is None:
+            app.execute(
+                None,
+                cmd.RegisterUnit(unit_id=unit_id, name=unit_name(unit_id)),
+                actor=actor,
+            )
+    for officer_id, unit_id in roster.officers:
+        if app.find_officer(officer_id) is None:
+            app.execute(
+                None,
+                cmd.RegisterOfficer(
+                    officer_id=officer_id,
+                    name=officer_name(officer_id),
+                    unit_id=unit_id,
+                ),
+                actor=actor,
+            )
 
 
 def _register_partners(app: CaseHistory) -> list[PartnerRef]:

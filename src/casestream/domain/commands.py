@@ -17,8 +17,8 @@ from uuid import UUID
 from annotated_types import Ge, Le, Len
 
 from casestream.domain.values import (
-    Achievement,
     AbsenceReason,
+    Achievement,
     Agreement,
     AssessmentPurpose,
     Attendance,
@@ -52,8 +52,8 @@ from casestream.domain.values import (
     SupervisionType,
     ViolationKind,
     ViolationSeverity,
-    WithdrawalReason,
     ViolationSource,
+    WithdrawalReason,
 )
 
 # Bounds every text field falls under (free text is never unbounded).
@@ -554,3 +554,31 @@ class UpdatePartnerServices(PartnerCommand):
 @dataclass(frozen=True, kw_only=True)
 class DeactivatePartner(PartnerCommand):
     pass
+
+
+# The directory of officers and units.
+
+
+@dataclass(frozen=True, kw_only=True)
+class DirectoryCommand(Command):
+    """A command on the directory of officers and units."""
+
+    reason: Reason | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterUnit(DirectoryCommand):
+    """Add a unit to the directory; cases may then be assigned to it."""
+
+    unit_id: Id
+    name: Name
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegisterOfficer(DirectoryCommand):
+    """Add an officer (by the user id their token carries) to a registered unit;
+    cases may then be assigned to them."""
+
+    officer_id: Id
+    name: Name
+    unit_id: Id

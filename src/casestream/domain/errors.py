@@ -47,6 +47,15 @@ class PartnerNotFound(NotFound):
     """Raised when no community partner has the given id."""
 
 
+class UnknownOfficer(InvalidInput):
+    """Raised when a case is opened for, or transferred to, an officer the directory
+    does not list."""
+
+
+class UnknownUnit(InvalidInput):
+    """Raised when a case or an officer names a unit the directory does not list."""
+
+
 class UnknownEntry(InvalidInput):
     """Raised when a command names an entry (referral, violation, goal…) the case lacks."""
 
@@ -95,6 +104,10 @@ class StaleEntryVersion(StateConflict):
 
 class PartnerInactive(StateConflict):
     """Raised when a referral names a deactivated partner or one without the service."""
+
+
+class AlreadyRegistered(StateConflict):
+    """Raised when an officer or unit id is registered a second time."""
 
 
 class ConcurrencyConflict(StateConflict):

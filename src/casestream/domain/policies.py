@@ -26,8 +26,8 @@ from casestream.domain.values import (
     CourtOutcome,
     DecidingBody,
     Disposition,
-    EntryKind,
     DrugTestResult,
+    EntryKind,
     IncentiveType,
     Label,
     ReferralStatus,
@@ -40,8 +40,8 @@ from casestream.domain.values import (
     ViolationCategory,
     ViolationKind,
     ViolationSeverity,
-    WithdrawalStage,
     ViolationSource,
+    WithdrawalStage,
 )
 
 POLICY_ID = "casestream-default/2"

@@ -34,9 +34,9 @@ from casestream.domain.errors import (
     UnknownEntry,
 )
 from casestream.domain.values import (
+    ERASED,
     AbsenceReason,
     Achievement,
-    ERASED,
     Actor,
     Agreement,
     AlertResolution,
@@ -1150,6 +1150,7 @@ class Probationer(Aggregate):
                 "at": self.effective_at,
             }
             aggregate.alert_versions.append(self.originator_version)
+
     class Erased(Event):
         """A court ordered the person's data erased: the case's data key is destroyed
         after this event is stored. Stored in clear (who, when, which order), so it

@@ -145,6 +145,10 @@ SUMMARIES: dict[str, Callable[[Mapping[str, Any]], str]] = {
         "Partner services: " + ", ".join(_words(s) for s in d["services"])
     ),
     "Deactivated": lambda d: "Partner deactivated",
+    "UnitRegistered": lambda d: f"Unit registered: {d['unit_id']} ({d['name']})",
+    "OfficerRegistered": lambda d: (
+        f"Officer registered: {d['officer_id']} ({d['name']}) in {d['unit_id']}"
+    ),
 }
 
 

@@ -18,7 +18,6 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from casestream.application import event_payload, event_type
-from casestream.domain.partner import Partner
 from casestream.domain.probationer import Probationer
 from casestream.domain.summaries import summarize
 from casestream.domain.values import ERASED
@@ -30,6 +29,7 @@ from casestream.projections.poison import (
     refuse_unstorable,
 )
 from casestream.shredding import content_erased
+from casestream.timestamps import rfc3339
 
 Row = dict[str, Any]
 RecordedAt = Callable[[Sequence[int]], dict[int, datetime]]
@@ -39,7 +39,9 @@ def to_json(value: Any) -> str:
     """Event payloads as canonical JSON (dates and datetimes as ISO strings)."""
 
     def default(o: Any) -> Any:
-        if isinstance(o, datetime | date):
+        if isinstance(o, datetime):
+            return rfc3339(o)
+        if isinstance(o, date):
             return o.isoformat()
         return str(o)
 
@@ -54,7 +56,8 @@ def audit_row(event: Any, position: int) -> Row:
     corrects = isinstance(event, Probationer.EntryCorrected | Probationer.EntryVoided)
     row = {
         "position": position,
-        "aggregate": "partner" if isinstance(event, Partner.Event) else "probationer",
+        # The aggregate's class: probationer, partner, officer or unit.
+        "aggregate": type(event).__qualname__.split(".")[0].lower(),
         "originator_id": str(event.originator_id),
         "version": event.originator_version,
         "event_type": kind,

@@ -23,10 +23,7 @@ from casestream.domain.commands import Id
 router = APIRouter(
     prefix="/probationers/{probationer_id}",
     tags=["case entries"],
-    responses={
-        **PROBLEM_RESPONSES,
-        409: {"description": "Stale If-Match, or the case's state refuses it"},
-    },
+    responses=PROBLEM_RESPONSES,
 )
 CREATED = status.HTTP_201_CREATED
 
@@ -55,6 +52,7 @@ def override_supervision_level(
 def revise_plan(
     probationer_id: UUID, body: bodies.RevisePlan, submitted: SubmissionDep
 ) -> Recorded:
+    """Publish a new plan version (goals → objectives → interventions)."""
     command = command_of(cmd.RevisePlan, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -84,6 +82,7 @@ def record_goal_progress(
     body: bodies.RecordGoalProgress,
     submitted: SubmissionDep,
 ) -> Recorded:
+    """Record progress on a goal of the current plan (its status may move on)."""
     command = command_of(cmd.RecordGoalProgress, body, goal_id=goal_id)
     return submitted.on_case(probationer_id, command, body)
 
@@ -149,6 +148,7 @@ def revoke_consent(
 def log_contact(
     probationer_id: UUID, body: bodies.LogContact, submitted: SubmissionDep
 ) -> Recorded:
+    """Log a contact (office, home, phone, …), possibly late: ``effective_at`` says when it happened."""
     command = command_of(cmd.LogContact, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -178,6 +178,7 @@ def record_contact_outcome(
 def record_drug_test(
     probationer_id: UUID, body: bodies.RecordDrugTest, submitted: SubmissionDep
 ) -> Recorded:
+    """Record a drug test and its results by substance."""
     command = command_of(cmd.RecordDrugTest, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -186,6 +187,7 @@ def record_drug_test(
 def record_violation(
     probationer_id: UUID, body: bodies.RecordViolation, submitted: SubmissionDep
 ) -> Recorded:
+    """Record a violation of the conditions; it stays open until responded to."""
     command = command_of(cmd.RecordViolation, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -209,6 +211,7 @@ def record_court_action(
     body: bodies.RecordCourtAction,
     submitted: SubmissionDep,
 ) -> Recorded:
+    """Record what the court decided on a violation (hearing, outcome, disposition)."""
     command = command_of(cmd.RecordCourtAction, body, violation_id=violation_id)
     return submitted.on_case(probationer_id, command, body)
 
@@ -266,6 +269,7 @@ def correct_or_void_entry(
 def add_note(
     probationer_id: UUID, body: bodies.AddNote, submitted: SubmissionDep
 ) -> Recorded:
+    """Add a case note; ``sensitive`` or ``victim_info`` withholds its text from courts and auditors."""
     command = command_of(cmd.AddNote, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -274,6 +278,7 @@ def add_note(
 def modify_conditions(
     probationer_id: UUID, body: bodies.ModifyConditions, submitted: SubmissionDep
 ) -> Recorded:
+    """Add or remove conditions of supervision, by court order."""
     command = command_of(cmd.ModifyConditions, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -291,6 +296,7 @@ def transfer(
 def close_case(
     probationer_id: UUID, body: bodies.CloseCase, submitted: SubmissionDep
 ) -> Recorded:
+    """Close the case with its outcome (completed, revoked, …) and a reason."""
     command = command_of(cmd.CloseCase, body)
     return submitted.on_case(probationer_id, command, body)
 
@@ -299,5 +305,6 @@ def close_case(
 def reopen_case(
     probationer_id: UUID, body: bodies.ReopenCase, submitted: SubmissionDep
 ) -> Recorded:
+    """Reopen a closed case, by court order, with a reason."""
     command = command_of(cmd.ReopenCase, body)
     return submitted.on_case(probationer_id, command, body)

@@ -21,9 +21,9 @@ from casestream.api.deps import (
     SubmissionDep,
 )
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import Erasure, Instant, Recorded, Verification
+from casestream.api.params import AsEffectiveAt, AsRecordedAt, deprecated, renamed
+from casestream.api.schemas import AtInstant, Erasure, Recorded, Verification
 from casestream.domain import commands as cmd
-from casestream.domain.errors import InvalidInput
 from casestream.export import build_bundle, render_html
 from casestream.verify import verify_case
 
@@ -53,34 +53,27 @@ def export(
     principal: PrincipalDep,
     cases: CaseHistoryDep,
     settings: SettingsDep,
-    as_recorded_at: Annotated[
-        Instant | None,
-        Query(description="The record as it stood then: only what was recorded by it."),
-    ] = None,
-    as_effective_at: Annotated[
-        Instant | None,
-        Query(description="Every entry, and what was in effect then (late flagged)."),
-    ] = None,
-    at: Annotated[
-        Instant | None,
-        Query(deprecated=True, description="Old name of as_effective_at."),
-    ] = None,
-    format: Literal["json", "html"] = "json",
+    as_recorded_at: AsRecordedAt = None,
+    as_effective_at: AsEffectiveAt = None,
+    at: Annotated[AtInstant | None, deprecated("at", "as_effective_at")] = None,
+    format: Annotated[
+        Literal["json", "html"],
+        Query(description="The bundle as JSON, or as a page to print."),
+    ] = "json",
 ) -> Response:
     """A signed, self-verifying bundle for a court (``tools/verify_export.py``) on one
     time axis (the whole record now by default), proving its last exported entry is
     under a signed checkpoint (409 ``not-yet-checkpointed`` until one is taken; 409
     ``not-checkpointed-then`` for a past record no checkpoint held). Writes nothing but
     the access log."""
-    if at is not None and as_effective_at is not None:
-        raise InvalidInput("at", "is the old name of as_effective_at: give one")
+    as_effective_at = renamed("as_effective_at", as_effective_at, "at", at)
     key = settings.signing_key()
     bundle: dict[str, Any] = build_bundle(
         cases,
         case.id,
         key,
         as_recorded_at=as_recorded_at,
-        as_effective_at=as_effective_at or at,
+        as_effective_at=as_effective_at,
         visible_labels=visible_labels(principal),
     )
     if format == "html":

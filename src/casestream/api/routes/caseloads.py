@@ -30,13 +30,20 @@ from casestream.api.deps import (
     log_reads,
 )
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import Caseload, CaseloadRow, Instant, Outcomes, Workload
+from casestream.api.params import AsRecordedAt, UnitId, deprecated, renamed
+from casestream.api.routes.probationers import named_rows
+from casestream.api.schemas import (
+    AtInstant,
+    Caseload,
+    Outcomes,
+    Workload,
+    WorkloadRow,
+)
 from casestream.application import CaseHistory
 from casestream.domain.errors import CaseNotFound, InvalidInput
 from casestream.domain.values import RiskLevel
 from casestream.projections.caseload import (
     caseload_as_of,
-    listed,
     query_caseload,
     workload,
 )
@@ -45,6 +52,11 @@ from casestream.projections.readers import ReadModels
 from casestream.projections.sealed import sealed_cases
 
 router = APIRouter(tags=["caseloads"], responses=PROBLEM_RESPONSES)
+
+Risk = Annotated[RiskLevel | None, Query(description="Only cases at this risk level.")]
+Overdue = Annotated[
+    bool, Query(description="Only cases due or overdue a contact or assessment.")
+]
 
 
 def _in_scope(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -103,7 +115,8 @@ def _answer(
         **about,
         position=position,
         lag=max(head - position, 0) if projections is not None else 0,
-        rows=[CaseloadRow(**listed(r)) for r in rows],
+        items=named_rows(cases, rows),
+        next=None,
     )
 
 
@@ -115,15 +128,15 @@ def officer_caseload(
     cases: CaseHistoryDep,
     access_log: AccessLogDep,
     projections: ProjectionsDep,
-    risk: RiskLevel | None = None,
-    overdue: bool = False,
-    as_of: Annotated[
-        Instant | None,
-        Query(description="The caseload as the record stood at this time (replayed)."),
-    ] = None,
+    risk: Risk = None,
+    overdue: Overdue = False,
+    as_recorded_at: AsRecordedAt = None,
+    as_of: Annotated[AtInstant | None, deprecated("as_of", "as_recorded_at")] = None,
 ) -> Caseload:
-    """An officer's active cases, soonest contact due first; or as they stood at a time."""
+    """An officer's active cases, soonest contact due first; or as the record stood
+    at a recorded time (replayed from the store)."""
     require(principal, Permission.READ_CASES)
+    as_of = renamed("as_recorded_at", as_recorded_at, "as_of", as_of)
     if principal.role == Role.OFFICER and officer_id != principal.user:
         raise Forbidden("officers see their own caseload")
     if as_of is not None:
@@ -147,7 +160,7 @@ def officer_caseload(
             None,
             cases,
             officer_id=officer_id,
-            as_of=as_of,
+            as_recorded_at=as_of,
         )
     rows = query_caseload(
         projections.view("caseload"),
@@ -168,17 +181,24 @@ def officer_caseload(
 
 @router.get("/caseloads")
 def unit_caseload(
-    unit: Annotated[str, Query(min_length=1, max_length=100)],
     request: Request,
     principal: PrincipalDep,
     cases: CaseHistoryDep,
     access_log: AccessLogDep,
     projections: ProjectionsDep,
-    risk: RiskLevel | None = None,
-    overdue: bool = False,
+    unit_id: Annotated[
+        str | None,
+        Query(min_length=1, max_length=100, description="The unit (required)."),
+    ] = None,
+    risk: Risk = None,
+    overdue: Overdue = False,
+    old_unit: Annotated[str | None, deprecated("unit", "unit_id")] = None,
 ) -> Caseload:
     """A unit's active cases, soonest contact due first (supervisors: their own unit)."""
     require(principal, Permission.READ_CASES)
+    unit = renamed("unit_id", unit_id, "unit", old_unit)
+    if unit is None:
+        raise InvalidInput("unit_id", "name the unit")
     if principal.role == Role.OFFICER or (
         principal.role == Role.SUPERVISOR and unit != principal.unit
     ):
@@ -216,11 +236,28 @@ def _managed_unit(principal: Principal, unit: str | None) -> str | None:
 def officer_workload(
     principal: PrincipalDep,
     projections: ProjectionsDep,
-    unit: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    cases: CaseHistoryDep,
+    unit_id: UnitId = None,
+    old_unit: Annotated[str | None, deprecated("unit", "unit_id")] = None,
 ) -> Workload:
-    """Active cases per officer, weighted by supervision level (no case data)."""
-    unit = _managed_unit(principal, unit)
-    return Workload(unit_id=unit, officers=workload(projections.view("caseload"), unit))
+    """Active cases per officer, weighted by supervision level, heaviest first (no
+    case data; supervisors: their own unit)."""
+    unit = _managed_unit(principal, renamed("unit_id", unit_id, "unit", old_unit))
+    rows = workload(projections.view("caseload"), unit)
+    names = {o: cases.find_officer(o) for o in {r["officer_id"] for r in rows}}
+    return Workload(
+        unit_id=unit,
+        items=[
+            WorkloadRow(
+                **r,
+                officer_name=(
+                    officer.name if (officer := names[r["officer_id"]]) else None
+                ),
+            )
+            for r in rows
+        ],
+        next=None,
+    )
 
 
 @router.get(
@@ -235,7 +272,8 @@ def agency_outcomes(
     window_from: Annotated[date | None, Query(alias="from")] = None,
     window_to: Annotated[date | None, Query(alias="to")] = None,
     cohort: Cohort | None = None,
-    unit: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    unit_id: UnitId = None,
+    old_unit: Annotated[str | None, deprecated("unit", "unit_id")] = None,
     format: Literal["json", "csv"] | None = None,
 ) -> Any:
     """Outcome figures with numerator and denominator over a window of days (both
@@ -243,7 +281,7 @@ def agency_outcomes(
     risk level, unit or officer in charge at the time (docs/outcomes.md defines each
     figure). Supervisors see their own unit's cases. CSV with ``Accept: text/csv`` or
     ``format=csv``."""
-    unit = _managed_unit(principal, unit)
+    unit = _managed_unit(principal, renamed("unit_id", unit_id, "unit", old_unit))
     end = window_to or datetime.now(UTC).date()
     start = window_from or end - timedelta(days=364)
     if start > end:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response, status
 from casestream.api.auth import Permission, require
 from casestream.api.deps import CaseHistoryDep, PrincipalDep, SettingsDep
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import SignedCheckpoint
+from casestream.api.schemas import CheckpointPage, SignedCheckpoint
 from casestream.checkpoints import take_checkpoint
 from casestream.persistence import Checkpoint
 
@@ -27,12 +27,12 @@ def signed(cp: Checkpoint) -> SignedCheckpoint:
 
 
 @router.get("")
-def list_checkpoints(
-    principal: PrincipalDep, cases: CaseHistoryDep
-) -> list[SignedCheckpoint]:
-    """Every stored checkpoint, oldest first, with its Ed25519 signature."""
+def list_checkpoints(principal: PrincipalDep, cases: CaseHistoryDep) -> CheckpointPage:
+    """Every stored checkpoint, oldest first, with its Ed25519 signature (one page)."""
     require(principal, Permission.READ_AUDIT_TRAIL)
-    return [signed(cp) for cp in cases.store.checkpoints()]
+    return CheckpointPage(
+        items=[signed(cp) for cp in cases.store.checkpoints()], next=None
+    )
 
 
 @router.post(

@@ -37,13 +37,19 @@ from casestream.api.errors import PROBLEM_RESPONSES, MalformedCursor, MalformedH
 from casestream.api.feed import read_page, topics_for
 from casestream.api.schemas import EventPage
 from casestream.application import CaseHistory
-from casestream.redaction import Visible
 from casestream.persistence.changes import Changes
+from casestream.redaction import Visible
 
 router = APIRouter(prefix="/events", tags=["events"], responses=PROBLEM_RESPONSES)
 
 Position = Annotated[
-    int, Query(ge=0, le=2**63 - 1, description="Last position seen; 0 for the start.")
+    int,
+    Query(
+        ge=0,
+        le=2**63 - 1,
+        description="The last position processed (a page's `next`); 0 for the start.",
+        examples=[0],
+    ),
 ]
 Types = Annotated[
     list[str] | None,
@@ -71,7 +77,9 @@ def read_events(
     cases: CaseHistoryDep,
     projections: ProjectionsDep,
     after: Position = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[
+        int, Query(ge=1, le=1000, description="At most this many events.")
+    ] = 100,
     types: Types = None,
 ) -> EventPage:
     """Events after a position, oldest first, as CloudEvents; ``next`` is the cursor.
@@ -94,7 +102,7 @@ def read_events(
         hidden=hidden_cases(principal, cases, projections),
         visible=NO_LABELS,
     )
-    return EventPage(events=events, next=next_position)
+    return EventPage(items=events, next=str(next_position))
 
 
 class EventStream(StreamingResponse):

@@ -33,16 +33,24 @@ from casestream.api.deps import (
 )
 from casestream.api.errors import PROBLEM_RESPONSES
 from casestream.api.feed import json_safe
+from casestream.api.params import (
+    After,
+    AsEffectiveAt,
+    AsRecordedAt,
+    deprecated,
+    renamed,
+)
 from casestream.api.schemas import (
+    AtInstant,
     CaseChanges,
     CaseloadRow,
     CaseState,
     HistoryItem,
     HistoryPage,
-    Instant,
     PointInTime,
     Recorded,
     SearchResults,
+    page_of,
 )
 from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
@@ -135,7 +143,8 @@ def find_people(
     ][:SEARCH_LIMIT]
     log_reads(access_log, principal, request, [UUID(r["probationer_id"]) for r in rows])
     return SearchResults(
-        rows=[CaseloadRow(**listed(r)) for r in rows],
+        items=named_rows(cases, rows),
+        next=None,
         position=projections.position("caseload"),
     )
 
@@ -146,13 +155,11 @@ def get_case(
     cases: CaseHistoryDep,
     principal: PrincipalDep,
     response: Response,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    as_recorded_at: Annotated[
-        Instant | None, Query(description="What the record said at this time.")
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="The case at this version.")
     ] = None,
-    as_effective_at: Annotated[
-        Instant | None, Query(description="What we now know was true at this time.")
-    ] = None,
+    as_recorded_at: AsRecordedAt = None,
+    as_effective_at: AsEffectiveAt = None,
 ) -> CaseState:
     """The case now (with its version as ETag), or at one point in time; the text
     of labelled entries the caller may not read is withheld."""
@@ -214,19 +221,22 @@ def get_history(
     case: ReadableCase,
     cases: CaseHistoryDep,
     principal: PrincipalDep,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    after: After = 0,
+    offset: Annotated[int | None, deprecated("offset", "after")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=500, description="At most this many events.")
+    ] = 100,
 ) -> HistoryPage:
     """Every event of the case in order: who recorded it, when, with what effect."""
+    start = renamed("after", after or None, "offset", offset) or 0
     history = redact_history(queries.history(cases, case.id), visible_labels(principal))
-    page = history[offset : offset + limit]
-    end = offset + len(page)
+    items, cursor = page_of(
+        history[start : start + limit + 1], limit, lambda h, n: str(start + n)
+    )
     return HistoryPage(
-        items=[history_item(h) for h in page],
-        offset=offset,
-        limit=limit,
+        items=[history_item(h) for h in items],
+        next=cursor,
         total=len(history),
-        next_offset=end if end < len(history) else None,
         **integrity_fields(),
     )
 
@@ -236,10 +246,20 @@ def get_diff(
     case: ReadableCase,
     cases: CaseHistoryDep,
     principal: PrincipalDep,
-    since: Annotated[Instant, Query(alias="from", description="Recorded time.")],
-    until: Annotated[Instant, Query(alias="to", description="Recorded time.")],
+    recorded_from: Annotated[
+        AtInstant | None, Query(description="The earlier recorded time.")
+    ] = None,
+    recorded_to: Annotated[
+        AtInstant | None, Query(description="The later recorded time.")
+    ] = None,
+    old_from: Annotated[AtInstant | None, deprecated("from", "recorded_from")] = None,
+    old_to: Annotated[AtInstant | None, deprecated("to", "recorded_to")] = None,
 ) -> CaseChanges:
     """What the record changed between two recorded times, and which events did it."""
+    since = renamed("recorded_from", recorded_from, "from", old_from)
+    until = renamed("recorded_to", recorded_to, "to", old_to)
+    if since is None or until is None:
+        raise InvalidInput("recorded_from", "give recorded_from and recorded_to")
     diff = queries.diff(cases, case.id, since, until)
     return CaseChanges(
         from_version=diff.from_version,
@@ -265,8 +285,8 @@ def history_item(h: HistoryEntry) -> HistoryItem:
         type=h.event_type,
         recorded_at=h.recorded_at,
         effective_at=h.effective_at,
-        actor=h.actor_id,
-        role=h.actor_role,
+        actor_id=h.actor_id,
+        actor_role=h.actor_role,
         reason=h.reason,
         summary=h.summary,
         data=json_safe(h.data),
@@ -296,13 +316,41 @@ def case_state(case: Probationer, point: PointInTime | None) -> CaseState:
         risk_level=str(case.risk_level) if case.risk_level else None,
         supervision_level=str(case.supervision_level),
         supervision_basis=str(case.supervision_basis),
-        plan=plain(case.plan),
+        plan=plan_listed(case.plan),
         entries=plain(list(case.entries.values())),
         open_violations=[v["id"] for v in case.open_violations()],
         sealed=plain(case.sealed),
         restriction=plain(case.restriction),
         **integrity_fields(),
     )
+
+
+def plan_listed(plan: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The plan as answers show it: goals as a list (each with its ``goal_id``), in
+    the order the plan gave them; the aggregate keeps them by id."""
+    if plan is None:
+        return None
+    shown: dict[str, Any] = json_safe(plan)
+    shown["goals"] = list(shown["goals"].values())
+    return shown
+
+
+def named_rows(cases: CaseHistory, rows: list[dict[str, Any]]) -> list[CaseloadRow]:
+    """Caseload rows as lists show them, with the directory's names beside the ids
+    (one load per distinct officer and unit)."""
+    officers = {o: cases.find_officer(o) for o in {r["officer_id"] for r in rows}}
+    units = {u: cases.find_unit(u) for u in {r["unit_id"] for r in rows}}
+    shown = []
+    for r in rows:
+        officer, unit = officers[r["officer_id"]], units[r["unit_id"]]
+        shown.append(
+            CaseloadRow(
+                **listed(r),
+                officer_name=officer.name if officer else None,
+                unit_name=unit.name if unit else None,
+            )
+        )
+    return shown
 
 
 def integrity_fields() -> dict[str, Any]:

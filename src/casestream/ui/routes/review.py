@@ -29,12 +29,12 @@ def caseload_page(
     principal: PagePrincipal,
     cases: CaseHistoryDep,
     access_log: AccessLogDep,
-    as_of: When = None,
+    as_recorded_at: When = None,
 ) -> HTMLResponse:
-    """Now from the read model, or as the record stood at ``as_of`` (replayed), with
-    the flags the caseload raised for each case at that moment."""
+    """Now from the read model, or as the record stood at ``as_recorded_at``
+    (replayed), with the flags the caseload raised for each case at that moment."""
     zone = zone_of(request)
-    at = parse_when("as_of", as_of, zone)
+    at = parse_when("as_recorded_at", as_recorded_at, zone)
     caseload = caseloads_api.officer_caseload(
         officer_id,
         request,
@@ -42,7 +42,7 @@ def caseload_page(
         cases,
         access_log,
         get_projections(request),
-        as_of=at,
+        as_recorded_at=at,
     )
     return page(
         request,
@@ -61,8 +61,8 @@ def audit_page(
     principal: PagePrincipal,
     cases: CaseHistoryDep,
     access_log: AccessLogDep,
-    probationer: UUID | None = None,
-    actor: Annotated[str | None, Query(max_length=200)] = None,
+    probationer_id: UUID | None = None,
+    actor_id: Annotated[str | None, Query(max_length=200)] = None,
     type: Annotated[
         str | None, Query(max_length=100, pattern=r"^([A-Za-z]+)?$")
     ] = None,
@@ -90,12 +90,15 @@ def audit_page(
         cases,
         access_log,
         get_projections(request),
-        probationer=probationer,
-        actor=actor or None,
+        probationer_id=probationer_id,
+        actor_id=actor_id or None,
         type=type or None,
+        recorded_from=times["recorded_from"],
+        recorded_to=times["recorded_to"],
+        effective_from=times["effective_from"],
+        effective_to=times["effective_to"],
         after=after,
         limit=limit,
-        **times,
     )
     return page(
         request,
@@ -103,8 +106,8 @@ def audit_page(
         principal,
         trail=trail,
         filters={
-            "probationer": str(probationer) if probationer else "",
-            "actor": actor or "",
+            "probationer_id": str(probationer_id) if probationer_id else "",
+            "actor_id": actor_id or "",
             "type": type or "",
             **{k: picker_value(v, zone) for k, v in times.items()},
         },
@@ -117,25 +120,25 @@ def access_page(
     request: Request,
     principal: PagePrincipal,
     access_log: AccessLogDep,
-    user: Annotated[str | None, Query(max_length=200)] = None,
-    probationer: UUID | None = None,
-    since: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    until: Annotated[str | None, Query(alias="to", max_length=40)] = None,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    actor_id: Annotated[str | None, Query(max_length=200)] = None,
+    probationer_id: UUID | None = None,
+    recorded_from: When = None,
+    recorded_to: When = None,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> HTMLResponse:
     """Who read which case, when, through which endpoint, and whether it was allowed."""
     zone = zone_of(request)
-    from_at = parse_when("from", since, zone)
-    to_at = parse_when("to", until, zone)
+    from_at = parse_when("recorded_from", recorded_from, zone)
+    to_at = parse_when("recorded_to", recorded_to, zone)
     reads = audit_api.access_log(
         principal,
         access_log,
-        user=user or None,
-        probationer=probationer,
-        since=from_at,
-        until=to_at,
-        offset=offset,
+        actor_id=actor_id or None,
+        probationer_id=probationer_id,
+        recorded_from=from_at,
+        recorded_to=to_at,
+        after=after,
         limit=limit,
     )
     return page(
@@ -144,10 +147,10 @@ def access_page(
         principal,
         reads=reads,
         filters={
-            "user": user or "",
-            "probationer": str(probationer) if probationer else "",
-            "from": picker_value(from_at, zone),
-            "to": picker_value(to_at, zone),
+            "actor_id": actor_id or "",
+            "probationer_id": str(probationer_id) if probationer_id else "",
+            "recorded_from": picker_value(from_at, zone),
+            "recorded_to": picker_value(to_at, zone),
         },
         limit=limit,
     )
