@@ -72,10 +72,10 @@ def test_an_officer_lists_acknowledges_and_the_history_shows_it(client: TestClie
     assert acknowledged.status_code == 201, acknowledged.text
     assert set(acknowledged.json()) == {"id", "version"}
     [entry] = [h for h in history["items"] if h["type"] == "AlertAcknowledged"]
-    assert (entry["actor"], entry["role"]) == ("officer-ana", "officer")
+    assert (entry["actor_id"], entry["actor_role"]) == ("officer-ana", "officer")
     raised = [h for h in history["items"] if h["type"] == "AlertRaised"]
-    assert {h["role"] for h in raised} == {"system"}
-    [row] = caseload["rows"]
+    assert {h["actor_role"] for h in raised} == {"system"}
+    [row] = caseload["items"]
     assert {"reassessment_due"} <= set(row["flags"])
     assert (
         alerts(client, OFFICER, status="acknowledged")["items"][0]["id"]

@@ -71,7 +71,7 @@ def person_case(client: TestClient) -> UUID:
             f"/probationers/{case_id}{path}", headers=SUPERVISOR
         ).is_success
     found = client.get(f"/probationers?name={NAME}&crn={CRN}", headers=SUPERVISOR)
-    assert [r["probationer_id"] for r in found.json()["rows"]] == [str(case_id)]
+    assert [r["probationer_id"] for r in found.json()["items"]] == [str(case_id)]
     return case_id
 
 
@@ -297,7 +297,7 @@ def test_reads_exports_and_read_models_show_erased(client: TestClient):
         assert read.status_code == 200, (path, read.text)
         assert NAME not in read.text
         assert CRN not in read.text
-    assert client.get(f"/probationers?crn={CRN}", headers=ADMIN).json()["rows"] == []
+    assert client.get(f"/probationers?crn={CRN}", headers=ADMIN).json()["items"] == []
 
 
 def test_only_an_admin_erases_and_an_erased_case_takes_no_entries(

@@ -70,6 +70,7 @@ def test_every_list_answers_in_the_page_envelope(document: dict[str, Any]):
             | {
                 "/probationers/{probationer_id}/export",
                 "/events/stream",
+                "/alerts/stream",
             }
         ), f"{method} {path} declares no JSON answer"
         if schema is None:

@@ -143,9 +143,9 @@ def test_a_partner_lists_accepts_holds_sessions_and_completes_its_referral(
     # The officer sees every act in the history, by the partner user.
     history = client.get(f"/probationers/{case}/history", headers=OFFICER).json()
     acts = [
-        (h["type"], h["role"])
+        (h["type"], h["actor_role"])
         for h in history["items"]
-        if h["actor"] == "harbor-intake"
+        if h["actor_id"] == "harbor-intake"
     ]
     assert [t for t, _ in acts] == [
         *["ReferralStatusChanged"] * 4,
@@ -437,7 +437,7 @@ def test_part2_entries_reach_staff_and_grantees_only_and_exports_carry_the_notic
         headers={"Authorization": f"Bearer {mint_token(SECRET, 'r', 'consumer')}"},
     ).json()
     tests = [
-        e for e in consumer_feed["events"] if e["type"].endswith("DrugTestRecorded")
+        e for e in consumer_feed["items"] if e["type"].endswith("DrugTestRecorded")
     ]
     assert "results" not in tests[0]["data"]  # Part 2 codes never leave either
 

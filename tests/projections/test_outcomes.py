@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from tests.factories import OFFICER, SUPERVISOR, days_ago, open_case
+from tests.factories import OFFICER, SUPERVISOR, days_ago, open_case, register_staff
 
 from casestream.application import CaseHistory
 from casestream.demo import load_demo
@@ -145,6 +145,7 @@ def test_a_figure_counts_for_the_officer_in_charge_at_the_time(
     app: CaseHistory, storage: Store
 ):
     case_id = open_case(app)
+    register_staff(app, "officer-cy", "unit-south")
     app.execute(
         case_id,
         cmd.RecordDrugTest(

@@ -215,7 +215,10 @@ class CaseState(IntegrityFields):
     court_order: dict[str, Any] = Field(
         description="The order supervised: court, case number, order date."
     )
-    supervision_type: SupervisionType = Field(description="Probation, parole, …")
+    supervision_type: SupervisionType | Literal["[erased]"] = Field(
+        description="Probation, parole, …; `[erased]` once an erasure order destroyed "
+        "the case's key."
+    )
     term_start: date = Field(description="First day of the term.")
     term_end: date | None = Field(description="Last day of the term, if fixed.")
     conditions: list[dict[str, Any]] = Field(

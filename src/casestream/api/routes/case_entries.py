@@ -247,6 +247,8 @@ def schedule_hearing(
     body: bodies.ScheduleHearing,
     submitted: SubmissionDep,
 ) -> Recorded:
+    """Schedule a court or board hearing on a violation; the violation stays open
+    until the hearing's disposition is recorded."""
     command = command_of(cmd.ScheduleHearing, body, violation_id=violation_id)
     return submitted.on_case(probationer_id, command, body)
 

@@ -15,7 +15,7 @@ from pydantic import Field
 from casestream.api.auth import Permission, require
 from casestream.api.deps import CaseHistoryDep, PrincipalDep
 from casestream.api.errors import PROBLEM_RESPONSES
-from casestream.api.schemas import Schema
+from casestream.api.schemas import Page, Schema, Timestamp
 from casestream.domain.errors import NotFound
 from casestream.domain.values import AlertKind
 from casestream.persistence.webhook_db import WebhookDB
@@ -36,40 +36,42 @@ class AddWebhook(Schema):
 
 
 class WebhookView(Schema):
-    id: str
-    url: str
-    kinds: list[str]
-    created_at: datetime
-    created_by: str
+    """A system subscribed to alert events."""
+
+    id: str = Field(description="The subscription.")
+    url: str = Field(description="Where events are POSTed.")
+    kinds: list[str] = Field(description="Alert kinds sent; empty: every kind.")
+    created_at: Timestamp = Field(description="When it was subscribed.")
+    created_by: str = Field(description="The admin who subscribed it.")
 
 
 class WebhookCreated(WebhookView):
     """The secret is shown once, here; lists never carry it."""
 
-    secret: str
+    secret: str = Field(description="The signing secret (`whsec_…`), shown once.")
 
 
-class WebhookPage(Schema):
-    items: list[WebhookView]
-    next: str | None = None
+class WebhookPage(Page[WebhookView]):
+    """Subscriptions, oldest first (one page)."""
 
 
 class DeliveryView(Schema):
-    id: str
-    webhook_id: str
-    position: int
-    type: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime
-    last_status: int | None
-    last_error: str | None
-    delivered_at: datetime | None
+    """One event's delivery to one subscriber, and how it went."""
+
+    id: str = Field(description="The `webhook-id` the receiver sees (drop repeats).")
+    webhook_id: str = Field(description="The subscription.")
+    position: int = Field(description="The event's position in the store.")
+    type: str = Field(description="The event type.")
+    status: str = Field(description="`pending`, `delivered` or `dead` (given up).")
+    attempts: int = Field(description="Attempts made so far.")
+    next_attempt_at: Timestamp = Field(description="When it is next tried.")
+    last_status: int | None = Field(description="The receiver's last HTTP status.")
+    last_error: str | None = Field(description="The last failure, in words.")
+    delivered_at: Timestamp | None = Field(description="When it was delivered.")
 
 
-class DeliveryPage(Schema):
-    items: list[DeliveryView]
-    next: int | None
+class DeliveryPage(Page[DeliveryView]):
+    """Deliveries, by event position."""
 
 
 def webhook_db(request: Request) -> WebhookDB:
@@ -103,6 +105,7 @@ def add_webhook(
 
 @router.get("")
 def list_webhooks(request: Request, principal: PrincipalDep) -> WebhookPage:
+    """The systems that receive alert events (admins only; secrets never shown)."""
     require(principal, Permission.MANAGE_WEBHOOKS)
     return WebhookPage(
         items=[
@@ -114,7 +117,8 @@ def list_webhooks(request: Request, principal: PrincipalDep) -> WebhookPage:
                 created_by=h.created_by,
             )
             for h in webhook_db(request).subscribers()
-        ]
+        ],
+        next=None,
     )
 
 
@@ -161,5 +165,5 @@ def list_deliveries(
             )
             for d in found
         ],
-        next=found[-1].position if len(found) == limit else None,
+        next=str(found[-1].position) if len(found) == limit else None,
     )
