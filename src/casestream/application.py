@@ -208,7 +208,10 @@ class CaseHistory(Application[UUID]):
 
     def erase(self, case_id: UUID) -> None:
         """Destroy an erased case's data key and drop its snapshots. Run after the
-        ``Erased`` event is stored (by ``execute``); running it again is harmless."""
+        ``Erased`` event is stored (by ``execute``); running it again is harmless.
+        The command cache lets go of the case too: it held the person's data decrypted."""
+        with self._cases_lock:
+            self._cases.pop(case_id, None)
         mapper = self.mapper
         if not isinstance(mapper, ShreddingMapper) or mapper.keyring is None:
             return

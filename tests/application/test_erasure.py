@@ -62,6 +62,7 @@ def test_an_erased_case_keeps_its_skeleton_and_its_chain(app: CaseHistory) -> No
     assert case.person["name"] == ERASED
     assert case.erased is not None
     assert case.erased["court_order_ref"] == "EXP-2026-7"
+    assert case_id not in app._cases  # the command cache held it decrypted
     assert verify_case(app.store, case_id, app.sealed_snapshots).intact
     with pytest.raises(CaseErasedError):
         app.execute(

@@ -568,9 +568,12 @@ def alert_facts(case: CaseState) -> Facts:
     """What the alert rules read beyond the caseload's own facts (``domain/alerts.py``),
     and the case's alerts as lists show them."""
     entries = case.entries
+    # An appointment counts on the day it was held (booked earlier), with its outcome
+    # in the attendance it implies (``policies.ATTENDANCE_FOR_OUTCOME``); one without
+    # an outcome yet has none, and the rule passes it by.
     contacts = sorted(
         (c for c in live_entries(entries, EntryKind.CONTACT)),
-        key=lambda c: (c["effective_at"], c["version"]),
+        key=lambda c: (c.get("held_at") or c["effective_at"], c["version"]),
     )
     violations = live_entries(entries, EntryKind.VIOLATION)
     plan = case.plan
@@ -580,7 +583,10 @@ def alert_facts(case: CaseState) -> Facts:
         "term_end": _iso(term_end),
         "plan_since": None if plan is None else day(plan["effective_at"]).isoformat(),
         "recent_contacts": [
-            [day(c["effective_at"]).isoformat(), str(c["attendance"])]
+            [
+                day(c.get("held_at") or c["effective_at"]).isoformat(),
+                str(c["attendance"]),
+            ]
             for c in contacts[-RECENT_CONTACTS_KEPT:]
         ],
         "unanswered_tests": {
