@@ -149,6 +149,9 @@ def server_env(settings: Settings, **extra: str) -> dict[str, str]:
             # The test store's signing key: snapshots the server seals, the test's
             # own application can open (and the other way round).
             "CASESTREAM_SIGNING_KEY_PATH": settings.signing_key_path,
+            # And its master key: every case's events are encrypted under a data key
+            # it wraps, so a server without it could not read what the test wrote.
+            "CASESTREAM_MASTER_KEY_PATH": str(settings.master_key_file),
             "PYTHONUNBUFFERED": "1",
         }
     )

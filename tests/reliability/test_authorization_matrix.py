@@ -202,6 +202,10 @@ def write_bodies(partner: str) -> dict[str, tuple[str, dict[str, Any]]]:
         "restriction",
         {"mode": "exclude", "users": ["nobody-here"], "reason": "Conflict"},
     )
+    bodies["POST /probationers/{probationer_id}/erase"] = (
+        "erase",
+        {"court_order_ref": "EXP-1", "reason": "Expungement order"},
+    )
     # Not restricted: an allowed caller gets the case's own 422.
     bodies["POST /probationers/{probationer_id}/restriction/lift"] = (
         "restriction/lift",
@@ -412,6 +416,8 @@ def test_every_endpoint_every_role_every_kind_of_case(
                 payload.update(officer_id=KINDS[kind][0], unit_id=KINDS[kind][1])
             if path == "seal":
                 allowed = caller.may(Permission.SEAL_CASES) and covers(caller, kind)
+            elif path == "erase":
+                allowed = caller.may(Permission.ERASE_CASES) and covers(caller, kind)
             elif path.startswith("restriction"):
                 allowed = (
                     caller.may(Permission.RESTRICT_CASES)
