@@ -345,3 +345,16 @@ def test_the_directory_registers_lists_and_guards_assignments(client: TestClient
     )
     [row] = west["items"]
     assert (row["officer_name"], row["unit_name"]) == ("Wes Hall", "West district")
+
+
+def test_a_directory_id_in_any_script_is_registered_and_located(client: TestClient):
+    """Ids are text, not ASCII: the Location header carries them percent-encoded
+    (found by schemathesis: a unit id "ü" answered 500)."""
+    made = client.post(
+        "/units", json={"unit_id": "unité-sud", "name": "Unité sud"}, headers=ADMIN
+    )
+
+    assert made.status_code == 201, made.text
+    assert made.headers["location"] == "/units#unit%C3%A9-sud"
+    listed = client.get("/units", headers=ADMIN).json()["items"]
+    assert "unité-sud" in {u["unit_id"] for u in listed}

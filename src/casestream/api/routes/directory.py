@@ -4,6 +4,8 @@ an officer or unit that is not here."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import APIRouter, Response, status
 
 from casestream.api import bodies
@@ -79,7 +81,8 @@ def _register(
     """One registration, as an admin, through the one command path."""
     require(submitted.principal, Permission.MANAGE_DIRECTORY)
     recorded = submitted.execute(None, command, body)
-    response.headers["Location"] = location
+    # Ids may hold any text: a header carries them percent-encoded (RFC 3986).
+    response.headers["Location"] = quote(location, safe="/#")
     return recorded
 
 
