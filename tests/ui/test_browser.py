@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from pydantic import SecretStr
 from tests.conftest import store_settings
+from tests.factories import register_all_staff
 from tests.reliability.harness import (
     AUDITOR,
     OFFICER,
@@ -34,6 +35,8 @@ from tests.ui.browser import (
     screenshot,
 )
 
+from casestream.application import CaseHistory
+from casestream.persistence.store import open_store
 from casestream.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,9 +45,16 @@ ZONE = "America/Chicago"
 
 @pytest.fixture
 def live_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    return store_settings("sqlite", tmp_path, request).model_copy(
+    """A fresh SQLite store with the tests' officers and units in its directory."""
+    chosen = store_settings("sqlite", tmp_path, request).model_copy(
         update={"jwt_secret": SecretStr(SECRET)}
     )
+    app = CaseHistory(env=open_store(chosen).env())
+    try:
+        register_all_staff(app)
+    finally:
+        app.close()
+    return chosen
 
 
 @pytest.fixture
