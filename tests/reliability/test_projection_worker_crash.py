@@ -33,6 +33,9 @@ def worker_env(settings: Settings) -> dict[str, str]:
     env = dict(os.environ)
     env["CASESTREAM_DB"] = settings.db.get_secret_value()
     env["CASESTREAM_DB_SCHEMA"] = settings.db_schema
+    # The store's events are encrypted under data keys this master key wraps.
+    env["CASESTREAM_MASTER_KEY_PATH"] = str(settings.master_key_file)
+    env["CASESTREAM_SIGNING_KEY_PATH"] = str(settings.signing_key_file)
     return env
 
 
