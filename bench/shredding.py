@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from contextlib import ExitStack
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -74,7 +75,7 @@ def measure(kind: str, commands: int) -> dict[str, dict[str, Any]]:
                     forget_cached_keys()
                 case_id = cases[n % CASES]
                 samples[variant].append(
-                    timed(lambda a=app, c=case_id, n=n: log_contact(a, c, f"m{n}"))
+                    timed(partial(log_contact, app, case_id, f"m{n}"))
                 )
     return {v: summary_ms(s) for v, s in samples.items()}
 
