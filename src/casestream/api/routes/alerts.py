@@ -32,6 +32,7 @@ from casestream.api.auth import (
 from casestream.api.deps import (
     AccessLogDep,
     CaseHistoryDep,
+    ChangesDep,
     PrincipalDep,
     ProjectionsDep,
     SettingsDep,
@@ -48,6 +49,7 @@ from casestream.application import CaseHistory
 from casestream.domain import commands as cmd
 from casestream.domain.errors import UnknownEntry
 from casestream.domain.values import AlertKind, AlertStatus
+from casestream.persistence.changes import Changes
 from casestream.projections.caseload import docs_as_of, visible
 from casestream.projections.readers import ReadModels
 
@@ -180,6 +182,7 @@ def snooze_alert(
 def stream_alerts(
     principal: PrincipalDep,
     cases: CaseHistoryDep,
+    changes: ChangesDep,
     projections: ProjectionsDep,
     settings: SettingsDep,
     after: Annotated[int | None, Query(ge=0, le=2**63 - 1)] = None,
@@ -212,6 +215,7 @@ def stream_alerts(
             poll=settings.feed_poll_seconds,
             deadline=None if max_seconds is None else monotonic() + max_seconds,
             stop=stop,
+            changes=changes,
         ),
         stop,
     )
@@ -226,6 +230,7 @@ def _tail(
     poll: float,
     deadline: float | None,
     stop: threading.Event,
+    changes: Changes,
 ) -> Iterator[str]:
     """Alert events after ``after``, of the cases the caller sees (by each case's
     caseload row: its officer, unit and restriction), polled every ``poll`` seconds."""
@@ -249,4 +254,4 @@ def _tail(
                     found.append(f"id: {position}\nevent: {name}\ndata: {data}\n\n")
         return found
 
-    return sse(messages, poll=poll, deadline=deadline, stop=stop)
+    return sse(messages, poll=poll, deadline=deadline, stop=stop, changes=changes)
